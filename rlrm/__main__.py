@@ -1,0 +1,3 @@
+from rlrm.cli import main
+
+raise SystemExit(main())

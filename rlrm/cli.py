@@ -1,0 +1,47 @@
+"""The ``rlrm`` command line.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)``; the parser it
+adds sets ``func`` to a callable taking the parsed arguments and returning an exit code.
+Bad input (:class:`rlrm.errors.InputError`) is printed as one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Optional, Sequence
+
+from rlrm import __version__
+from rlrm.errors import InputError
+
+#: Modules that contribute subcommands, in the order ``rlrm --help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every available subcommand."""
+    parser = argparse.ArgumentParser(prog="rlrm", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"rlrm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``rlrm`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InputError as err:
+        print(f"rlrm: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rlrm: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,24 @@
+"""Errors for bad input: one line, naming the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+
+class InputError(ValueError):
+    """A file or value the user gave is malformed.
+
+    ``str(err)`` is one line: ``<file>: <field>: <problem>``. The CLI prints it and exits
+    with code 2, without a traceback.
+
+    :param source: the file (or other origin, like a sysfs path) the bad value came from
+    :param field: the dotted name of the offending field, e.g. ``units.gpu.opp[3].freq_khz``
+    :param problem: what is wrong with it
+    """
+
+    def __init__(self, source: Union[str, Path], field: str, problem: str) -> None:
+        self.source = str(source)
+        self.field = field
+        self.problem = " ".join(str(problem).split())  # always one line
+        super().__init__(f"{self.source}: {self.field}: {self.problem}")

@@ -1,0 +1,10 @@
+"""InputError formatting: one line naming file and field."""
+
+from rlrm.errors import InputError
+
+
+def test_input_error_is_one_line_with_file_and_field() -> None:
+    err = InputError("envs/platforms/x.toml", "units.gpu.opp", "not\nincreasing")
+    assert str(err) == "envs/platforms/x.toml: units.gpu.opp: not increasing"
+    assert "\n" not in str(err)
+    assert err.source.endswith("x.toml") and err.field == "units.gpu.opp"
