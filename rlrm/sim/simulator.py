@@ -399,11 +399,12 @@ class BoardSimulator:
             # DVFS transitions cost time on the unit that changed frequency
             if freq_idx[u] != self._last_freq[u]:
                 n_inf *= max(0.0, 1.0 - unit.dvfs_latency_us * 1e-6 / period)
-            total_inf += n_inf
+            if self.apps[a_i].controlled:
+                total_inf += n_inf
             share = busy * (cores if unit.kind == "cpu" else 1.0)
             busy_units[u] += share
             act_units[u] += share * self._act[a_i][p.subnet][p.option]
-            apps_out.append({"latency_ms": mean, "latency_median_ms": median, "inferences": n_inf,
+            apps_out.append({"controlled": self.apps[a_i].controlled, "latency_ms": mean, "latency_median_ms": median, "inferences": n_inf,
                              "deadline_miss": miss, "accuracy": self._top1[a_i][p.subnet],
                              "subnet": p.subnet, "unit": unit.name, "cores": cores,
                              "freq_khz": unit.freqs_khz[freq_idx[u]]})
@@ -428,6 +429,8 @@ class BoardSimulator:
         energy_mj = power * period * 1000.0
         return {
             "step": self.step_index, "time_s": self.time_s, "apps": apps_out,
+            # inferences and energy per inference count the managed (controlled) apps only;
+            # the energy is the whole board's
             "power_w": power, "energy_mj": energy_mj, "inferences": total_inf,
             "energy_per_inference_mj": energy_mj / total_inf if total_inf > 0 else INF,
             "unit_power_w": power_units, "utilisation": util, "freq_index": freq_idx,
