@@ -40,6 +40,11 @@ Default cadence (``sampling_period_s``)
     because the formulas are otherwise identical across eras and the newest is what a
     current kernel does; pass ``kernel=(4, 9)`` / ``(5, 10)`` for L4T (Jetson) kernels.
 
+Defaults that differ from governors.md
+    ondemand's ``up_threshold`` defaults to 95, not 80: ``od_init()`` picks 95 whenever
+    idle micro-accounting works (NO_HZ kernels, as on both boards); pass
+    ``micro_accounting=False`` or ``up_threshold=80`` for the other case.
+
 Left out (deliberately)
     * schedutil iowait boost (``sugov_iowait_boost``), uclamp, RT/DL "go to max", and the
       single-CPU-policy "don't lower while busy" hold (``sugov_hold_freq``): the input is
@@ -62,7 +67,7 @@ import math
 import numbers
 from abc import ABC, abstractmethod
 from bisect import bisect_left
-from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, ClassVar, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from rlrm.errors import InputError
 
@@ -220,7 +225,7 @@ class FrequencyTable:
     def __len__(self) -> int:
         return len(self.freqs)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[int]:
         return iter(self.freqs)
 
     def resolve(self, target_khz: int, relation: str) -> int:
@@ -628,8 +633,10 @@ class OndemandGovernor(_DbsGovernor):
     ``RELATION_H`` for the jump to max, whose result is then set with ``RELATION_L``).
 
     :param frequencies_khz: the policy's available frequencies, strictly increasing (kHz)
-    :param up_threshold: percent, 11..100; default 95 with idle micro-accounting
-        (``MICRO_FREQUENCY_UP_THRESHOLD``, every NO_HZ kernel), else 80
+    :param up_threshold: percent, 11..100; default 95 when the kernel has NO_HZ idle
+        micro-accounting (``MICRO_FREQUENCY_UP_THRESHOLD``; ``od_init()`` checks
+        ``get_cpu_idle_time_us() != -1``, true with CONFIG_NO_HZ_COMMON as in arm64
+        configs), else 80 (``DEF_FREQUENCY_UP_THRESHOLD``)
     :param sampling_down_factor: 1..100000 (default 1)
     :param powersave_bias: 0..1000, per mille of frequency to shave off (default 0)
     :param sampling_rate: us; default from the transition latency (:func:`dbs_sampling_rate_us`)
