@@ -37,12 +37,13 @@ Default cadence (``sampling_period_s``)
     the era (see :func:`transition_delay_us`). governors.md's "1000 x transition latency"
     is the pre-4.14 rule (``LATENCY_MULTIPLIER``); since v6.12 (commit 37c6dccd6837) it
     is ``1.5 x latency`` (1 ms when the driver reports 0). We default to mainline v6.12
-    because the formulas are otherwise identical across eras and the newest is what a
-    current kernel does; pass ``kernel=(4, 9)`` / ``(5, 10)`` for L4T (Jetson) kernels.
+    (what a current kernel does); pass ``kernel=(4, 9)`` / ``(5, 10)`` for L4T (Jetson)
+    kernels. ``kernel=`` also picks schedutil's pre-/post-v6.8 frequency mapping; the
+    ondemand / conservative decision logic is the mainline one for every era.
 
 Defaults that differ from governors.md
     ondemand's ``up_threshold`` defaults to 95, not 80: ``od_init()`` picks 95 whenever
-    idle micro-accounting works (NO_HZ kernels, as on both boards); pass
+    idle micro-accounting works (NO_HZ kernels; assumed for both boards, not checked); pass
     ``micro_accounting=False`` or ``up_threshold=80`` for the other case.
 
 Left out (deliberately)
