@@ -435,6 +435,7 @@ class BoardSimulator:
             "energy_per_inference_mj": energy_mj / total_inf if total_inf > 0 else INF,
             "unit_power_w": power_units, "utilisation": util, "freq_index": freq_idx,
             "freq_khz": [units[u].freqs_khz[freq_idx[u]] for u in range(n_units)],
+            "background": self.background_load(),
             "targets": self.targets, "power_mode": self.power_mode.name,
         }
 
