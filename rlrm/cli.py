@@ -19,6 +19,7 @@ from rlrm.errors import InputError
 COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.platform.cli",
     "rlrm.sim.cli",
+    "rlrm.agents.cli",
 )
 
 

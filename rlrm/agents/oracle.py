@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from rlrm.agents.base import Policy
+from rlrm.sim.simulator import OperatingPoint
 
 
 class OraclePolicy(Policy):
@@ -52,7 +53,8 @@ class OraclePolicy(Policy):
 
     @staticmethod
     def reward(env: Any, actions: list) -> float:
-        points, _ = env.points_for(actions[0] if len(actions) == 1 else np.asarray(actions))
+        table = env.action_table
+        points = [OperatingPoint(int(table[a, 0]), int(table[a, 1]), int(table[a, 2])) for a in actions]
         return env.reward_of(env.sim.preview(points))[0]
 
     def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
