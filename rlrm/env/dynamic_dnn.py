@@ -108,6 +108,13 @@ class DynamicDNNEnv(gym.Env):
     :param period_s: control period in seconds (default: the scenario's)
     :param episode_steps: episode length in control steps (default: the scenario's)
     :param traces: optional ``{library: Trace}`` replacing the shipped traces
+    :param randomization: domain randomisation drawn at every reset: ``latency_scale``,
+        ``power_scale``, ``background_scale`` as ``[low, high]`` ranges of factors, and
+        ``freq_dropout``, the probability that each frequency below a unit's highest is
+        unavailable for the episode (masked out, as on a board whose table lacks it)
+
+    ``scenario`` may also be a list: each reset draws one of them (a scenario mix); they
+    must manage the same number of applications.
 
     ## Version History
 
@@ -125,33 +132,74 @@ class DynamicDNNEnv(gym.Env):
         period_s: Optional[float] = None,
         episode_steps: Optional[int] = None,
         traces: Optional[dict] = None,
+        randomization: Optional[Mapping[str, Any]] = None,
     ) -> None:
         super().__init__()
         if backend != "sim":
             raise InputError("backend", "backend", f"{backend!r} is not available: this version has the "
                                                    "'sim' backend (live hardware comes with rlrm run)")
         self.platform = platform if isinstance(platform, Platform) else load_platform(platform)
-        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        listed = list(scenario) if isinstance(scenario, (list, tuple)) else [scenario]
+        if not listed:
+            raise InputError("scenario", "scenario", "an empty scenario list")
+        self.scenarios = [s if isinstance(s, Scenario) else load_scenario(s) for s in listed]
+        self.scenario = self.scenarios[0]
+        self.randomization = _parse_randomization(randomization)
         if period_s is not None and not (isinstance(period_s, (int, float)) and 0 < period_s <= 3600):
             raise InputError("period_s", "period_s", f"must be in (0, 3600] seconds, got {period_s!r}")
         if episode_steps is not None and not (isinstance(episode_steps, int) and episode_steps >= 1):
             raise InputError("episode_steps", "episode_steps", f"must be an integer >= 1, got {episode_steps!r}")
         self.weights = RewardWeights.from_mapping(reward_weights)
-        self.sim = BoardSimulator(self.platform, self.scenario, traces=traces, period_s=period_s)
+        self._sims = [BoardSimulator(self.platform, sc, traces=traces, period_s=period_s) for sc in self.scenarios]
+        self.sim = self._sims[0]
+        self._episode_steps_arg = episode_steps
         self.episode_steps = int(episode_steps or self.scenario.episode_steps)
         self.options = list(self.sim.options)
         self.managed = [i for i, a in enumerate(self.sim.apps) if a.controlled]
+        for sim in self._sims[1:]:
+            if sim.options != self.options or len(sim.scenario.controlled_apps) != len(self.managed):
+                raise InputError(sim.scenario.path or sim.scenario.name, "apps",
+                                 f"cannot mix with {self.scenario.name!r}: different managed apps or compute options")
         self._build_action_table()
         self._build_observation()
+        self._unavailable = np.zeros(len(self.action_table), dtype=bool)
+        self._select(0)
+        self._t = 0
+        self._last: Optional[dict] = None
+        self._prev: list = [None] * len(self.managed)
+
+    def _select(self, index: int) -> None:
+        """Make scenario ``index`` of the mix the current one."""
+        self.sim = self._sims[index]
+        self.scenario = self.sim.scenario
+        self.managed = [i for i, a in enumerate(self.sim.apps) if a.controlled]
+        self.episode_steps = int(self._episode_steps_arg or self.scenario.episode_steps)
         ref = self.sim.reference_point()
         self.ref_latency_ms = ref["latency_ms"]
         self.ref_energy_mj = ref["energy_mj"]
         self.full_power_w = self.sim.full_load_power_w(self.platform.power_mode())
         top1 = self.sim._top1[self.managed[0]]
         self.top1_range = (min(top1), max(top1))
-        self._t = 0
-        self._last: Optional[dict] = None
-        self._prev: list = [None] * len(self.managed)
+
+    def _randomize(self) -> None:
+        r = self.randomization
+        rng = self.np_random
+        if len(self._sims) > 1:
+            self._select(int(rng.integers(len(self._sims))))
+        if not r:
+            return
+        draw = {k: float(rng.uniform(*r[k])) if k in r else 1.0
+                for k in ("latency_scale", "power_scale", "background_scale")}
+        self.sim.perturb(**draw)
+        p = r.get("freq_dropout", 0.0)
+        self._unavailable[:] = False
+        if p > 0:
+            t = self.action_table
+            for name, unit in self.platform.units.items():
+                gone = rng.random(unit.n_freqs) < p
+                gone[-1] = False  # a unit always keeps its highest frequency
+                rows = np.isin(t[:, 1], [i for i, o in enumerate(self.options) if o[0] == name])
+                self._unavailable |= rows & gone[np.minimum(t[:, 2], unit.n_freqs - 1)]
 
     # ------------------------------------------------------------------ spaces
     def _build_action_table(self) -> None:
@@ -191,7 +239,7 @@ class DynamicDNNEnv(gym.Env):
         cap = np.asarray([sim.max_freq_index(u) for u in range(len(sim.unit_names))])
         t = self.action_table
         units = self._opt_unit[t[:, 1]]
-        ok = (self._opt_cores[t[:, 1]] <= online[units]) & (t[:, 2] <= cap[units])
+        ok = (self._opt_cores[t[:, 1]] <= online[units]) & (t[:, 2] <= cap[units]) & ~self._unavailable
         return np.tile(ok, len(self.managed))
 
     def decode(self, action: int) -> OperatingPoint:
@@ -219,16 +267,21 @@ class DynamicDNNEnv(gym.Env):
         cap = sim.max_freq_index(u)
         if fi > cap:
             bad, fi = True, cap
+        if self._unavailable.any():
+            row = self.encode(OperatingPoint(p.subnet, option, fi))
+            while self._unavailable[row] and fi < cap:  # the next available frequency up
+                bad, fi, row = True, fi + 1, row + 1
         return OperatingPoint(p.subnet, option, fi), bad
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
+        self._randomize()
         self.sim.reset(seed=int(self.np_random.integers(2**62)))
         self._t = 0
         self._last = None
         self._prev = [None] * len(self.managed)
-        return self._observation(), {"power_mode": self.sim.power_mode.name,
+        return self._observation(), {"power_mode": self.sim.power_mode.name, "scenario": self.scenario.name,
                                      "target_latency_ms": self.sim.targets.latency_ms}
 
     def points_for(self, action: Any) -> tuple[list, bool]:
@@ -313,3 +366,28 @@ class DynamicDNNEnv(gym.Env):
                 obs += [prev.subnet / max(1, self.n_subnets - 1), prev.option / max(1, len(self.options) - 1),
                         unit.freqs_khz[prev.freq_index] / unit.f_max_khz]
         return np.asarray(obs, dtype=np.float32)
+
+
+_RANGES = ("latency_scale", "power_scale", "background_scale")
+
+
+def _parse_randomization(r: Optional[Mapping[str, Any]], source: str = "randomization") -> dict:
+    """Validate a domain-randomisation spec (see :class:`DynamicDNNEnv`)."""
+    if not r:
+        return {}
+    out: dict = {}
+    for key, value in dict(r).items():
+        if key in _RANGES:
+            ok = (isinstance(value, (list, tuple)) and len(value) == 2
+                  and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+                  and 0 < value[0] <= value[1])
+            if not ok:
+                raise InputError(source, key, f"expected [low, high] with 0 < low <= high, got {value!r}")
+            out[key] = (float(value[0]), float(value[1]))
+        elif key == "freq_dropout":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise InputError(source, key, f"expected a probability in [0, 1), got {value!r}")
+            out[key] = float(value)
+        else:
+            raise InputError(source, key, f"unknown randomisation (known: {', '.join(_RANGES)}, freq_dropout)")
+    return out

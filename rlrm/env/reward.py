@@ -10,7 +10,9 @@ and for the board::
     r = mean_i(r_i)
         - w_power  * max(0, power / budget - 1) * 10                 power-budget violation (10 % over costs w_power)
         - w_energy_budget * max(0, epi / energy_budget - 1)          energy-budget violation
-        - w_energy * epi / epi_ref                                   energy per inference, normalised
+        - w_energy * min(epi / epi_ref, 5)                           energy per inference, normalised (capped:
+                                                                     a unit that finishes almost nothing would
+                                                                     otherwise dominate the return)
 
 ``acc_norm`` maps the library's top-1 range to [0, 1]; ``epi_ref`` is the energy per
 inference of the largest subnetwork at maximum frequency on the scenario's unit.
@@ -23,6 +25,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Mapping, Optional
 
 from rlrm.errors import InputError
+
+#: the normalised energy-per-inference term is capped here
+ENERGY_TERM_CAP = 5.0
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ def step_reward(result: dict, weights: RewardWeights, top1_range: tuple, epi_ref
         epi_norm = 0.0
         energy_over = 0.0
     else:
-        epi_norm = epi / epi_ref
+        epi_norm = min(epi / epi_ref, ENERGY_TERM_CAP)
         energy_over = max(0.0, epi / targets.energy_mj - 1.0) if targets.energy_mj < math.inf else 0.0
     terms.update(power=power_over * 10.0, energy_budget=energy_over, energy=epi_norm)
     reward = (weights.accuracy * terms["accuracy"] - weights.latency * terms["latency"]

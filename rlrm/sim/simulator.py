@@ -98,6 +98,10 @@ class BoardSimulator:
         self._build_power_schedule()
         self._build_targets()
         self._rng = np.random.default_rng(seed)
+        #: domain-randomisation factors (1.0: the profile and traces as they are)
+        self.latency_scale = 1.0
+        self.power_scale = 1.0
+        self.background_scale = 1.0
         self.reset(seed)
 
     # ------------------------------------------------------------------ set-up
@@ -235,6 +239,13 @@ class BoardSimulator:
         return total
 
     # ------------------------------------------------------------------ state
+    def perturb(self, latency_scale: float = 1.0, power_scale: float = 1.0, background_scale: float = 1.0) -> None:
+        """Scale every latency, every unit's power and every background load (domain
+        randomisation); takes effect from the next :meth:`reset`."""
+        self.latency_scale = float(latency_scale)
+        self.power_scale = float(power_scale)
+        self.background_scale = float(background_scale)
+
     def reset(self, seed: Optional[int] = None) -> None:
         """Back to time 0. A seed re-seeds the generator (same seed: same run)."""
         if seed is not None:
@@ -253,7 +264,7 @@ class BoardSimulator:
         bg_cores = [0.0] * n_units  # CPU: busy core-equivalents; GPU: time share
         bg_act = [0.0] * n_units  # sum of busy * activity
         for (u, spec), state in zip(self._bg, self._bg_state):
-            level = sample_background(spec, t, state, rng, self.period_s)
+            level = min(1.0, sample_background(spec, t, state, rng, self.period_s) * self.background_scale)
             load = level * spec.cores if self._units[u].kind == "cpu" else level
             bg_cores[u] += load
             bg_act[u] += load * spec.activity
@@ -359,7 +370,7 @@ class BoardSimulator:
                 continue
             u = self._opt_unit[p.option]
             fi = freq_idx[u]
-            lat0[a_i] = self._lat[a_i][p.subnet][p.option][fi]
+            lat0[a_i] = self._lat[a_i][p.subnet][p.option][fi] * self.latency_scale
         app_busy = [0.0] * len(pts)
         for a_i, p in enumerate(pts):
             if active[a_i]:
@@ -423,7 +434,7 @@ class BoardSimulator:
             slots = online[u] if unit.kind == "cpu" else 1
             b = min(busy_units[u], float(slots))
             act = act_units[u] / busy_units[u] if busy_units[u] > 0 else 0.0
-            power_units.append(unit.power_w(freq_idx[u], b, act, online[u] if unit.kind == "cpu" else None))
+            power_units.append(self.power_scale * unit.power_w(freq_idx[u], b, act, online[u] if unit.kind == "cpu" else None))
             util.append(b / slots)
         power = self.platform.base_power_w + sum(power_units)
         energy_mj = power * period * 1000.0
