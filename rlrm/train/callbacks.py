@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -47,6 +49,27 @@ class DomainMetricsCallback(BaseCallback):
             if values:
                 self.logger.record(f"rlrm/{key}", float(np.mean(values)))
         self._done.clear()
+
+
+class EvalLogCallback(BaseCallback):
+    """Run after each evaluation: appends ``{timesteps, wall_s, mean_reward}`` to a JSONL
+    file, so time-to-quality can be read off a run (``experiments/bench_train.py``).
+
+    :param path: the JSONL file
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self._t0 = time.time()  # created right before learning starts
+
+    def _on_step(self) -> bool:
+        parent = self.parent
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps({"timesteps": int(self.num_timesteps), "wall_s": round(time.time() - self._t0, 2),
+                                 "mean_reward": float(parent.last_mean_reward)}) + "\n")
+        return True
 
 
 def save_obs_norm(venv: Optional[VecNormalize]) -> bytes:

@@ -33,6 +33,7 @@ from rlrm.errors import InputError
 from rlrm.train.callbacks import (
     AtomicCheckpointCallback,
     DomainMetricsCallback,
+    EvalLogCallback,
     latest_snapshot,
     load_obs_norm,
     write_final,
@@ -148,11 +149,13 @@ def train(
         _write_run_files(run_dir, platform, scen_label, train_sc, eval_sc, seed, cfg, probe, timesteps)
 
     n_envs = cfg["n_envs"]
+    eval_log = EvalLogCallback(run_dir / "eval" / "eval_log.jsonl")
     callbacks = CallbackList([
         DomainMetricsCallback(),
         AtomicCheckpointCallback(max(1, cfg["checkpoint_freq"] // n_envs), run_dir / "checkpoints", norm),
         MaskableEvalCallback(eval_env, n_eval_episodes=cfg["n_eval_episodes"], eval_freq=max(1, cfg["eval_freq"] // n_envs),
-                             log_path=str(run_dir / "eval"), best_model_save_path=None, deterministic=True, verbose=0),
+                             log_path=str(run_dir / "eval"), best_model_save_path=None, deterministic=True, verbose=0,
+                             callback_after_eval=eval_log),
     ])
     t0 = time.time()
     remaining = timesteps - done_steps if resume else timesteps
