@@ -9,10 +9,11 @@ steps so it is cheap. Trainer tests can build a run the same way and check that
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -135,3 +136,31 @@ def sample_observations(platform: str, scenario: str, n_env: int, n_random: int,
         masks[5:10] = True
     return (np.concatenate([np.asarray(obs_list, np.float32).reshape(-1, d), rand.astype(np.float32)]),
             np.concatenate([np.asarray(mask_list, bool).reshape(-1, k * n_act), masks]))
+
+
+def cached_checkpoint(base: PathLike, weights_format: str = "safetensors", **run_kwargs: Any) -> Path:
+    """Export :func:`cached_run_dir` ``(base, **run_kwargs)`` once to a checkpoint folder under ``base``."""
+    from rlrm.policy.export import export_run
+
+    run = cached_run_dir(base, **run_kwargs)
+    out = run.with_name(f"ck-{run.name[len('run-'):]}-{weights_format}")
+    if not (out / "policy.json").exists():
+        export_run(run, out, weights_format=weights_format, force=True)
+    return out
+
+
+@contextlib.contextmanager
+def torch_threads(n: int = 1) -> Iterator[None]:
+    """Run torch with ``n`` intra-op threads inside the block (restored after).
+
+    On a small, busy machine torch's default thread pool spins against other processes and
+    makes tiny networks 100x slower; tests that train or predict use one thread.
+    """
+    import torch as th
+
+    before = th.get_num_threads()
+    th.set_num_threads(n)
+    try:
+        yield
+    finally:
+        th.set_num_threads(before)
