@@ -103,6 +103,17 @@ class NumpyPolicy:
                  source: Optional[dict] = None, sha256: str = "", path: Optional[PathLike] = None,
                  sidecar_path: Optional[PathLike] = None, weights_file: str = "") -> None:
         self.spec = spec
+        self.platform: str = spec.platform
+        self.scenario: str = spec.scenario
+        self.env_id: str = spec.env_id
+        self.env_kwargs: dict = spec.env_kwargs
+        self.observation_names: list[str] = spec.observation_names
+        self.action_table: np.ndarray = spec.action_table
+        self.options: list[tuple[str, int]] = spec.options
+        self.unit_freqs_khz: dict[str, list[int]] = spec.unit_freqs_khz
+        self.n_managed: int = spec.n_managed
+        self.n_actions: int = spec.n_actions
+        self.masks_rule: str = spec.masks_rule
         self.layers = list(layers)
         self.weights = weights
         self.normalization = normalization
@@ -117,19 +128,6 @@ class NumpyPolicy:
         self._dense = [(np.ascontiguousarray(weights[f"{l.name}.weight"].T), weights[f"{l.name}.bias"], l.activation)
                        for l in self.layers]
         self._rng = np.random.default_rng()
-
-    # ------------------------------------------------------------------ sidecar views
-    platform = property(lambda self: self.spec.platform, doc="board profile name the policy was trained for")
-    scenario = property(lambda self: self.spec.scenario, doc="scenario name (or ``mix``)")
-    env_id = property(lambda self: self.spec.env_id, doc="Gymnasium id")
-    env_kwargs = property(lambda self: self.spec.env_kwargs, doc="the environment's other constructor arguments")
-    observation_names = property(lambda self: self.spec.observation_names, doc="observation layout")
-    action_table = property(lambda self: self.spec.action_table, doc="``(subnet, option, freq_index)`` per action")
-    options = property(lambda self: self.spec.options, doc="``(unit, cores)`` per option")
-    unit_freqs_khz = property(lambda self: self.spec.unit_freqs_khz, doc="frequency table per unit, kHz")
-    n_managed = property(lambda self: self.spec.n_managed, doc="managed applications (sub-actions)")
-    n_actions = property(lambda self: self.spec.n_actions, doc="actions per managed application")
-    masks_rule = property(lambda self: self.spec.masks_rule, doc="how action masks are computed, in words")
 
     @property
     def obs_size(self) -> int:
