@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.sim.cli",
     "rlrm.agents.cli",
     "rlrm.train.cli",
+    "rlrm.policy.cli",
 )
 
 
