@@ -33,8 +33,8 @@ import numpy as np
 
 from rlrm.errors import InputError
 from rlrm.platform.profile import Platform
-from rlrm.sim.scenario import INF, Scenario, TargetSpec, sample_background
-from rlrm.sim.trace import Trace, load_trace
+from rlrm.sim.scenario import INF, Scenario, sample_background
+from rlrm.sim.trace import load_trace, trace_path
 
 #: extra latency per unit of other load on the same CPU cluster (shared L2 / memory), estimated
 MEM_INTERFERENCE = 0.1
@@ -84,9 +84,13 @@ class BoardSimulator:
         self.scenario = scenario
         self.period_s = float(period_s or scenario.period_s)
         traces = dict(traces or {})
-        for app in scenario.apps:
+        for i, app in enumerate(scenario.apps):
             if app.library not in traces:
-                traces[app.library] = load_trace(platform.name, app.library, platform=platform)
+                path = trace_path(platform.name, app.library)
+                if not app.library or not path.is_file():
+                    raise InputError(scenario.path or scenario.name, f"apps[{i}].library",
+                                     f"no trace of {app.library!r} for {platform.name} (expected {path})")
+                traces[app.library] = load_trace(path, platform=platform)
         self.traces: dict = traces
         self.unit_names: list[str] = list(platform.units)
         self._units = [platform.units[n] for n in self.unit_names]
