@@ -255,8 +255,8 @@ def write_limits(fs: Sysfs, writer: "Writer | Sysfs", min_rel: str, max_rel: str
     """Set a min/max pair (cpufreq kHz or devfreq Hz) so that min <= max holds after each write.
 
     The kernel refuses (EINVAL) a max below the current min or a min above the current max:
-    raise max before min, lower min before max. Returns False when both already hold the
-    wanted values (nothing written).
+    raise max before min, lower min before max. A file already holding its wanted value is not
+    written. Returns False when both already do (nothing written).
     """
     if new_min > new_max:
         raise ValueError(f"min {new_min} above max {new_max} for {fs.path(min_rel)}")
@@ -264,10 +264,10 @@ def write_limits(fs: Sysfs, writer: "Writer | Sysfs", min_rel: str, max_rel: str
     cur_max = fs.read_int(max_rel, f"maximum {field}", minimum=0)
     if (cur_min, cur_max) == (new_min, new_max):
         return False
-    if new_max >= cur_min:
-        writer.write(max_rel, new_max)
-        writer.write(min_rel, new_min)
-    else:
-        writer.write(min_rel, new_min)
-        writer.write(max_rel, new_max)
+    order = [(max_rel, new_max, cur_max), (min_rel, new_min, cur_min)]
+    if new_max < cur_min:
+        order.reverse()
+    for rel, new, cur in order:
+        if new != cur:
+            writer.write(rel, new)
     return True
