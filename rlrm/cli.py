@@ -18,6 +18,7 @@ from rlrm.errors import InputError
 #: Modules that contribute subcommands, in the order ``rlrm --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.platform.cli",
+    "rlrm.hw.cli",
 )
 
 

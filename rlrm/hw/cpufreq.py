@@ -133,7 +133,8 @@ class CpuPolicy:
         self.check_frequency(khz)
         if method == "pin":
             return write_limits(self.fs, writer, self.file("scaling_min_freq"),
-                                self.file("scaling_max_freq"), khz, khz, field="frequency (kHz)")
+                                self.file("scaling_max_freq"), khz, khz, field="frequency (kHz)",
+                                bounds=(KHZ_MIN, KHZ_MAX))
         if "userspace" not in self.governors:
             raise InputError(self.fs.path(self.file("scaling_available_governors")), "governors",
                              f"{self.name} has no userspace governor ({' '.join(self.governors)}); "
@@ -143,7 +144,7 @@ class CpuPolicy:
         if not st.min_khz <= khz <= st.max_khz:
             changed = write_limits(self.fs, writer, self.file("scaling_min_freq"),
                                    self.file("scaling_max_freq"), min(st.min_khz, khz),
-                                   max(st.max_khz, khz), field="frequency (kHz)")
+                                   max(st.max_khz, khz), field="frequency (kHz)", bounds=(KHZ_MIN, KHZ_MAX))
         if st.governor != "userspace":
             writer.write(self.file("scaling_governor"), "userspace")
         elif not changed and self.fs.read_line(self.file("scaling_setspeed"), "set speed (kHz)") == str(khz):

@@ -91,7 +91,7 @@ class DevfreqDevice:
         """Pin the node at ``hz`` (min_freq = max_freq); False when it already was."""
         self.check_frequency(hz)
         return write_limits(self.fs, writer, self.file("min_freq"), self.file("max_freq"), hz, hz,
-                            field="frequency (Hz)")
+                            field="frequency (Hz)", bounds=(HZ_MIN, HZ_MAX))
 
 
 def find_gpu(fs: Sysfs) -> Optional[DevfreqDevice]:

@@ -66,6 +66,7 @@ class Step:
     :param max_path: the max file (``limits`` only)
     :param value: the original value (text; the min for ``limits``)
     :param max_value: the original max (``limits`` only)
+    :param bounds: plausible range of the values, checked when they are saved
     """
 
     kind: str
@@ -73,6 +74,7 @@ class Step:
     max_path: str = ""
     value: str = ""
     max_value: str = ""
+    bounds: tuple[int, int] = (0, _LIMIT_MAX)
 
     def files(self) -> list[str]:
         return [self.path, self.max_path] if self.kind == "limits" else [self.path]
@@ -128,9 +130,10 @@ class StateGuard:
         self._restoring = False
 
     # -- planning ------------------------------------------------------------------------
-    def plan_limits(self, min_rel: str, max_rel: str) -> None:
-        """A min/max pair that may be written (cpufreq scaling_min/max_freq, devfreq min/max_freq)."""
-        self._plan(Step("limits", min_rel, max_rel))
+    def plan_limits(self, min_rel: str, max_rel: str, bounds: tuple[int, int] = (0, _LIMIT_MAX)) -> None:
+        """A min/max pair that may be written (cpufreq scaling_min/max_freq in kHz, devfreq
+        min/max_freq in Hz), with the plausible range of its values."""
+        self._plan(Step("limits", min_rel, max_rel, bounds=bounds))
 
     def plan_value(self, rel: str) -> None:
         """One file that may be written (a governor, an INA231 ``enable``)."""
@@ -173,8 +176,10 @@ class StateGuard:
     def _snapshot_step(self, step: Step) -> None:
         fs = self.fs
         if step.kind == "limits":
-            lo = fs.read_int(step.path, "minimum (saved before changing it)", minimum=0, maximum=_LIMIT_MAX)
-            hi = fs.read_int(step.max_path, "maximum (saved before changing it)", minimum=0, maximum=_LIMIT_MAX)
+            lo = fs.read_int(step.path, "minimum (saved before changing it)", minimum=step.bounds[0],
+                             maximum=step.bounds[1])
+            hi = fs.read_int(step.max_path, "maximum (saved before changing it)", minimum=step.bounds[0],
+                             maximum=step.bounds[1])
             if lo > hi:
                 raise InputError(fs.path(step.path), "minimum (saved before changing it)",
                                  f"{lo} is above the maximum {hi} in {fs.path(step.max_path)}")

@@ -251,17 +251,19 @@ class Writer:
 
 
 def write_limits(fs: Sysfs, writer: "Writer | Sysfs", min_rel: str, max_rel: str,
-                 new_min: int, new_max: int, *, field: str = "frequency") -> bool:
+                 new_min: int, new_max: int, *, field: str = "frequency",
+                 bounds: tuple[int, Optional[int]] = (0, None)) -> bool:
     """Set a min/max pair (cpufreq kHz or devfreq Hz) so that min <= max holds after each write.
 
     The kernel refuses (EINVAL) a max below the current min or a min above the current max:
     raise max before min, lower min before max. A file already holding its wanted value is not
-    written. Returns False when both already do (nothing written).
+    written. Returns False when both already do (nothing written). The current values are
+    validated against ``bounds`` (plausible minimum and maximum) first.
     """
     if new_min > new_max:
         raise ValueError(f"min {new_min} above max {new_max} for {fs.path(min_rel)}")
-    cur_min = fs.read_int(min_rel, f"minimum {field}", minimum=0)
-    cur_max = fs.read_int(max_rel, f"maximum {field}", minimum=0)
+    cur_min = fs.read_int(min_rel, f"minimum {field}", minimum=bounds[0], maximum=bounds[1])
+    cur_max = fs.read_int(max_rel, f"maximum {field}", minimum=bounds[0], maximum=bounds[1])
     if (cur_min, cur_max) == (new_min, new_max):
         return False
     order = [(max_rel, new_max, cur_max), (min_rel, new_min, cur_min)]
