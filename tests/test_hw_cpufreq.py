@@ -12,7 +12,7 @@ from rlrm.errors import InputError
 from rlrm.hw import fake
 from rlrm.hw.cpufreq import discover_policies, online_cpus
 from rlrm.hw.sysfs import Sysfs
-from hw_support import CPU, odroid, state_dir, strict, text, xavier  # noqa: F401
+from hw_support import board_dir, CPU, odroid, state_dir, strict, text, xavier  # noqa: F401
 
 
 def test_xavier_nx_has_three_two_core_clusters(xavier: Path) -> None:
@@ -69,8 +69,8 @@ def test_userspace_method_uses_governor_and_setspeed(odroid: Path, strict: None)
     assert p.set_frequency(1500000, fs, method="userspace") is False
 
 
-def test_userspace_method_widens_limits_that_exclude_the_frequency(tmp_path: Path, strict: None) -> None:
-    root = fake.make_fake_xavier_nx(tmp_path, cpu_max_khz=1420800)  # e.g. nvpmodel's 15 W cap
+def test_userspace_method_widens_limits_that_exclude_the_frequency(board_dir: Path, strict: None) -> None:
+    root = fake.make_fake_xavier_nx(board_dir, cpu_max_khz=1420800)  # e.g. nvpmodel's 15 W cap
     fs = Sysfs(root)
     p = discover_policies(fs)[0]
     p.set_frequency(1907200, fs, method="userspace")
@@ -86,8 +86,8 @@ def test_userspace_method_without_the_governor_is_refused(xavier: Path) -> None:
         discover_policies(fs)[0].set_frequency(652800, fs, method="userspace")
 
 
-def test_off_table_limit_left_by_nvpmodel_reads_fine(tmp_path: Path) -> None:
-    root = fake.make_fake_xavier_nx(tmp_path, cpu_max_khz=1400000)
+def test_off_table_limit_left_by_nvpmodel_reads_fine(board_dir: Path) -> None:
+    root = fake.make_fake_xavier_nx(board_dir, cpu_max_khz=1400000)
     assert discover_policies(Sysfs(root))[0].state().max_khz == 1400000
 
 

@@ -11,13 +11,13 @@ from rlrm.errors import InputError
 from rlrm.hw import fake
 from rlrm.hw.devfreq import find_gpu
 from rlrm.hw.sysfs import Sysfs
-from hw_support import ODROID_GPU, XAVIER_GPU, odroid, state_dir, strict, text, xavier  # noqa: F401
+from hw_support import board_dir, ODROID_GPU, XAVIER_GPU, odroid, state_dir, strict, text, xavier  # noqa: F401
 
 
 def test_finds_xavier_gv11b_and_skips_vic(xavier: Path) -> None:
     gpu = find_gpu(Sysfs(xavier))
     assert gpu is not None
-    assert (gpu.name, gpu.of_name, gpu.rel) == ("17000000.gv11b", "gv11b", "sys/class/devfreq/17000000.gv11b")
+    assert (gpu.name, gpu.of_name, gpu.rel) == ("17000000.gv11b", "gv11b", XAVIER_GPU)  # the link resolved
     assert gpu.available_hz == fake.XAVIER_NX_GPU_HZ
     assert gpu.state().governor == "nvhost_podgov"
 

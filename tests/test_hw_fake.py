@@ -13,7 +13,7 @@ from rlrm.hw.cpufreq import discover_policies
 from rlrm.hw.devfreq import find_gpu
 from rlrm.hw.power import make_reader
 from rlrm.hw.sysfs import Sysfs
-from hw_support import CPU, ODROID_GPU, XAVIER_GPU, odroid, state_dir, text, xavier  # noqa: F401
+from hw_support import board_dir, CPU, ODROID_GPU, XAVIER_GPU, odroid, state_dir, text, xavier  # noqa: F401
 
 
 def test_xavier_nx_layout(xavier: Path) -> None:
@@ -39,8 +39,8 @@ def test_xavier_nx_layout(xavier: Path) -> None:
     assert [text(xavier, f"{iio}/rail_name_{i}").strip() for i in range(3)] == ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"]
 
 
-def test_xavier_nx_hwmon_layout(tmp_path: Path) -> None:
-    root = fake.make_fake_xavier_nx(tmp_path, power_layout="hwmon")
+def test_xavier_nx_hwmon_layout(board_dir: Path) -> None:
+    root = fake.make_fake_xavier_nx(board_dir, power_layout="hwmon")
     dev = root / "sys/bus/i2c/drivers/ina3221/7-0040/hwmon/hwmon1"
     assert (dev / "in1_label").read_text() == "VDD_IN\n"
     assert (root / "sys/class/hwmon/hwmon1/name").read_text() == "ina3221\n"
@@ -60,16 +60,16 @@ def test_odroid_xu3_layout(odroid: Path) -> None:
         assert (dev / "enable").read_text() == "0\n" and (dev / "sensor_W").is_file()
 
 
-def test_odroid_bus_number_varies(tmp_path: Path) -> None:
-    root = fake.make_fake_odroid_xu3(tmp_path, i2c_bus=4)
+def test_odroid_bus_number_varies(board_dir: Path) -> None:
+    root = fake.make_fake_odroid_xu3(board_dir, i2c_bus=4)
     assert (root / "sys/bus/i2c/drivers/INA231/4-0045/sensor_W").is_file()
 
 
 @pytest.mark.parametrize("board,builder", [("jetson-xavier-nx", fake.make_fake_xavier_nx),
                                            ("odroid-xu3", fake.make_fake_odroid_xu3)])
-def test_fakes_agree_with_the_board_profiles(tmp_path: Path, board: str, builder) -> None:
+def test_fakes_agree_with_the_board_profiles(board_dir: Path, board: str, builder) -> None:
     """Profiles and fakes both come from platforms.md: same paths, same frequency tables."""
-    root = builder(tmp_path)
+    root = builder(board_dir)
     fs = Sysfs(root)
     plat = load_platform(board)
     policies = {p.name: p for p in discover_policies(fs)}

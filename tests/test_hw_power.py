@@ -11,7 +11,7 @@ from rlrm.hw import fake
 from rlrm.hw.power import (GenericHwmon, Ina231, Ina3221Hwmon, Ina3221Iio, Rapl, auto_discover, make_reader,
                            read_all)
 from rlrm.hw.sysfs import Sysfs
-from hw_support import odroid, state_dir, xavier  # noqa: F401
+from hw_support import board_dir, odroid, state_dir, xavier  # noqa: F401
 
 IIO = "sys/bus/i2c/drivers/ina3221x/7-0040/iio:device0"
 
@@ -30,8 +30,8 @@ def test_ina3221_iio_without_power_file_uses_voltage_times_current(xavier: Path)
     assert auto_discover(xavier)[0].read().value == pytest.approx(5056 * 944 / 1e6)
 
 
-def test_ina3221_hwmon_rails(tmp_path: Path) -> None:
-    root = fake.make_fake_xavier_nx(tmp_path, power_layout="hwmon")
+def test_ina3221_hwmon_rails(board_dir: Path) -> None:
+    root = fake.make_fake_xavier_nx(board_dir, power_layout="hwmon")
     readers = auto_discover(root)  # the class/hwmon link to the same chip is not counted twice
     assert [(type(r), r.name) for r in readers] == [
         (Ina3221Hwmon, "VDD_IN"), (Ina3221Hwmon, "VDD_CPU_GPU_CV"), (Ina3221Hwmon, "VDD_SOC")]

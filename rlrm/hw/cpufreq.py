@@ -95,7 +95,7 @@ class CpuPolicy:
         hi = _read_khz(self.fs, self.file("scaling_max_freq"), "maximum frequency (kHz)")
         if lo > hi:
             raise InputError(self.fs.path(self.file("scaling_min_freq")), "minimum frequency (kHz)",
-                             f"{lo} is above scaling_max_freq {hi}")
+                             f"{lo} is above {self.fs.path(self.file('scaling_max_freq'))} ({hi})")
         cur = _read_khz(self.fs, self.file("scaling_cur_freq"), "current frequency (kHz)")
         return PolicyState(governor, lo, hi, cur)
 
@@ -195,12 +195,13 @@ def _load_policy(fs: Sysfs, name: str, rel: str) -> CpuPolicy:
     hi = _read_khz(fs, f"{rel}/cpuinfo_max_freq", "highest frequency (kHz)")
     if lo > hi:
         raise InputError(fs.path(f"{rel}/cpuinfo_min_freq"), "lowest frequency (kHz)",
-                         f"{lo} is above cpuinfo_max_freq {hi}")
+                         f"{lo} is above {fs.path(f'{rel}/cpuinfo_max_freq')} ({hi})")
     table = _read_table(fs, rel)
     for khz in table:
         if not lo <= khz <= hi:
             raise InputError(fs.path(f"{rel}/scaling_available_frequencies"), "available frequencies (kHz)",
-                             f"{khz} is outside cpuinfo_min_freq..cpuinfo_max_freq ({lo}..{hi})")
+                             f"{khz} is outside {lo}..{hi} of {fs.path(f'{rel}/cpuinfo_min_freq')} and "
+                             f"{fs.path(f'{rel}/cpuinfo_max_freq')}")
     gov_rel = f"{rel}/scaling_available_governors"
     governors = tuple(fs.read_words(gov_rel, "available governors")) if fs.exists(gov_rel) else ()
     return CpuPolicy(fs, name, rel, tuple(cpus), tuple(table), governors, lo, hi)

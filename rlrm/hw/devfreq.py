@@ -46,7 +46,7 @@ class DevfreqDevice:
 
     :param fs: the sysfs root it was found under
     :param name: the node's name, e.g. ``17000000.gv11b``
-    :param rel: ``sys/class/devfreq/<name>`` relative to the root
+    :param rel: the node's directory relative to the root (``sys/class/devfreq/<name>`` resolved)
     :param of_name: the device-tree node name (``gv11b``), or the suffix used instead
     :param available_hz: ``available_frequencies`` in Hz, ascending
     :param governors: ``available_governors``
@@ -73,7 +73,7 @@ class DevfreqDevice:
         hi = _read_hz(self.fs, self.file("max_freq"), "maximum frequency (Hz)")
         if lo > hi:
             raise InputError(self.fs.path(self.file("min_freq")), "minimum frequency (Hz)",
-                             f"{lo} is above max_freq {hi}")
+                             f"{lo} is above {self.fs.path(self.file('max_freq'))} ({hi})")
         cur = _read_hz(self.fs, self.file("cur_freq"), "current frequency (Hz)")
         return DevfreqState(gov, lo, hi, cur)
 
@@ -107,8 +107,18 @@ def find_gpu(fs: Sysfs) -> Optional[DevfreqDevice]:
             of_name = name.rsplit(".", 1)[-1]
             if of_name not in GPU_NODE_SUFFIXES:
                 continue
-        return load_devfreq(fs, rel, of_name)
+        return load_devfreq(fs, _resolved(fs, rel), of_name)
     return None
+
+
+def _resolved(fs: Sysfs, rel: str) -> str:
+    """The node's real directory (``sys/devices/.../devfreq/<name>``) when it lies under the root,
+    so errors and the state file name the file itself rather than a path through a symlink."""
+    real = fs.path(rel).resolve()
+    try:
+        return str(real.relative_to(fs.root.resolve()))
+    except ValueError:
+        return rel
 
 
 def load_devfreq(fs: Sysfs, rel: str, of_name: str = "") -> DevfreqDevice:

@@ -202,7 +202,11 @@ class Sysfs:
         """CPU numbers written either as a cpulist (``0-3,6``) or space-separated (``0 1 2 3``)."""
         text = self.read_line(rel, field)
         cpus: set[int] = set()
-        for tok in re.split(r"[,\s]+", text):
+        parts = text.split(",")
+        tokens = [tok for part in parts for tok in part.split()]
+        if any(not part.strip() for part in parts):
+            raise InputError(self.path(rel), field, f"not a CPU list: {_show(text)}")
+        for tok in tokens:
             if not _CPULIST_RE.fullmatch(tok):
                 raise InputError(self.path(rel), field, f"not a CPU list: {_show(text)}")
             lo, _, hi = tok.partition("-")
