@@ -388,7 +388,7 @@ def restore_statefile(statefile: PathLike, root: Optional[PathLike] = None, forc
         root = os.environ.get(ROOT_ENV) or meta["root"]
     fs = Sysfs(root)
     pid = meta["pid"]
-    if not force and pid != os.getpid() and _alive(pid):
+    if not force and _alive(pid):
         return RestoreResult(0, [], f"process {pid}, which wrote it, is still running and restores on exit "
                                     "(stop it, or pass --force)", blocked=True)
     boot = _boot_id(fs)
