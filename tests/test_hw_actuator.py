@@ -161,3 +161,9 @@ def test_garbage_found_at_open_is_an_input_error_and_nothing_is_written(odroid: 
         HardwareActuator(odroid).open()
     assert info.value.source == str(odroid / f"{CPU}/policy4/cpuinfo_max_freq")
     assert written == []
+
+
+def test_not_opened_is_a_clear_error(xavier: Path) -> None:
+    hw = HardwareActuator(xavier)
+    with pytest.raises(RuntimeError, match="not open"):
+        hw.set_gpu_frequency(510000)

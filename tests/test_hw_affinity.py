@@ -69,3 +69,22 @@ def test_real_affinity_of_this_process() -> None:
     assert os.sched_getaffinity(0) == set(chosen)
     cores.restore()
     assert os.sched_getaffinity(0) == before
+
+
+def test_threads_that_already_run_are_moved_too() -> None:
+    import threading
+
+    before = os.sched_getaffinity(0)
+    started, stop = threading.Event(), threading.Event()
+    worker = threading.Thread(target=lambda: (started.set(), stop.wait(10)))
+    worker.start()
+    started.wait(5)
+    try:
+        cores = CoreController(use_torch=False)
+        chosen = cores.set_cores(1)
+        assert os.sched_getaffinity(worker.native_id) == set(chosen)
+        cores.restore()
+        assert os.sched_getaffinity(worker.native_id) == before
+    finally:
+        stop.set()
+        worker.join()

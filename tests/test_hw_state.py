@@ -136,7 +136,8 @@ def test_restore_statefile_skips_after_a_reboot(xavier: Path, tmp_path: Path) ->
 @pytest.mark.parametrize("mutate,field", [
     (lambda d: d.update(format="other/1"), "format"),
     (lambda d: d["steps"][0].update(min="/etc/passwd"), "steps[0].min"),
-    (lambda d: d["steps"][0].update(max="../../etc/x"), "steps[0].max"),
+    (lambda d: d["steps"][0].update(max="sys/../etc/x"), "steps[0].max"),
+    (lambda d: d["steps"][1].update(path="etc/shadow"), "steps[1].path"),
     (lambda d: d["steps"][0].update(min_value=5, max_value=1), "steps[0].min_value"),
     (lambda d: d["steps"][1].update(value="a\nb"), "steps[1].value"),
     (lambda d: d["steps"][1].update(kind="shell"), "steps[1].kind"),

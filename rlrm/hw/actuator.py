@@ -118,6 +118,7 @@ class HardwareActuator:
     # -- control -------------------------------------------------------------------------
     def cluster(self, which: Union[int, str]) -> CpuPolicy:
         """A cluster by index in :attr:`clusters` (0 = lowest CPUs) or by name (``policy4``)."""
+        self._require_open()
         for i, p in enumerate(self.clusters):
             if which == p.name or (type(which) is int and which == i):
                 return p
@@ -135,6 +136,7 @@ class HardwareActuator:
 
     def set_gpu_frequency(self, khz: int) -> bool:
         """Pin the GPU at ``khz`` (its devfreq table is in Hz: khz * 1000 must be listed)."""
+        self._require_open()
         if self.gpu is None:
             return False
         self.gpu.check_frequency(khz * 1000)
@@ -160,6 +162,10 @@ class HardwareActuator:
         return thermal.read_temperatures(self.zones)
 
     # -- internals -----------------------------------------------------------------------
+    def _require_open(self) -> None:
+        if not self._open:
+            raise RuntimeError("HardwareActuator is not open: use it in a `with` block or call open()")
+
     def _decide_control(self) -> None:
         active = [p for p in self.clusters if p.active]
         cpu_reason, gpu_reason = control_problems(self.fs, self.clusters, self.gpu, self.cpu_method)

@@ -3,6 +3,10 @@
 torch is never imported here at module load: :class:`CoreController` uses the torch already
 imported by the caller, imports it on first use otherwise, and does without it when it is not
 installed. Both settings belong to this process, so restoring them is only needed while it runs.
+
+``sched_setaffinity(0, ...)`` moves only the calling thread; torch's worker threads that already
+exist would stay where they were. The affinity is therefore set on every thread of the process
+(``/proc/self/task``), and threads started later inherit it.
 """
 
 from __future__ import annotations
@@ -10,8 +14,24 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Iterable
 from types import ModuleType
 from typing import Optional, Sequence
+
+
+def _set_process_affinity(cpus: Iterable[int]) -> None:
+    """Pin every thread of this process (not only the calling one) to ``cpus``."""
+    cpus = set(cpus)
+    os.sched_setaffinity(0, cpus)
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:  # no procfs: the calling thread is all we can move
+        return
+    for tid in tids:
+        try:
+            os.sched_setaffinity(tid, cpus)
+        except ProcessLookupError:  # the thread ended meanwhile
+            pass
 
 
 def _torch() -> Optional[ModuleType]:
@@ -25,10 +45,11 @@ def _torch() -> Optional[ModuleType]:
 
 
 class CoreController:
-    """Pins this process to ``n`` CPUs and sets torch's intra-op thread count to ``n``.
+    """Pins this process (every thread) to ``n`` CPUs and sets torch's intra-op threads to ``n``.
 
     The CPUs are taken, lowest first, from those this process may run on at construction
     (``os.sched_getaffinity``), restricted to the cluster's CPUs and to the online CPUs when given.
+    :meth:`restore` gives every thread that original set back.
 
     :param online: the CPUs the board has online (``sys/devices/system/cpu/online``), or None
     :param use_torch: also set ``torch.set_num_threads`` (when torch can be imported)
@@ -65,7 +86,7 @@ class CoreController:
         if not self._changed:
             self._orig_threads = torch.get_num_threads() if torch is not None else None
             self._changed = True
-        os.sched_setaffinity(0, chosen)
+        _set_process_affinity(chosen)
         if torch is not None:
             torch.set_num_threads(n)
         self.current = tuple(chosen)
@@ -75,7 +96,7 @@ class CoreController:
         """Put back the affinity and torch thread count this process had before."""
         if not self._changed:
             return
-        os.sched_setaffinity(0, self.allowed)
+        _set_process_affinity(self.allowed)
         if self._orig_threads is not None:
             torch = sys.modules.get("torch")
             if torch is not None:

@@ -429,10 +429,11 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def _relpath(t: Fields, key: str) -> str:
+    """A root-relative path under ``sys/``: a state file never points rlrm anywhere else."""
     value = t.str(key)
     parts = value.split("/")
-    if not value or value.startswith("/") or ".." in parts:
-        raise t.error(key, f"expected a path relative to the sysfs root, got {value!r}")
+    if value.startswith("/") or parts[0] != "sys" or len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
+        raise t.error(key, f"expected a path under sys/ relative to the sysfs root, got {value!r}")
     return value
 
 
