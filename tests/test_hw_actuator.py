@@ -167,3 +167,16 @@ def test_not_opened_is_a_clear_error(xavier: Path) -> None:
     hw = HardwareActuator(xavier)
     with pytest.raises(RuntimeError, match="not open"):
         hw.set_gpu_frequency(510000)
+
+
+def test_odroid_without_permission_warns_once_about_frequencies_and_sensors(
+        odroid: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if mode & os.W_OK and str(odroid) in str(p)
+                        else real_access(p, mode))
+    before = fake.snapshot_tree(odroid)
+    with HardwareActuator(odroid, use_torch=False) as hw:
+        assert hw.read_power()["A15"].missing
+    warnings = _warnings(caplog)
+    assert len(warnings) == 1 and "CPU frequency" in warnings[0] and "INA231 sensor(s) A15, MEM, GPU, A7" in warnings[0]
+    assert fake.snapshot_tree(odroid) == before

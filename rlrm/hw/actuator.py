@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from rlrm.errors import InputError
@@ -85,13 +86,14 @@ class HardwareActuator:
         self.sensors = power.auto_discover(fs)
         self.zones = thermal.discover_thermal_zones(fs)
         self.cores = CoreController(online_cpus(fs), self.use_torch)
-        self._decide_control()
+        to_enable = self._decide_control()
         stale = stale_statefiles(self.guard.statefile.parent)
         if stale:
             log.warning("rlrm: %d earlier run(s) were killed before restoring the board: run `rlrm restore %s`",
                         len(stale), stale[0])
         self._open = True
-        self._switch_on_sensors()
+        for sensor in to_enable:
+            sensor.enable(self.guard)  # the first write: the snapshot is saved before it
         return self
 
     def close(self) -> list[str]:
@@ -107,7 +109,7 @@ class HardwareActuator:
         return self.guard.restore()
 
     @property
-    def statefile(self) -> os.PathLike:
+    def statefile(self) -> Path:
         return self.guard.statefile
 
     @property
@@ -166,20 +168,30 @@ class HardwareActuator:
         if not self._open:
             raise RuntimeError("HardwareActuator is not open: use it in a `with` block or call open()")
 
-    def _decide_control(self) -> None:
+    def _decide_control(self) -> list[power.Ina231]:
+        """Decide what may be written, plan it in the guard, warn once about the rest; returns
+        the INA231 sensors to switch on."""
         active = [p for p in self.clusters if p.active]
         cpu_reason, gpu_reason = control_problems(self.fs, self.clusters, self.gpu, self.cpu_method)
         self.can_control_cpu = not self.force_observe and not cpu_reason
         self.can_control_gpu = not self.force_observe and not gpu_reason
+        off = [] if self.force_observe or not self.enable_sensors else [
+            s for s in self.sensors if isinstance(s, power.Ina231) and not _safe_enabled(s)]
+        to_enable = [s for s in off if self.fs.writable(s.file("enable"))]
         if self.force_observe:
             self.observe_reasons = ["observe-only was requested"]
             log.info("rlrm: observe-only was requested: frequencies stay as they are")
         else:
             self.observe_reasons = [f"{what} frequency: {why}" for what, why in (("CPU", cpu_reason),
                                                                                   ("GPU", gpu_reason)) if why]
-            if self.observe_reasons:
-                log.warning("rlrm: observe-only for %s; frequencies stay as they are, the controller still "
-                            "chooses subnetworks and core counts", "; ".join(self.observe_reasons))
+            stuck = [s.name for s in off if s not in to_enable]
+            notes = list(self.observe_reasons)
+            if stuck:
+                notes.append(f"INA231 sensor(s) {', '.join(stuck)} are disabled and their enable file is not "
+                             "writable, so their power is reported missing")
+            if notes:
+                log.warning("rlrm: observe-only for %s; what cannot be written stays as it is, the controller "
+                            "still chooses subnetworks and core counts", "; ".join(notes))
         if self.can_control_cpu:
             for p in active:
                 self.guard.plan_limits(p.file("scaling_min_freq"), p.file("scaling_max_freq"), (KHZ_MIN, KHZ_MAX))
@@ -188,20 +200,9 @@ class HardwareActuator:
                     self.guard.plan_setspeed(p.file("scaling_setspeed"))
         if self.can_control_gpu and self.gpu is not None:
             self.guard.plan_limits(self.gpu.file("min_freq"), self.gpu.file("max_freq"), (HZ_MIN, HZ_MAX))
-
-    def _switch_on_sensors(self) -> None:
-        if self.force_observe or not self.enable_sensors:
-            return
-        off = [s for s in self.sensors if isinstance(s, power.Ina231) and not _safe_enabled(s)]
-        writable = [s for s in off if self.fs.writable(s.file("enable"))]
-        if len(writable) < len(off):
-            log.warning("rlrm: INA231 sensor(s) %s are disabled and rlrm may not write their enable file; "
-                        "their power is reported missing",
-                        ", ".join(s.name for s in off if s not in writable))
-        for s in writable:
+        for s in to_enable:
             self.guard.plan_value(s.file("enable"))
-        for s in writable:
-            s.enable(self.guard)
+        return to_enable
 
 
 def control_problems(fs: Sysfs, clusters: Sequence[CpuPolicy], gpu: Optional[DevfreqDevice],

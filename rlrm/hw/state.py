@@ -305,11 +305,9 @@ def apply_steps(fs: Sysfs, steps: list[Step]) -> list[str]:
         try:
             if step.kind == "limits":
                 _restore_limits(fs, step.path, step.max_path, int(step.value), int(step.max_value))
-            elif step.kind == "setspeed":
-                if step.value.isdigit():
+            elif step.kind != "setspeed" or step.value.isdigit():
+                if _current(fs, step.path) != step.value:
                     fs.write(step.path, step.value)
-            else:
-                fs.write(step.path, step.value)
         except OSError as err:
             problems.append(f"{err.filename or fs.path(step.path)}: {describe_oserror(err)}")
         except InputError as err:
@@ -435,6 +433,14 @@ def _relpath(t: Fields, key: str) -> str:
     if value.startswith("/") or parts[0] != "sys" or len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
         raise t.error(key, f"expected a path under sys/ relative to the sysfs root, got {value!r}")
     return value
+
+
+def _current(fs: Sysfs, rel: str) -> Optional[str]:
+    """A file's current value, None when it cannot be read (then it is written regardless)."""
+    try:
+        return fs.read_line(rel)
+    except (OSError, InputError):
+        return None
 
 
 def _boot_id(fs: Sysfs) -> Optional[str]:
