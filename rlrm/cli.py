@@ -18,6 +18,9 @@ from rlrm.errors import InputError
 #: Modules that contribute subcommands, in the order ``rlrm --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.platform.cli",
+    "rlrm.sim.cli",
+    "rlrm.agents.cli",
+    "rlrm.train.cli",
     "rlrm.hw.cli",
 )
 
