@@ -13,7 +13,7 @@ from rlrm.errors import InputError
 from rlrm.hw import fake
 from rlrm.hw.actuator import HardwareActuator
 from rlrm.hw.state import SysfsWriteError
-from hw_support import board_dir, CPU, ODROID_GPU, XAVIER_GPU, inject, odroid, state_dir, strict, text, xavier  # noqa: F401
+from tests.hw_support import board_dir, CPU, ODROID_GPU, XAVIER_GPU, inject, odroid, state_dir, strict, text, xavier  # noqa: F401
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 from rlrm.cli import main
 from rlrm.hw import fake
 from rlrm.hw.actuator import HardwareActuator
-from hw_support import board_dir, CPU, odroid, state_dir, xavier  # noqa: F401
+from tests.hw_support import board_dir, CPU, odroid, state_dir, xavier  # noqa: F401
 
 
 def test_status_on_xavier(xavier: Path, capsys: pytest.CaptureFixture) -> None:

@@ -12,7 +12,7 @@ from rlrm.errors import InputError
 from rlrm.hw import fake
 from rlrm.hw.cpufreq import discover_policies, online_cpus
 from rlrm.hw.sysfs import Sysfs
-from hw_support import board_dir, CPU, odroid, state_dir, strict, text, xavier  # noqa: F401
+from tests.hw_support import board_dir, CPU, odroid, state_dir, strict, text, xavier  # noqa: F401
 
 
 def test_xavier_nx_has_three_two_core_clusters(xavier: Path) -> None:

@@ -11,7 +11,7 @@ from rlrm.errors import InputError
 from rlrm.hw import fake
 from rlrm.hw.devfreq import find_gpu
 from rlrm.hw.sysfs import Sysfs
-from hw_support import board_dir, ODROID_GPU, XAVIER_GPU, odroid, state_dir, strict, text, xavier  # noqa: F401
+from tests.hw_support import board_dir, ODROID_GPU, XAVIER_GPU, odroid, state_dir, strict, text, xavier  # noqa: F401
 
 
 def test_finds_xavier_gv11b_and_skips_vic(xavier: Path) -> None:

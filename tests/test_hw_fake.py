@@ -13,7 +13,7 @@ from rlrm.hw.cpufreq import discover_policies
 from rlrm.hw.devfreq import find_gpu
 from rlrm.hw.power import make_reader
 from rlrm.hw.sysfs import Sysfs
-from hw_support import board_dir, CPU, ODROID_GPU, XAVIER_GPU, odroid, state_dir, text, xavier  # noqa: F401
+from tests.hw_support import board_dir, CPU, ODROID_GPU, XAVIER_GPU, odroid, state_dir, text, xavier  # noqa: F401
 
 
 def test_xavier_nx_layout(xavier: Path) -> None:

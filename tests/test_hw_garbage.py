@@ -14,7 +14,7 @@ import rlrm.hw.sysfs
 from rlrm.errors import InputError
 from rlrm.hw import fake
 from rlrm.hw.actuator import HardwareActuator
-from hw_support import CPU, XAVIER_GPU, board_dir  # noqa: F401
+from tests.hw_support import CPU, XAVIER_GPU, board_dir  # noqa: F401
 
 Garbage = Union[str, bytes]
 

@@ -11,7 +11,7 @@ from rlrm.hw import fake
 from rlrm.hw.power import (GenericHwmon, Ina231, Ina3221Hwmon, Ina3221Iio, Rapl, auto_discover, make_reader,
                            read_all)
 from rlrm.hw.sysfs import Sysfs
-from hw_support import board_dir, odroid, state_dir, xavier  # noqa: F401
+from tests.hw_support import board_dir, odroid, state_dir, xavier  # noqa: F401
 
 IIO = "sys/bus/i2c/drivers/ina3221x/7-0040/iio:device0"
 

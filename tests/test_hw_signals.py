@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rlrm.hw import fake
-from hw_support import board_dir, CPU, XAVIER_GPU, odroid, state_dir, text, xavier  # noqa: F401
+from tests.hw_support import board_dir, CPU, XAVIER_GPU, odroid, state_dir, text, xavier  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 

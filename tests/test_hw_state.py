@@ -14,7 +14,7 @@ from rlrm.errors import InputError
 from rlrm.hw import fake
 from rlrm.hw.state import StateGuard, SysfsWriteError, load_statefile, restore_statefile
 from rlrm.hw.sysfs import Sysfs, write_limits
-from hw_support import board_dir, CPU, XAVIER_GPU, inject, state_dir, strict, text, xavier  # noqa: F401
+from tests.hw_support import board_dir, CPU, XAVIER_GPU, inject, state_dir, strict, text, xavier  # noqa: F401
 
 P0 = f"{CPU}/policy0"
 

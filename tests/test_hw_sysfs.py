@@ -9,7 +9,7 @@ import pytest
 
 from rlrm.errors import InputError
 from rlrm.hw.sysfs import Sysfs, format_cpulist, resolve_root, write_limits
-from hw_support import board_dir, CPU, state_dir, strict, xavier  # noqa: F401
+from tests.hw_support import board_dir, CPU, state_dir, strict, xavier  # noqa: F401
 
 
 def test_root_from_argument_then_environment_then_slash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ import pytest
 from rlrm.errors import InputError
 from rlrm.hw.thermal import discover_thermal_zones, read_temperatures
 from rlrm.hw.utilisation import CpuUtilisation, busy_fraction
-from hw_support import board_dir, odroid, state_dir, xavier  # noqa: F401
+from tests.hw_support import board_dir, odroid, state_dir, xavier  # noqa: F401
 
 
 def test_xavier_zones_in_degrees(xavier: Path) -> None:
