@@ -25,7 +25,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Optional, Union
 
 from rlrm.hw import sysfs as _sysfs
 from rlrm.hw.sysfs import format_cpulist

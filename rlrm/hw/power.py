@@ -71,53 +71,58 @@ class PowerReader:
         return f"{self.rel}/{attr}"
 
 
-class Ina3221Iio(PowerReader):
-    """One INA3221 channel in the iio layout (L4T r32): ``in_power<N>_input`` in mW.
+class _Ina3221(PowerReader):
+    """One channel of an INA3221 (three per chip).
 
     :param fs: the sysfs root
-    :param name: rail name (from ``rail_name_<N>``)
-    :param rel: the ``iio:deviceM`` directory
-    :param channel: N
+    :param name: rail name
+    :param rel: the chip's directory
+    :param channel: the channel number in the file names
     """
-
-    kind = "ina3221-iio"
 
     def __init__(self, fs: Sysfs, name: str, rel: str, channel: int) -> None:
         super().__init__(fs, name, rel)
         self.channel = channel
 
+    def _volts_times_amps(self, mv_attr: str, ma_attr: str) -> float:
+        mv = self.fs.read_int(self.file(mv_attr), f"{self.name} voltage (mV)", minimum=0, maximum=100_000)
+        ma = self.fs.read_int(self.file(ma_attr), f"{self.name} current (mA)", minimum=0, maximum=100_000)
+        return mv * ma / 1e6
+
+
+class Ina3221Iio(_Ina3221):
+    """One INA3221 channel in the iio layout (L4T r32): ``in_power<N>_input`` in mW (else
+    ``in_voltage<N>_input`` mV x ``in_current<N>_input`` mA); rail name in ``rail_name_<N>``.
+
+    :param fs: the sysfs root
+    :param name: rail name
+    :param rel: the ``iio:deviceM`` directory
+    :param channel: N (0..2)
+    """
+
+    kind = "ina3221-iio"
+
     def _watts(self) -> float:
         power = self.file(f"in_power{self.channel}_input")
         if self.fs.exists(power):
             return self.fs.read_int(power, f"{self.name} power (mW)", minimum=0, maximum=int(MAX_W * 1e3)) / 1e3
-        mv = self.fs.read_int(self.file(f"in_voltage{self.channel}_input"), f"{self.name} voltage (mV)",
-                              minimum=0, maximum=100_000)
-        ma = self.fs.read_int(self.file(f"in_current{self.channel}_input"), f"{self.name} current (mA)",
-                              minimum=0, maximum=100_000)
-        return mv * ma / 1e6
+        return self._volts_times_amps(f"in_voltage{self.channel}_input", f"in_current{self.channel}_input")
 
 
-class Ina3221Hwmon(PowerReader):
-    """One INA3221 channel in the hwmon layout: ``in<N>_input`` (mV) x ``curr<N>_input`` (mA).
+class Ina3221Hwmon(_Ina3221):
+    """One INA3221 channel in the hwmon layout: ``in<N>_input`` (mV) x ``curr<N>_input`` (mA);
+    rail name in ``in<N>_label``.
 
     :param fs: the sysfs root
-    :param name: rail name (from ``in<N>_label``)
+    :param name: rail name
     :param rel: the ``hwmon/hwmonM`` directory
     :param channel: N (1..3)
     """
 
     kind = "ina3221-hwmon"
 
-    def __init__(self, fs: Sysfs, name: str, rel: str, channel: int) -> None:
-        super().__init__(fs, name, rel)
-        self.channel = channel
-
     def _watts(self) -> float:
-        mv = self.fs.read_int(self.file(f"in{self.channel}_input"), f"{self.name} voltage (mV)",
-                              minimum=0, maximum=100_000)
-        ma = self.fs.read_int(self.file(f"curr{self.channel}_input"), f"{self.name} current (mA)",
-                              minimum=0, maximum=100_000)
-        return mv * ma / 1e6
+        return self._volts_times_amps(f"in{self.channel}_input", f"curr{self.channel}_input")
 
 
 class Ina231(PowerReader):

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import atexit
 import datetime as _dt
-import errno
 import json
 import logging
 import os
 import signal
-import sys
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from rlrm.atomic import atomic_write_bytes
 from rlrm.errors import InputError
 from rlrm.hw.sysfs import ROOT_ENV, PathLike, Sysfs, describe_oserror, write_limits
 from rlrm.validate import Fields, read_json
@@ -198,7 +197,7 @@ class StateGuard:
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "steps": [s.to_json() for s in self.steps],
         }
-        write_atomically(self.statefile, json.dumps(data, indent=1) + "\n")
+        atomic_write_bytes(self.statefile, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
 
     # -- writing -------------------------------------------------------------------------
     def write(self, rel: PathLike, value: Union[str, int]) -> None:
@@ -399,33 +398,6 @@ def restore_statefile(statefile: PathLike, root: Optional[PathLike] = None, forc
 
 
 # -- helpers -------------------------------------------------------------------------------
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file, fsync and rename (then fsync the folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.unlink()
-    except FileNotFoundError:
-        pass
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - directories that cannot be opened
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(dfd)
-
-
 def _relpath(t: Fields, key: str) -> str:
     """A root-relative path under ``sys/``: a state file never points rlrm anywhere else."""
     value = t.str(key)
