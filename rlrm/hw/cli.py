@@ -16,17 +16,17 @@ from rlrm.hw.state import restore_statefile
 from rlrm.hw.sysfs import ROOT_ENV, Reading, Sysfs, format_cpulist
 
 
-def add_sysfs_root_argument(parser: argparse.ArgumentParser) -> None:
+def add_sysfs_root_argument(parser: argparse.ArgumentParser, default: str = "/") -> None:
     """The ``--sysfs-root DIR`` option every hardware-touching command takes."""
     parser.add_argument("--sysfs-root", metavar="DIR", default=None,
-                        help=f"take every /sys and /proc path under DIR (default: ${ROOT_ENV} or /)")
+                        help=f"take every /sys and /proc path under DIR (default: ${ROOT_ENV}, else {default})")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("restore", help="put back the hardware settings saved in a state file "
                                        "(after rlrm was killed with SIGKILL)")
     r.add_argument("statefile", metavar="STATEFILE", help="the rlrm-hw-state-<pid>.json file")
-    add_sysfs_root_argument(r)
+    add_sysfs_root_argument(r, default="the root saved in STATEFILE")
     r.add_argument("--force", action="store_true",
                    help="restore even if the process that wrote the file still runs or the board rebooted")
     r.set_defaults(func=run_restore)

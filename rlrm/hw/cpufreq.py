@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import re
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Optional
 
 from rlrm.errors import InputError
 from rlrm.hw.sysfs import Sysfs, Writer, write_limits
@@ -121,7 +121,7 @@ class CpuPolicy:
                              f"{khz} kHz is outside {self.cpuinfo_min_khz}..{self.cpuinfo_max_khz} kHz")
         return khz
 
-    def set_frequency(self, khz: int, writer: Union[Writer, Sysfs], method: str = "pin") -> bool:
+    def set_frequency(self, khz: int, writer: Writer, method: str = "pin") -> bool:
         """Run the cluster at ``khz``; returns False when it already was (nothing written).
 
         :param khz: one of :attr:`available_khz`

@@ -10,7 +10,7 @@ ending in a NUL); the GPU's is one of ``gv11b`` (Xavier), ``gp10b`` (TX2), ``ga1
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Optional
 
 from rlrm.errors import InputError
 from rlrm.hw.sysfs import Sysfs, Writer, write_limits
@@ -87,7 +87,7 @@ class DevfreqDevice:
                              f"{hz} Hz is not an available frequency ({len(self.available_hz)} steps {lo}..{hi} Hz)")
         return hz
 
-    def set_frequency(self, hz: int, writer: Union[Writer, Sysfs]) -> bool:
+    def set_frequency(self, hz: int, writer: Writer) -> bool:
         """Pin the node at ``hz`` (min_freq = max_freq); False when it already was."""
         self.check_frequency(hz)
         return write_limits(self.fs, writer, self.file("min_freq"), self.file("max_freq"), hz, hz,

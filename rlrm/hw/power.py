@@ -141,7 +141,7 @@ class Ina231(PowerReader):
     def enabled(self) -> bool:
         return self.fs.read_int(self.file("enable"), f"{self.name} enable", minimum=0, maximum=1) == 1
 
-    def enable(self, writer: Union[Writer, Sysfs]) -> bool:
+    def enable(self, writer: Writer) -> bool:
         """Write ``enable`` = 1 if it is 0; True when it wrote."""
         if self.enabled():
             return False

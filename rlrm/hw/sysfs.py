@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Iterable, Optional, Protocol, Union
 
 from rlrm.errors import InputError
 
@@ -247,14 +247,13 @@ def _show(value: Union[str, bytes]) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-class Writer:
+class Writer(Protocol):
     """Anything with ``write(rel, value)``: :class:`Sysfs` itself, or the safety guard."""
 
-    def write(self, rel: PathLike, value: Union[str, int]) -> None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def write(self, rel: PathLike, value: Union[str, int]) -> None: ...
 
 
-def write_limits(fs: Sysfs, writer: "Writer | Sysfs", min_rel: str, max_rel: str,
+def write_limits(fs: Sysfs, writer: Writer, min_rel: str, max_rel: str,
                  new_min: int, new_max: int, *, field: str = "frequency",
                  bounds: tuple[int, Optional[int]] = (0, None)) -> bool:
     """Set a min/max pair (cpufreq kHz or devfreq Hz) so that min <= max holds after each write.
