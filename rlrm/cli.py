@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.agents.cli",
     "rlrm.train.cli",
     "rlrm.policy.cli",
+    "rlrm.hw.cli",
 )
 
 
