@@ -57,6 +57,14 @@ class OperatingPoint:
     freq_index: int
 
 
+class StepResult(dict):
+    """One step's metrics (a dict). Never mutated after the step, so copies share it:
+    ``copy.deepcopy`` (which vectorised environments apply to every info) returns it as is."""
+
+    def __deepcopy__(self, memo: dict) -> "StepResult":
+        return self
+
+
 @dataclass
 class Targets:
     """Targets in force (inf / 0 where a target is not set)."""
@@ -442,7 +450,7 @@ class BoardSimulator:
             util.append(b / slots)
         power = self.platform.base_power_w + sum(power_units)
         energy_mj = power * period * 1000.0
-        return {
+        return StepResult({
             "step": self.step_index, "time_s": self.time_s, "apps": apps_out,
             # inferences and energy per inference count the managed (controlled) apps only;
             # the energy is the whole board's
@@ -452,7 +460,7 @@ class BoardSimulator:
             "freq_khz": [units[u].freqs_khz[freq_idx[u]] for u in range(n_units)],
             "background": self.background_load(),
             "targets": self.targets, "power_mode": self.power_mode.name,
-        }
+        })
 
     def _busy_share(self, a_i: int, latency_ms: float) -> float:
         fps = self.apps[a_i].fps
