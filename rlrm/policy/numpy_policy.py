@@ -286,7 +286,10 @@ class CheckpointPolicy(Policy):
     """A :class:`NumpyPolicy` behind the :class:`rlrm.agents.base.Policy` interface.
 
     ``reset(env)`` refuses an environment with another board, observation layout or action
-    table (:class:`InputError`); ``act`` reads ``env.action_masks()`` every step.
+    table (:class:`InputError`); ``act`` reads ``env.action_masks()`` every step. A policy
+    trained for one managed application also runs an environment that manages several:
+    each application decides on its own view of the observation (the shared elements plus
+    its own block, in the single-application layout) with its own mask.
 
     :param policy: the loaded checkpoint
     :param name: the name in tables (default ``ppo:<checkpoint folder>``)
@@ -296,16 +299,54 @@ class CheckpointPolicy(Policy):
         self.policy = policy
         self.name = name or f"ppo:{policy.path.name if policy.path else 'checkpoint'}"
         self._checked: Optional[int] = None
+        self._views: Optional[list] = None
 
     def reset(self, env: Any, seed: Optional[int] = None) -> None:
-        self.policy.check_env(env)
-        self._checked = id(getattr(env, "unwrapped", env))
+        base = getattr(env, "unwrapped", env)
+        self._views = None
+        if self.policy.n_managed == 1 and len(getattr(base, "managed", [])) > 1:
+            self._views = self._per_app_views(base)
+        else:
+            self.policy.check_env(env)
+        self._checked = id(base)
+
+    def _per_app_views(self, env: Any) -> list:
+        """Index arrays mapping the env's observation to the policy's layout, per managed app."""
+        names = list(self.policy.observation_names)
+        mine = [n[: -len(".active")] for n in names if n.endswith(".active")]
+        src = self.policy.sidecar_path or "policy"
+        if env.platform.name != self.policy.platform:
+            raise InputError(src, "env.platform", f"the policy was trained for {self.policy.platform!r}, "
+                                                  f"the environment runs {env.platform.name!r}")
+        if len(mine) != 1:
+            raise InputError(src, "env.observation_names", "cannot tell the application block of a one-app policy")
+        prefix = mine[0] + "."
+        position = {n: i for i, n in enumerate(env.observation_names)}
+        apps = [n[: -len(".active")] for n in env.observation_names if n.endswith(".active")]
+        views = []
+        for app in apps:
+            wanted = [app + "." + n[len(prefix):] if n.startswith(prefix) else n for n in names]
+            missing = [w for w in wanted if w not in position]
+            if missing:
+                raise InputError(src, "env.observation_names", f"the environment has no element {missing[0]!r}")
+            views.append(np.asarray([position[w] for w in wanted]))
+        probe = type("_View", (), {})()
+        probe.platform, probe.observation_names = env.platform, names
+        probe.action_table, probe.managed = env.action_table, [0]
+        self.policy.check_env(probe)
+        return views
 
     def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
         base = getattr(env, "unwrapped", env)
         if self._checked != id(base):
             self.reset(env)
-        return self.policy.predict(obs, action_masks=base.action_masks(), deterministic=True)
+        masks = base.action_masks()
+        if self._views is None:
+            return self.policy.predict(obs, action_masks=masks, deterministic=True)
+        per_app = masks.reshape(len(self._views), -1)
+        obs = np.asarray(obs)
+        return np.asarray([int(self.policy.predict(obs[view], action_masks=per_app[k], deterministic=True))
+                           for k, view in enumerate(self._views)])
 
 
 # ---------------------------------------------------------------------- loading
