@@ -116,10 +116,11 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
 
     env_kwargs = {"platform": platform, "scenario": train_sc, "randomization": cfg.get("randomization"),
-                  "reward_weights": cfg.get("reward_weights"), "episode_steps": cfg.get("episode_steps")}
+                  "reward_weights": cfg.get("reward_weights"), "episode_steps": cfg.get("episode_steps"),
+                  "units": cfg.get("units")}
     probe = DynamicDNNEnv(**env_kwargs)  # validates everything before any process starts
     eval_kwargs = {"platform": platform, "scenario": eval_sc, "reward_weights": cfg.get("reward_weights"),
-                   "episode_steps": cfg.get("episode_steps")}
+                   "episode_steps": cfg.get("episode_steps"), "units": cfg.get("units")}
     DynamicDNNEnv(**eval_kwargs)
 
     torch.set_num_threads(1)  # tiny networks: one thread is fastest on a 2-core machine, and stays fast under load
@@ -180,5 +181,5 @@ def _write_run_files(run_dir: Path, platform: str, scen_label: str, train_sc: li
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions(), "hyperparameters": cfg}
     (run_dir / "config.yaml").write_text(yaml.safe_dump(snapshot, sort_keys=False))
     env_kwargs = {"randomization": cfg.get("randomization"), "reward_weights": cfg.get("reward_weights"),
-                  "episode_steps": cfg.get("episode_steps")}
+                  "episode_steps": cfg.get("episode_steps"), "units": cfg.get("units")}
     write_env_json(run_dir / "env.json", env_spec_of(env, env_kwargs, env_id=ENV_ID, scenario=scen_label))
