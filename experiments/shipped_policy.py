@@ -3,8 +3,9 @@
 Run: ``python experiments/shipped_policy.py --platform jetson-xavier-nx`` (or ``odroid-xu3``).
 
 1. ``rlrm train --platform P --scenario mix`` with ``agents/ppo.yaml`` and a fixed seed
-   (run folder ``experiments/runs/<P>``, not committed);
-2. ``rlrm export`` to ``checkpoints/<P>-ppo``;
+   (run folder ``experiments/runs/<P>``, not committed), and the same with
+   ``agents/ppo-two-models.yaml`` for the scenario with two managed applications;
+2. ``rlrm export`` to ``checkpoints/<P>-ppo`` and ``checkpoints/<P>-ppo-2apps``;
 3. ``--episodes`` seeded episodes of every shipped scenario for the policy, every Linux
    governor baseline (with the largest subnetwork and with Dynamic-OFA's manager) and the
    oracle; writes ``experiments/results/shipped-<P>.md`` and ``.json``.
@@ -24,19 +25,22 @@ import shutil
 from pathlib import Path
 
 from rlrm.agents.registry import GOVERNOR_BASELINES, make_policy
-from rlrm.env import DynamicDNNEnv
+from rlrm.env import ENV_ID, DynamicDNNEnv
 from rlrm.evaluate import resolve_policy, run_episodes
 from rlrm.paths import CHECKPOINTS_DIR, PROJECT_ROOT
 from rlrm.sim import available_scenarios
+from rlrm.train.config import load_config
 
 RESULTS = PROJECT_ROOT / "experiments" / "results"
 BASELINES = [*GOVERNOR_BASELINES, *(f"{g}+dofa" for g in GOVERNOR_BASELINES)]
 
 
-def evaluate_all(checkpoint: Path, platform: str, episodes: int, seed: int) -> dict:
+def evaluate_all(checkpoints: dict, platform: str, episodes: int, seed: int, units: list) -> dict:
+    """Every scenario: the policy for its number of managed apps, the baselines, the oracle."""
     out: dict = {}
     for scenario in available_scenarios():
-        env = DynamicDNNEnv(platform=platform, scenario=scenario)
+        env = DynamicDNNEnv(platform=platform, scenario=scenario, units=units)
+        checkpoint = checkpoints[len(env.managed)]
         rows = {"ppo": run_episodes(resolve_policy(str(checkpoint)), env, episodes, seed)[0]}
         for name in BASELINES + ["oracle"]:
             rows[name] = run_episodes(make_policy(name), env, episodes, seed)[0]
@@ -64,9 +68,10 @@ def aggregate(results: dict) -> dict:
     return {n: {k: sum(r[n][k] for r in results.values()) / len(results) for k in keys} for n in names}
 
 
-def write_report(platform: str, results: dict, episodes: int, seed: int, checkpoint: Path) -> Path:
+def write_report(platform: str, results: dict, episodes: int, seed: int, checkpoints: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    lines = [f"# Shipped policy `{checkpoint.name}` on `{platform}` (simulated)", "",
+    names = ", ".join(f"`{c.name}`" for c in checkpoints.values())
+    lines = [f"# Shipped policies {names} on `{platform}` (simulated)", "",
              f"{episodes} seeded episodes per scenario (seeds {seed}..{seed + episodes - 1}); "
              f"`python experiments/shipped_policy.py --platform {platform}` reproduces this file.", "",
              "| scenario | ppo energy/inf mJ | ppo miss | ppo accuracy | best governor (miss <= ppo's) | its energy/inf mJ "
@@ -101,20 +106,24 @@ def main() -> None:
     ap.add_argument("--timesteps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--episodes", type=int, default=20)
-    ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--skip-train", action="store_true", help="evaluate the shipped checkpoints as they are")
     args = ap.parse_args()
-    checkpoint = CHECKPOINTS_DIR / f"{args.platform}-ppo"
+    checkpoints = {1: CHECKPOINTS_DIR / f"{args.platform}-ppo", 2: CHECKPOINTS_DIR / f"{args.platform}-ppo-2apps"}
+    configs = {1: "ppo", 2: "ppo-two-models"}
     if not args.skip_train:
         from rlrm.policy.export import export_run
         from rlrm.train.trainer import train
 
         runs = PROJECT_ROOT / "experiments" / "runs"
-        shutil.rmtree(runs / args.platform, ignore_errors=True)
-        run = train(platform=args.platform, scenario="mix", config="ppo", timesteps=args.timesteps, seed=args.seed,
-                    logdir=runs, run_name=args.platform, progress_bar=False)
-        export_run(run, checkpoint, force=True)
-    results = evaluate_all(checkpoint, args.platform, args.episodes, seed=1000)
-    print(f"wrote {write_report(args.platform, results, args.episodes, 1000, checkpoint)}")
+        for k, config in configs.items():
+            name = f"{args.platform}-{config}"
+            shutil.rmtree(runs / name, ignore_errors=True)
+            run = train(platform=args.platform, scenario="mix", config=config, timesteps=args.timesteps,
+                        seed=args.seed, logdir=runs, run_name=name, progress_bar=False)
+            export_run(run, checkpoints[k], force=True)
+    units = load_config("ppo", ENV_ID).get("units")
+    results = evaluate_all(checkpoints, args.platform, args.episodes, seed=1000, units=units)
+    print(f"wrote {write_report(args.platform, results, args.episodes, 1000, checkpoints)}")
 
 
 if __name__ == "__main__":
