@@ -273,8 +273,11 @@ def test_env_policy_refuses_another_board_or_layout(steady_ck: Path) -> None:
     pol = load(steady_ck).as_env_policy()
     with pytest.raises(InputError, match=r"policy\.json: env\.platform: .*'odroid-xu3'"):
         pol.reset(DynamicDNNEnv(platform="odroid-xu3", scenario="steady"))
+    renamed = DynamicDNNEnv(platform=PLATFORM, scenario="steady")
+    renamed.observation_names = renamed.observation_names[:-1] + ["main.something_else"]
     with pytest.raises(InputError, match=r"policy\.json: env\.observation_names: "):
-        pol.reset(DynamicDNNEnv(platform=PLATFORM, scenario="two-models"))
+        pol.reset(renamed)
+    # (a one-app policy on a two-app environment decides per app: tests/test_policy_multi_app.py)
     env = DynamicDNNEnv(platform=PLATFORM, scenario="steady")
     env.action_table = env.action_table[:-1]
     with pytest.raises(InputError, match=r"policy\.json: env\.action_table: .*989 actions"):
