@@ -56,8 +56,9 @@ def verdict(rows: dict) -> dict:
     best = min(eligible, key=lambda n: rows[n]["energy_per_inference_mj"]) if eligible else None
     saving = (1 - ppo["energy_per_inference_mj"] / rows[best]["energy_per_inference_mj"]) if best else math.nan
     fraction = ppo["reward_mean"] / oracle["reward_mean"] if oracle["reward_mean"] > 0 else math.nan
-    return {"best_baseline": best, "energy_saving": saving, "oracle_fraction": fraction,
-            "energy_ok": bool(best is None or saving >= 0.20), "reward_ok": bool(fraction >= 0.90)}
+    vs = {g: 1 - ppo["energy_per_inference_mj"] / rows[g]["energy_per_inference_mj"] for g in ("performance", "schedutil")}
+    return {"best_baseline": best, "energy_saving": saving, "oracle_fraction": fraction, "vs": vs,
+            "energy_ok": bool(saving >= 0.20) if best else None, "reward_ok": bool(fraction >= 0.90)}
 
 
 def aggregate(results: dict) -> dict:
@@ -74,9 +75,14 @@ def write_report(platform: str, results: dict, episodes: int, seed: int, checkpo
     lines = [f"# Shipped policies {names} on `{platform}` (simulated)", "",
              f"{episodes} seeded episodes per scenario (seeds {seed}..{seed + episodes - 1}); "
              f"`python experiments/shipped_policy.py --platform {platform}` reproduces this file.", "",
+             "Energy target: at least 20 % less energy per inference than the best governor baseline whose "
+             "deadline-miss rate is no worse than the policy's (\"none\": no governor baseline reaches the "
+             "policy's miss rate, so none qualifies). The papers compare against performance and schedutil at "
+             "similar latency: those savings are in their own columns. Reward target: at least 90 % of the "
+             "oracle's mean reward.", "",
              "| scenario | ppo energy/inf mJ | ppo miss | ppo accuracy | best governor (miss <= ppo's) | its energy/inf mJ "
-             "| energy saving | ppo reward | oracle reward | fraction | targets met |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| saving vs it | saving vs performance | saving vs schedutil | ppo reward | oracle reward | fraction |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     allrows = dict(results)
     allrows["all scenarios (mean)"] = aggregate(results)
     for scenario, rows in allrows.items():
@@ -84,11 +90,14 @@ def write_report(platform: str, results: dict, episodes: int, seed: int, checkpo
         best = v["best_baseline"]
         best_e = f"{rows[best]['energy_per_inference_mj']:.1f}" if best else "-"
         ppo = rows["ppo"]
+        saving = f"{v['energy_saving'] * 100:.1f} %" if best else "-"
         lines.append(f"| {scenario} | {ppo['energy_per_inference_mj']:.1f} | {ppo['deadline_miss_rate']:.4f} | "
-                     f"{ppo['accuracy_mean']:.2f} | {best or 'none'} | {best_e} | {v['energy_saving'] * 100:.1f} % | "
-                     f"{ppo['reward_mean']:.3f} | {rows['oracle']['reward_mean']:.3f} | {v['oracle_fraction']:.3f} | "
-                     f"{'yes' if v['energy_ok'] and v['reward_ok'] else 'no'} |")
-    lines += ["", "Every policy, every scenario (energy per inference mJ / deadline-miss rate / reward):", "",
+                     f"{ppo['accuracy_mean']:.2f} | {best or 'none'} | {best_e} | {saving} | "
+                     f"{v['vs']['performance'] * 100:.1f} % | {v['vs']['schedutil'] * 100:.1f} % | "
+                     f"{ppo['reward_mean']:.3f} | {rows['oracle']['reward_mean']:.3f} | {v['oracle_fraction']:.3f} |")
+    lines += ["", "With the DNN on the GPU, ondemand, conservative and schedutil all leave the GPU to devfreq's "
+              "simple_ondemand (the CPU governor only drives the CPU clusters, which the simulator runs under "
+              "schedutil's rule), so their rows coincide.", "", "Every policy, every scenario (energy per inference mJ / deadline-miss rate / reward):", "",
               "| policy | " + " | ".join(results) + " |", "| --- |" + " --- |" * len(results)]
     for name in ["ppo", *BASELINES, "oracle"]:
         cells = [f"{results[s][name]['energy_per_inference_mj']:.0f} / {results[s][name]['deadline_miss_rate']:.3f} / "
@@ -107,8 +116,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--skip-train", action="store_true", help="evaluate the shipped checkpoints as they are")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the Markdown from the saved JSON")
     args = ap.parse_args()
     checkpoints = {1: CHECKPOINTS_DIR / f"{args.platform}-ppo", 2: CHECKPOINTS_DIR / f"{args.platform}-ppo-2apps"}
+    if args.report_only:
+        results = json.loads((RESULTS / f"shipped-{args.platform}.json").read_text())
+        print(f"wrote {write_report(args.platform, results, args.episodes, 1000, checkpoints)}")
+        return
     configs = {1: "ppo", 2: "ppo-two-models"}
     if not args.skip_train:
         from rlrm.policy.export import export_run
