@@ -16,7 +16,7 @@ from rlrm import __version__
 from rlrm.errors import InputError
 
 #: Modules that contribute subcommands, in the order ``rlrm --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("rlrm.dnn.cli",)
 
 
 def build_parser() -> argparse.ArgumentParser:
