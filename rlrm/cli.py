@@ -16,7 +16,13 @@ from rlrm import __version__
 from rlrm.errors import InputError
 
 #: Modules that contribute subcommands, in the order ``rlrm --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("rlrm.dnn.cli",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "rlrm.platform.cli",
+    "rlrm.sim.cli",
+    "rlrm.agents.cli",
+    "rlrm.train.cli",
+    "rlrm.dnn.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +48,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except InputError as err:
         print(f"rlrm: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `rlrm platforms | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("rlrm: interrupted", file=sys.stderr)
         return 130

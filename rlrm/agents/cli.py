@@ -1,0 +1,46 @@
+"""``rlrm evaluate``: run a policy on seeded episodes, print a table and write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from rlrm.evaluate import evaluate, format_table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a policy (governor, baseline, oracle or checkpoint) on the simulator")
+    p.add_argument("--policy", required=True,
+                   help="schedutil, schedutil+dofa, performance, powersave, ondemand, conservative, "
+                        "oracle, random, fixed:subnet=L,unit=U,freq=F, or a checkpoint path")
+    p.add_argument("--platform", default="jetson-xavier-nx", help="board profile: name or TOML path")
+    p.add_argument("--scenario", default="steady", help="scenario: name or TOML path")
+    p.add_argument("--episodes", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--episode-steps", type=int, default=None, help="override the scenario's episode length")
+    p.add_argument("--no-oracle", action="store_true", help="skip the oracle run (oracle_reward_fraction = nan)")
+    p.add_argument("--json", default=None, help="write the results as JSON to this file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    env_kwargs = {"episode_steps": args.episode_steps} if args.episode_steps else {}
+    result = evaluate(args.policy, args.platform, args.scenario, args.episodes, args.seed,
+                      env_kwargs=env_kwargs, oracle=not args.no_oracle)
+    print(f"{result['platform']} / {result['scenario']}: {result['episodes']} episodes from seed {result['seed']}")
+    print(format_table([result]))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(_jsonable(result), fh, indent=1)
+    return 0
+
+
+def _jsonable(x):  # noqa: ANN001, ANN202
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_jsonable(v) for v in x]
+    return x

@@ -1,0 +1,109 @@
+"""Run a policy for seeded episodes and report the metrics every rlrm tool uses."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Callable, Optional
+
+from rlrm.agents.base import Policy
+from rlrm.agents.registry import make_policy
+from rlrm.env.dynamic_dnn import DynamicDNNEnv
+from rlrm.errors import InputError
+from rlrm.metrics import MetricsAccumulator
+
+#: keys of the summary ``rlrm evaluate`` prints and writes, in order
+SUMMARY_KEYS = ("energy_per_inference_mj", "latency_mean_ms", "latency_p95_ms", "deadline_miss_rate",
+                "accuracy_mean", "power_violation_rate", "energy_violation_rate", "power_mean_w",
+                "reward_mean", "oracle_reward_fraction")
+
+StepHook = Callable[[int, int, dict, float], None]
+
+
+def resolve_policy(name: str) -> Policy:
+    """A policy from a baseline name or a checkpoint path."""
+    if os.path.exists(name):
+        try:
+            from rlrm.policy import load  # type: ignore[attr-defined]
+        except ImportError:
+            raise InputError(name, "policy", "this rlrm version cannot load policy checkpoints yet "
+                                             "(they come with rlrm train / rlrm export)") from None
+        return load(name).as_env_policy()  # pragma: no cover - arrives with rlrm.policy
+    return make_policy(name)
+
+
+def run_episodes(policy: Policy, env: DynamicDNNEnv, episodes: int, seed: int,
+                 on_step: Optional[StepHook] = None) -> tuple[dict, list[dict]]:
+    """Run ``episodes`` episodes with seeds ``seed, seed + 1, ...``.
+
+    :return: the summary over all episodes and one summary per episode
+    """
+    total = MetricsAccumulator()
+    per_episode = []
+    for ep in range(episodes):
+        ep_seed = seed + ep
+        obs, info = env.reset(seed=ep_seed)
+        policy.reset(env, seed=ep_seed)
+        acc = MetricsAccumulator()
+        step = 0
+        while True:
+            action = policy.act(env, obs, info)
+            obs, reward, terminated, truncated, info = env.step(action)
+            policy.observe(info)
+            acc.add(info["result"], reward)
+            total.add(info["result"], reward)
+            if on_step is not None:
+                on_step(ep, step, info, reward)
+            step += 1
+            if terminated or truncated:
+                break
+        per_episode.append({"seed": ep_seed, **acc.summary()})
+    return total.summary(), per_episode
+
+
+def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed: int,
+             env_kwargs: Optional[dict] = None, oracle: bool = True) -> dict:
+    """Evaluate a policy; with ``oracle`` also the oracle on the same seeds for the fraction."""
+    if episodes < 1:
+        raise InputError("--episodes", "episodes", "must be >= 1")
+    env = DynamicDNNEnv(platform=platform, scenario=scenario, **(env_kwargs or {}))
+    policy = resolve_policy(policy_name)
+    summary, per_episode = run_episodes(policy, env, episodes, seed)
+    if policy_name == "oracle":
+        oracle_reward = summary["reward_mean"]
+    elif oracle:
+        oracle_reward = run_episodes(make_policy("oracle"), env, episodes, seed)[0]["reward_mean"]
+    else:
+        oracle_reward = math.nan
+    summary["oracle_reward_mean"] = oracle_reward
+    summary["oracle_reward_fraction"] = _fraction(summary["reward_mean"], oracle_reward)
+    return {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
+            "scenario": env.scenario.name, "episodes": episodes, "seed": seed, **summary,
+            "per_episode": per_episode}
+
+
+def _fraction(reward: float, oracle_reward: float) -> float:
+    if not math.isfinite(oracle_reward) or oracle_reward <= 0:
+        return math.nan
+    return reward / oracle_reward
+
+
+def format_table(rows: list[dict], keys: Any = SUMMARY_KEYS) -> str:
+    """A plain-text table: one row per result, the metric names as columns."""
+    headers = ["policy"] + list(keys)
+    cells = [[str(r["policy"])] + [_fmt(r.get(k)) for k in keys] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(out)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)

@@ -1,0 +1,54 @@
+"""Fixed operating points given as text: ``fixed:subnet=L,unit=U,freq=F[,cores=N]``."""
+
+from __future__ import annotations
+
+from rlrm.errors import InputError
+from rlrm.sim.simulator import BoardSimulator, OperatingPoint
+
+
+def parse_fixed(spec: str, sim: BoardSimulator) -> OperatingPoint:
+    """Parse a fixed operating point for ``sim``.
+
+    ``subnet``: a level (``-1`` or ``max``: the largest); ``unit``: a unit name, ``cpu`` or
+    ``gpu``; ``freq``: ``max``, ``min`` or kHz (an operating point of the unit); ``cores``:
+    CPU cores (default: all online).
+    """
+    source = "--policy"
+    body = spec[len("fixed:"):] if spec.startswith("fixed:") else spec
+    fields: dict = {}
+    for part in filter(None, body.split(",")):
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in ("subnet", "unit", "freq", "cores"):
+            raise InputError(source, key.strip() or part, "expected subnet=L,unit=U,freq=F[,cores=N]")
+        fields[key.strip()] = value.strip()
+    n_sub = len(sim._top1[0])
+    sub_text = fields.get("subnet", "max")
+    try:
+        subnet = n_sub - 1 if sub_text in ("max", "-1") else (0 if sub_text == "min" else int(sub_text))
+    except ValueError:
+        raise InputError(source, "subnet", f"expected a level 0..{n_sub - 1}, 'min' or 'max', got {sub_text!r}") from None
+    if not 0 <= subnet < n_sub:
+        raise InputError(source, "subnet", f"expected a level 0..{n_sub - 1}, got {subnet}")
+    u = sim.resolve_unit(fields.get("unit", sim.scenario.unit), "unit")
+    unit = sim.platform.units[sim.unit_names[u]]
+    if unit.kind == "cpu":
+        try:
+            cores = int(fields.get("cores", sim.online_cores(u)))
+        except ValueError:
+            raise InputError(source, "cores", f"expected an integer, got {fields['cores']!r}") from None
+    else:
+        cores = 0
+    if (unit.name, cores) not in sim.options:
+        raise InputError(source, "cores", f"no trace entry for {unit.name} with {cores} cores")
+    freq = fields.get("freq", "max")
+    if freq == "max":
+        fi = sim.max_freq_index(u)
+    elif freq == "min":
+        fi = 0
+    else:
+        try:
+            fi = unit.freq_index(int(freq))
+        except ValueError:
+            raise InputError(source, "freq", f"{freq!r} is not an operating point of {unit.name} "
+                                             f"({unit.f_min_khz}..{unit.f_max_khz} kHz)") from None
+    return OperatingPoint(subnet, sim.options.index((unit.name, cores)), fi)

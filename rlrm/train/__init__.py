@@ -1,0 +1,1 @@
+"""PPO training: configs, callbacks and the training run."""

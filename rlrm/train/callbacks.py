@@ -1,0 +1,162 @@
+"""Training callbacks: domain metrics in TensorBoard, atomic periodic checkpoints."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecNormalize
+
+from rlrm.atomic import atomic_replace_dir, atomic_write_bytes
+from rlrm.metrics import MetricsAccumulator
+
+#: the domain metrics logged under ``rlrm/`` (names as in ``rlrm evaluate``)
+DOMAIN_KEYS = ("energy_per_inference_mj", "latency_mean_ms", "latency_p95_ms", "deadline_miss_rate",
+               "accuracy_mean", "power_violation_rate", "reward_mean")
+
+
+class DomainMetricsCallback(BaseCallback):
+    """Logs the episodes' energy per inference, latency, deadline-miss rate, accuracy, power
+    violations and reward to TensorBoard under ``rlrm/`` at the end of each rollout."""
+
+    def _on_training_start(self) -> None:
+        self._acc = [MetricsAccumulator() for _ in range(self.training_env.num_envs)]
+        self._done: list[dict] = []
+
+    def _on_step(self) -> bool:
+        infos = self.locals["infos"]
+        rewards = self.locals["rewards"]
+        dones = self.locals["dones"]
+        for i, info in enumerate(infos):
+            if "result" in info:
+                self._acc[i].add(info["result"], float(rewards[i]))
+            if dones[i]:
+                self._done.append(self._acc[i].summary())
+                self._acc[i].reset()
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if not self._done:
+            return
+        for key in DOMAIN_KEYS:
+            values = [d[key] for d in self._done if key in d and np.isfinite(d[key])]
+            if values:
+                self.logger.record(f"rlrm/{key}", float(np.mean(values)))
+        self._done.clear()
+
+
+class EvalLogCallback(BaseCallback):
+    """Run after each evaluation: appends ``{timesteps, wall_s, mean_reward}`` to a JSONL
+    file, so time-to-quality can be read off a run (``experiments/bench_train.py``).
+
+    :param path: the JSONL file
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self._t0 = time.time()  # created right before learning starts
+
+    def _on_step(self) -> bool:
+        parent = self.parent
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps({"timesteps": int(self.num_timesteps), "wall_s": round(time.time() - self._t0, 2),
+                                 "mean_reward": float(parent.last_mean_reward)}) + "\n")
+        return True
+
+
+def save_obs_norm(venv: Optional[VecNormalize]) -> bytes:
+    """The observation-normalisation statistics as ``.npz`` bytes (no pickle)."""
+    buf = io.BytesIO()
+    if venv is None:
+        np.savez(buf, enabled=np.array(False))
+    else:
+        rms = venv.obs_rms
+        np.savez(buf, enabled=np.array(True), mean=rms.mean, var=rms.var, count=np.array(rms.count),
+                 clip_obs=np.array(venv.clip_obs), epsilon=np.array(venv.epsilon))
+    return buf.getvalue()
+
+
+def load_obs_norm(path: Path, venv: VecNormalize) -> None:
+    """Restore statistics written by :func:`save_obs_norm` into ``venv``."""
+    with np.load(path, allow_pickle=False) as z:
+        if not bool(z["enabled"]):
+            return
+        venv.obs_rms.mean = z["mean"].astype(np.float64)
+        venv.obs_rms.var = z["var"].astype(np.float64)
+        venv.obs_rms.count = float(z["count"])
+
+
+def write_snapshot(model, venv: Optional[VecNormalize], folder: Path) -> Path:  # noqa: ANN001
+    """Write ``model.zip`` and ``obs_norm.npz`` into ``folder`` atomically as a pair."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    buf = io.BytesIO()
+    model.save(buf)
+    atomic_write_bytes(staging / "model.zip", buf.getvalue())
+    atomic_write_bytes(staging / "obs_norm.npz", save_obs_norm(venv))
+    (staging / "COMPLETE").write_text(f"{model.num_timesteps}\n")
+    return atomic_replace_dir(staging, folder)
+
+
+class AtomicCheckpointCallback(BaseCallback):
+    """Every ``save_freq`` calls, a complete checkpoint ``checkpoints/step_<N>/`` (model and
+    normalisation written together, atomically); keeps the ``keep`` newest.
+
+    :param save_freq: calls (vectorised steps) between checkpoints
+    :param folder: the run's ``checkpoints`` folder
+    :param venv: the VecNormalize wrapper whose statistics go with the model
+    :param keep: how many checkpoints to keep
+    """
+
+    def __init__(self, save_freq: int, folder: Path, venv: Optional[VecNormalize], keep: int = 3) -> None:
+        super().__init__()
+        self.save_freq = max(1, int(save_freq))
+        self.folder = Path(folder)
+        self.venv = venv
+        self.keep = keep
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.save_freq == 0:
+            write_snapshot(self.model, self.venv, self.folder / f"step_{self.num_timesteps:09d}")
+            done = sorted(p for p in self.folder.glob("step_*") if (p / "COMPLETE").exists())
+            for old in done[:-self.keep]:
+                import shutil
+
+                shutil.rmtree(old, ignore_errors=True)
+        return True
+
+
+def write_final(model, venv: Optional[VecNormalize], run_dir: Path) -> Path:  # noqa: ANN001
+    """The run's final ``model.zip`` and ``obs_norm.npz`` at its top level; the ``COMPLETE``
+    marker is removed first and written last, so a crash in between leaves no pair that
+    looks complete (``--resume`` then takes the last checkpoint)."""
+    run_dir = Path(run_dir)
+    (run_dir / "COMPLETE").unlink(missing_ok=True)
+    buf = io.BytesIO()
+    model.save(buf)
+    atomic_write_bytes(run_dir / "model.zip", buf.getvalue())
+    atomic_write_bytes(run_dir / "obs_norm.npz", save_obs_norm(venv))
+    atomic_write_bytes(run_dir / "COMPLETE", f"{model.num_timesteps}\n".encode())
+    return run_dir
+
+
+def latest_snapshot(run_dir: Path) -> Optional[Path]:
+    """The newest complete snapshot of a run: the final one or the last checkpoint."""
+    candidates = []
+    for folder in [run_dir, *sorted((run_dir / "checkpoints").glob("step_*"))]:
+        marker = folder / "COMPLETE"
+        if marker.exists() and (folder / "model.zip").exists():
+            try:
+                candidates.append((int(marker.read_text().strip()), folder == run_dir, folder))
+            except ValueError:
+                continue
+    return max(candidates)[2] if candidates else None  # the final one wins a tie

@@ -1,0 +1,29 @@
+"""``rlrm train``: train a MaskablePPO policy on the simulator."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a PPO policy (MaskablePPO) on the simulator")
+    p.add_argument("--platform", default="jetson-xavier-nx", help="board profile: name or TOML path")
+    p.add_argument("--scenario", default="mix", help="a scenario name/path, or mix (the config's train_scenarios)")
+    p.add_argument("--config", default="ppo", help="agent config: name in agents/ or a YAML path")
+    p.add_argument("--timesteps", type=int, default=None, help="environment steps (default: the config's n_timesteps)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--logdir", default="runs", help="folder that receives the run folder")
+    p.add_argument("--name", default=None, help="run folder name (default: <platform>-<scenario>-s<seed>)")
+    p.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rlrm.train.trainer import train
+
+    run_dir = train(platform=args.platform, scenario=args.scenario, config=args.config, timesteps=args.timesteps,
+                    seed=args.seed, logdir=args.logdir, run_name=args.name, resume=args.resume,
+                    progress_bar=not args.no_progress)
+    print(f"run saved in {run_dir} (tensorboard --logdir {run_dir / 'tb'})")
+    return 0
