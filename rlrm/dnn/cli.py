@@ -43,6 +43,30 @@ def add_parser(subparsers: Any) -> None:
 
     dnn.set_defaults(func=lambda args: (dnn.print_help(), 2)[1])
 
+    prof = subparsers.add_parser(
+        "profile", help="measure a sub-network library on this machine; write a board profile and a trace",
+        description="Measure every level of a sub-network library on this machine for every compute "
+                    "option it can use here (CPU thread counts pinned to as many cores, CUDA if present, "
+                    "every CPU frequency where cpufreq is writable): warm-up, repeats, median and p90, "
+                    "power where a sensor exists. Writes envs/platforms/NAME.toml and "
+                    "envs/traces/NAME/LIBRARY.json, which the simulator loads.",
+    )
+    prof.add_argument("--library", default=None,
+                      help="library name or JSON path (default: dynamic-ofa-6, or the --model's own)")
+    prof.add_argument("--model", default=None,
+                      help="a model directory ('demo' or a path) to run; default: the library's supernet "
+                           "with random weights (latency does not depend on weight values)")
+    prof.add_argument("--weights", type=Path, default=None, help="weights file for the library's supernet")
+    prof.add_argument("--name", default="host", help="profile name (default: host)")
+    prof.add_argument("--envs", type=Path, default=None, help="where platforms/ and traces/ go (default: envs/)")
+    prof.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1..usable cores)")
+    prof.add_argument("--warmup", type=int, default=3, help="untimed runs per measurement (default: 3)")
+    prof.add_argument("--repeats", type=int, default=20, help="timed runs per measurement (default: 20)")
+    prof.add_argument("--no-freqs", action="store_true", help="do not step CPU frequencies even if writable")
+    prof.add_argument("--no-cuda", action="store_true", help="skip CUDA even if available")
+    prof.add_argument("--quiet", action="store_true", help="no progress bar")
+    prof.set_defaults(func=run_profile)
+
 
 def _model_dir(name: str) -> Path:
     p = Path(name)
@@ -115,6 +139,35 @@ def run_eval(args: argparse.Namespace) -> int:
              f"{r['latency_ms']:.2f}", f"{r['latency_p90_ms']:.2f}", f"{r['mflops']:.3f}", f"{r['mparams']:.3f}"]
             for r in results]
     _print_table(["level", "res", "top1 %", "lat ms", "p90 ms", "MMACs", "Mparams"], rows)
+    return 0
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    from rlrm.dnn.dynamic_ofa import DynamicOFA
+    from rlrm.dnn.library import load_library
+    from rlrm.dnn.profile import HostProfiler, build_model, write_profile
+    from rlrm.paths import ENVS_DIR
+
+    if args.repeats < 1 or args.warmup < 0:
+        raise InputError("--repeats", "repeats", "need --repeats >= 1 and --warmup >= 0")
+    threads = None
+    if args.threads:
+        try:
+            threads = [int(t) for t in args.threads.split(",") if t.strip()]
+        except ValueError:
+            raise InputError("--threads", "threads", f"expected comma-separated integers, got {args.threads!r}") from None
+    if args.model is not None:
+        model = DynamicOFA.from_pretrained(_model_dir(args.model))
+        if args.library is not None:
+            model = DynamicOFA(model.supernet, load_library(args.library))
+    else:
+        model = build_model(load_library(args.library or "dynamic-ofa-6"), args.weights)
+    profiler = HostProfiler(model, args.name, threads, args.warmup, args.repeats,
+                            frequencies=not args.no_freqs, cuda=not args.no_cuda)
+    results = profiler.run(progress=not args.quiet)
+    plat_path, trace_path = write_profile(profiler, results, args.envs or ENVS_DIR)
+    print(f"wrote {plat_path}")
+    print(f"wrote {trace_path}")
     return 0
 
 

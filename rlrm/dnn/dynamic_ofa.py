@@ -104,6 +104,16 @@ class DynamicOFA(nn.Module):
         self.level = level
         self.resolution = self.library.levels[level].resolution
 
+    def _apply(self, fn: Any, recurse: bool = True) -> "DynamicOFA":  # .to(), .cuda(), .double()
+        super()._apply(fn, recurse)
+        self._base_stats = [(fn(m), fn(v)) for m, v in self._base_stats]
+        self._level_stats = [[(fn(m), fn(v)) for m, v in level] for level in self._level_stats]
+        if self.level >= 0:
+            self.switch(self.level)
+        else:
+            self.use_supernet_stats()
+        return self
+
     @property
     def n_levels(self) -> int:
         return len(self.library)
