@@ -43,20 +43,24 @@ DEMO_DIR = CHECKPOINTS_DIR / "demo"
 DEMO_WIDTH = 0.35
 DEMO_CLASSES = 10
 BASE_RESOLUTION = 32
-RESOLUTIONS = (16, 20, 24, 28, 32)
+RESOLUTIONS = (12, 16, 20, 24, 28, 32)
 SPLIT = (0.60, 0.15, 0.25)
 
 
 @dataclass
 class DigitsData:
-    """The digits split, images as float tensors ``(N, 3, 32, 32)``, normalised.
+    """The digits split at 32x32, 3 channels.
 
-    :param train_x: training images
+    ``train_x`` holds clean images in [0, 1]; :meth:`train_batch` distorts and normalises a
+    fresh copy each time. ``val_x`` / ``test_x`` are distorted once (seeded) and normalised.
+
+    :param train_x: clean training images in [0, 1]
     :param train_y: training labels
-    :param val_x: validation images (level selection)
+    :param val_x: validation images (level selection), distorted and normalised
     :param val_y: validation labels
-    :param test_x: test images (reported accuracy only)
+    :param test_x: test images (reported accuracy only), distorted and normalised
     :param test_y: test labels
+    :param seed: split and distortion seed
     """
 
     train_x: torch.Tensor
@@ -65,12 +69,45 @@ class DigitsData:
     val_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
-    mean: float = 0.0
-    std: float = 1.0
+    seed: int = 0
+
+    def train_batch(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return normalise(distort(self.train_x[idx], gen))
+
+    def calibration_batch(self, n: int = 500) -> torch.Tensor:
+        """The first ``n`` training images, distorted with a fixed seed (BatchNorm statistics)."""
+        gen = torch.Generator().manual_seed(self.seed + 7)
+        return normalise(distort(self.train_x[:n], gen))
+
+
+#: Input normalisation (distorted training images have about this mean and deviation).
+MEAN, STD = 0.2, 0.4
+#: Distortion: rotation (degrees), scale range, shift (fraction of the image), pixel noise.
+ROTATE_DEG, SCALE, SHIFT, NOISE = 20.0, (0.8, 1.15), 0.15, 0.25
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    return (x - MEAN) / STD
+
+
+def distort(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random rotation, scale and shift (bilinear, zero background) plus Gaussian pixel noise:
+    what makes small digits a task on which a sub-network's capacity shows."""
+    n = x.size(0)
+    u = torch.rand(n, 4, generator=gen)
+    ang = (u[:, 0] * 2 - 1) * math.radians(ROTATE_DEG)
+    sc = SCALE[0] + u[:, 1] * (SCALE[1] - SCALE[0])
+    tx, ty = (u[:, 2] * 2 - 1) * SHIFT * 2, (u[:, 3] * 2 - 1) * SHIFT * 2
+    cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out + NOISE * torch.randn(out.shape, generator=gen)
 
 
 def load_digits_data(seed: int = 0) -> DigitsData:
-    """scikit-learn's digits, upscaled to 32x32, split 60/15/25 (stratified, seeded)."""
+    """scikit-learn's digits, upscaled to 32x32, split 60/15/25 (stratified, seeded);
+    validation and test images distorted once with seeded generators."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -85,23 +122,15 @@ def load_digits_data(seed: int = 0) -> DigitsData:
         train_val, test_size=SPLIT[1] / (SPLIT[0] + SPLIT[1]), random_state=seed,
         stratify=digits.target[train_val],
     )
-    mean, std = float(x[train].mean()), float(x[train].std())
-    x = (x - mean) / std
     t = torch.tensor
-    return DigitsData(x[t(train)], y[t(train)], x[t(val)], y[t(val)], x[t(test)], y[t(test)], mean, std)
+    val_x = normalise(distort(x[t(val)], torch.Generator().manual_seed(seed + 1)))
+    test_x = normalise(distort(x[t(test)], torch.Generator().manual_seed(seed + 2)))
+    return DigitsData(x[t(train)], y[t(train)], val_x, y[t(val)], test_x, y[t(test)], seed)
 
 
 def build_demo_supernet(dropout_rate: float = 0.1) -> OFAMobileNetV3:
     """The demo's supernet: OFA MobileNetV3, width 0.35, 10 classes."""
     return OFAMobileNetV3(n_classes=DEMO_CLASSES, width_mult=DEMO_WIDTH, dropout_rate=dropout_rate)
-
-
-def _augment(x: torch.Tensor, gen: torch.Generator, shift: int = 3) -> torch.Tensor:
-    """Random translation by up to ``shift`` pixels, padded with the background value."""
-    n, _, h, w = x.shape
-    padded = F.pad(x, (shift, shift, shift, shift), value=float(x.min()))
-    offsets = torch.randint(0, 2 * shift + 1, (n, 2), generator=gen).tolist()
-    return torch.stack([padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
 
 
 def _resize(x: torch.Tensor, r: int) -> torch.Tensor:
@@ -201,7 +230,7 @@ def train_supernet(
                 for g in opt.param_groups:
                     g["lr"] = lr
                 idx = perm[b * batch_size : (b + 1) * batch_size]
-                x = _augment(data.train_x[idx], gen)
+                x = data.train_batch(idx, gen)
                 y = data.train_y[idx]
                 opt.zero_grad(set_to_none=True)
                 r = _sample(net, phase, rng, "max")
@@ -267,7 +296,7 @@ def select_levels(
     rng = random.Random(seed)
     arch = net.arch
     scored = []
-    calib = [data.train_x[:500]]
+    calib = [data.calibration_batch()]
     for cfg, r in _candidates(net, n_random, rng):
         spec = _spec(0, cfg, r)
         lib = SubnetLibrary("probe", arch, [spec])
@@ -365,7 +394,7 @@ def train_demo(
                 f"test split ({len(data.test_y)} images), top-1 %",
     )
     model = DynamicOFA(net, library)
-    model.calibrate([data.train_x[:500]])
+    model.calibrate([data.calibration_batch()])
     rows = evaluate_levels(model, data)
     library.levels = [
         SubnetSpec(s.level, s.resolution, s.depth, s.kernel, s.expand, top1=round(r["top1"], 2),
@@ -390,7 +419,8 @@ def train_demo(
         "dataset": "sklearn.datasets.load_digits",
         "split_seed": seed,
         "split": {"train": len(data.train_y), "val": len(data.val_y), "test": len(data.test_y)},
-        "normalise": {"mean": data.mean, "std": data.std},
+        "input": {"normalise": {"mean": MEAN, "std": STD}, "distortion": {
+            "rotate_deg": ROTATE_DEG, "scale": list(SCALE), "shift": SHIFT, "noise": NOISE}},
         "train_seconds": round(train_s, 1),
         "torch": torch.__version__,
         "weights_dtype": "float16 values stored as float16",
