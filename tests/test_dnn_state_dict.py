@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rlrm.dnn.checkpoint import load_weights, read_tensors, save_weights
-from rlrm.dnn.supernet import OFAMobileNetV3
+from rlrm.dnn import OFAMobileNetV3  # the package-level name the issue specifies
 from rlrm.errors import InputError
 from rlrm.paths import PROJECT_ROOT
 

@@ -132,6 +132,8 @@ def run_eval(args: argparse.Namespace) -> int:
         print(json.dumps({"model": str(directory), "threads": args.threads, "levels": results}, indent=1))
         return 0
     where = f"test split, {len(data.test_y)} images" if data is not None else "from the library"
+    if data is not None and "eval_draws" in info.get("split", {}):
+        where = f"test split, {info['split']['test']} digits x {info['split']['eval_draws']} distortions"
     print(f"model {directory} ({model.supernet.arch.name}, {model.supernet.arch.n_classes} classes); "
           f"top-1 {where}; latency: 1 image, {args.threads} thread(s), median/p90 of {args.repeats}")
     rows = [[str(r["level"]), str(r["resolution"]),
