@@ -207,6 +207,11 @@ class HostProfiler:
             if pin:
                 pin.__enter__()
             current_f: Optional[int] = None
+            # One untimed pass over every option and level first: one-time costs (thread
+            # pools, allocator, kernel selection) would otherwise land on the first jobs.
+            for opt in opts:
+                for lv in levels:
+                    self._measure_one(opt, lv, warmup=1, repeats=1)
             for f, opt, lv in jobs:
                 if pin and f is not None and f != current_f:
                     pin.set(f)
@@ -229,19 +234,22 @@ class HostProfiler:
                 self.model.switch(level0)
         return results
 
-    def _measure_one(self, opt: ComputeOption, level: int) -> Measurement:
+    def _measure_one(self, opt: ComputeOption, level: int, warmup: Optional[int] = None,
+                     repeats: Optional[int] = None) -> Measurement:
+        warmup = self.warmup if warmup is None else warmup
+        repeats = self.repeats if repeats is None else repeats
         self.model.switch(level)
         if opt.unit == "gpu":
             self.model.to("cuda")
             torch.set_num_threads(1)
-            return measure(self._run_level(level, "cuda"), self.warmup, self.repeats, 1, self.sensor,
+            return measure(self._run_level(level, "cuda"), warmup, repeats, 1, self.sensor,
                            sync=torch.cuda.synchronize)
         if self.cuda:
             self.model.to("cpu")
         torch.set_num_threads(opt.cores)
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, set(opt.cpus))
-        return measure(self._run_level(level, "cpu"), self.warmup, self.repeats, opt.cores, self.sensor)
+        return measure(self._run_level(level, "cpu"), warmup, repeats, opt.cores, self.sensor)
 
     # ---------------------------------------------------------------------------- results
     def platform(self) -> Platform:
@@ -303,7 +311,8 @@ class HostProfiler:
             )
         freqs, freq_source, settable = self.cpu_freqs()
         method = (
-            f"measured by rlrm profile: one image per inference, {self.warmup} warm-up + {self.repeats} timed runs, "
+            f"measured by rlrm profile: one image per inference, one untimed pass over all options and levels, "
+            f"then per measurement {self.warmup} warm-up + {self.repeats} timed runs, "
             f"median and nearest-rank p90; CPU options run torch with n threads pinned (sched_setaffinity) to "
             f"the first n usable cores {self.allowed}; activity = process CPU time / (wall time x n); "
             + ("every cpufreq frequency pinned in turn, compute_fraction fitted over them; "
