@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 

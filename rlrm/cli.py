@@ -21,6 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.sim.cli",
     "rlrm.agents.cli",
     "rlrm.train.cli",
+    "rlrm.policy.cli",
+    "rlrm.hw.cli",
     "rlrm.dnn.cli",
 )
 

@@ -149,3 +149,15 @@ def test_bad_arguments_are_one_line_errors() -> None:
         DynamicDNNEnv(reward_weights={"speed": 1})
     with pytest.raises(InputError):
         DynamicDNNEnv(episode_steps=0)
+
+
+def test_units_restrict_the_action_table() -> None:
+    env = DynamicDNNEnv(scenario="steady", units=["gpu"])
+    assert env.action_space.n == 6 * 15
+    assert {env.options[o][0] for o in env.action_table[:, 1]} == {"gpu"}
+    odroid = DynamicDNNEnv(platform="odroid-xu3", scenario="steady", units=["cpu"])
+    assert {odroid.options[o][0] for o in odroid.action_table[:, 1]} == {"a7", "a15"}
+    with pytest.raises(InputError):
+        DynamicDNNEnv(units=["npu"])
+    with pytest.raises(InputError):  # the baselines' unit must be available
+        make_policy("schedutil").reset(DynamicDNNEnv(scenario="steady", units=["cpu"]))

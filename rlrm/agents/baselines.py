@@ -17,6 +17,7 @@ import numpy as np
 
 from rlrm.agents import governors
 from rlrm.agents.base import Policy
+from rlrm.errors import InputError
 from rlrm.sim.fixed import parse_fixed
 from rlrm.sim.simulator import OperatingPoint
 
@@ -87,6 +88,9 @@ class GovernorPolicy(Policy):
         sim = env.sim
         self.unit_index = sim.resolve_unit(sim.scenario.unit, "unit")
         self.unit = sim.platform.units[sim.unit_names[self.unit_index]]
+        if self.unit.name not in env.units:
+            raise InputError(sim.scenario.path or sim.scenario.name, "unit",
+                             f"the baselines run on {self.unit.name}, which the environment's units exclude")
         name = self.gpu_governor_name if self.unit.kind == "gpu" else self.governor_name
         self.gov = governors.make(name, list(self.unit.freqs_khz),
                                   **({} if self.unit.kind == "gpu" else self.tunables))
@@ -147,7 +151,10 @@ class FixedPolicy(Policy):
 
     def reset(self, env: Any, seed: Optional[int] = None) -> None:
         self.point = parse_fixed(self.spec, env.sim)
-        self.action = env.encode(self.point)
+        try:
+            self.action = env.encode(self.point)
+        except ValueError:
+            raise InputError("--policy", "unit", f"{self.spec}: the environment's units are {', '.join(env.units)}") from None
 
     def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
         a = self.action

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import gymnasium as gym
 import numpy as np
@@ -113,6 +113,10 @@ class DynamicDNNEnv(gym.Env):
         ``freq_dropout``, the probability that each frequency below a unit's highest is
         unavailable for the episode (masked out, as on a board whose table lacks it)
 
+    :param units: the compute units the agent may use (names, or ``cpu`` / ``gpu`` for every
+        unit of that kind); default all. Restricting them shrinks the action table (e.g. to the
+        GPU where no CPU option can meet a scenario's deadline).
+
     ``scenario`` may also be a list: each reset draws one of them (a scenario mix); they
     must manage the same number of applications.
 
@@ -133,6 +137,7 @@ class DynamicDNNEnv(gym.Env):
         episode_steps: Optional[int] = None,
         traces: Optional[dict] = None,
         randomization: Optional[Mapping[str, Any]] = None,
+        units: Optional[Sequence[str]] = None,
     ) -> None:
         super().__init__()
         if backend != "sim":
@@ -160,6 +165,7 @@ class DynamicDNNEnv(gym.Env):
             if sim.options != self.options or len(sim.scenario.controlled_apps) != len(self.managed):
                 raise InputError(sim.scenario.path or sim.scenario.name, "apps",
                                  f"cannot mix with {self.scenario.name!r}: different managed apps or compute options")
+        self.units = self._parse_units(units)
         self._build_action_table()
         self._build_observation()
         self._unavailable = np.zeros(len(self.action_table), dtype=bool)
@@ -180,6 +186,20 @@ class DynamicDNNEnv(gym.Env):
         self.full_power_w = self.sim.full_load_power_w(self.platform.power_mode())
         top1 = self.sim._top1[self.managed[0]]
         self.top1_range = (min(top1), max(top1))
+
+    def _parse_units(self, units: Optional[Sequence[str]]) -> list[str]:
+        names = list(self.platform.units)
+        if units is None:
+            return names
+        if isinstance(units, str) or not all(isinstance(u, str) for u in units) or not units:
+            raise InputError("units", "units", f"expected a list of unit names, cpu or gpu, got {units!r}")
+        chosen: list[str] = []
+        for u in units:
+            match = [n for n in names if n == u or self.platform.units[n].kind == u]
+            if not match:
+                raise InputError("units", "units", f"{u!r} is not a unit of {self.platform.name} ({', '.join(names)})")
+            chosen += [m for m in match if m not in chosen]
+        return [n for n in names if n in chosen]
 
     def _randomize(self) -> None:
         r = self.randomization
@@ -207,6 +227,8 @@ class DynamicDNNEnv(gym.Env):
         rows = []
         for s in range(n_sub):
             for o, (unit, _cores) in enumerate(self.options):
+                if unit not in self.units:
+                    continue
                 for f in range(self.platform.units[unit].n_freqs):
                     rows.append((s, o, f))
         #: ``(subnet, option, freq_index)`` per action index
@@ -264,6 +286,9 @@ class DynamicDNNEnv(gym.Env):
             bad = True
             same = [i for i, (name, c) in enumerate(self.options) if name == self.options[option][0] and c <= online]
             option = max(same, key=lambda i: self._opt_cores[i])
+            if not np.any(self.action_table[:, 1] == option):  # fewer cores than the table offers
+                option = min((i for i in range(len(self.options)) if np.any(self.action_table[:, 1] == i)
+                              and self.options[i][0] == self.options[p.option][0]), key=lambda i: self._opt_cores[i])
         cap = sim.max_freq_index(u)
         if fi > cap:
             bad, fi = True, cap

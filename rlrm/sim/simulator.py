@@ -33,8 +33,8 @@ import numpy as np
 
 from rlrm.errors import InputError
 from rlrm.platform.profile import Platform
-from rlrm.sim.scenario import INF, Scenario, TargetSpec, sample_background
-from rlrm.sim.trace import Trace, load_trace
+from rlrm.sim.scenario import INF, Scenario, sample_background
+from rlrm.sim.trace import load_trace, trace_path
 
 #: extra latency per unit of other load on the same CPU cluster (shared L2 / memory), estimated
 MEM_INTERFERENCE = 0.1
@@ -55,6 +55,14 @@ class OperatingPoint:
     subnet: int
     option: int
     freq_index: int
+
+
+class StepResult(dict):
+    """One step's metrics (a dict). Never mutated after the step, so copies share it:
+    ``copy.deepcopy`` (which vectorised environments apply to every info) returns it as is."""
+
+    def __deepcopy__(self, memo: dict) -> "StepResult":
+        return self
 
 
 @dataclass
@@ -84,9 +92,13 @@ class BoardSimulator:
         self.scenario = scenario
         self.period_s = float(period_s or scenario.period_s)
         traces = dict(traces or {})
-        for app in scenario.apps:
+        for i, app in enumerate(scenario.apps):
             if app.library not in traces:
-                traces[app.library] = load_trace(platform.name, app.library, platform=platform)
+                path = trace_path(platform.name, app.library)
+                if not app.library or not path.is_file():
+                    raise InputError(scenario.path or scenario.name, f"apps[{i}].library",
+                                     f"no trace of {app.library!r} for {platform.name} (expected {path})")
+                traces[app.library] = load_trace(path, platform=platform)
         self.traces: dict = traces
         self.unit_names: list[str] = list(platform.units)
         self._units = [platform.units[n] for n in self.unit_names]
@@ -438,7 +450,7 @@ class BoardSimulator:
             util.append(b / slots)
         power = self.platform.base_power_w + sum(power_units)
         energy_mj = power * period * 1000.0
-        return {
+        return StepResult({
             "step": self.step_index, "time_s": self.time_s, "apps": apps_out,
             # inferences and energy per inference count the managed (controlled) apps only;
             # the energy is the whole board's
@@ -448,7 +460,7 @@ class BoardSimulator:
             "freq_khz": [units[u].freqs_khz[freq_idx[u]] for u in range(n_units)],
             "background": self.background_load(),
             "targets": self.targets, "power_mode": self.power_mode.name,
-        }
+        })
 
     def _busy_share(self, a_i: int, latency_ms: float) -> float:
         fps = self.apps[a_i].fps

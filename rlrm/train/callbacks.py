@@ -15,6 +15,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from rlrm.atomic import atomic_replace_dir, atomic_write_bytes
 from rlrm.metrics import MetricsAccumulator
+from rlrm.policy.spec import Normalization, read_obs_norm, write_obs_norm
 
 #: the domain metrics logged under ``rlrm/`` (names as in ``rlrm evaluate``)
 DOMAIN_KEYS = ("energy_per_inference_mj", "latency_mean_ms", "latency_p95_ms", "deadline_miss_rate",
@@ -72,26 +73,19 @@ class EvalLogCallback(BaseCallback):
         return True
 
 
-def save_obs_norm(venv: Optional[VecNormalize]) -> bytes:
-    """The observation-normalisation statistics as ``.npz`` bytes (no pickle)."""
-    buf = io.BytesIO()
-    if venv is None:
-        np.savez(buf, enabled=np.array(False))
-    else:
-        rms = venv.obs_rms
-        np.savez(buf, enabled=np.array(True), mean=rms.mean, var=rms.var, count=np.array(rms.count),
-                 clip_obs=np.array(venv.clip_obs), epsilon=np.array(venv.epsilon))
-    return buf.getvalue()
+def write_obs_norm_of(venv: Optional[VecNormalize], path: Path) -> None:
+    """Write a VecNormalize's observation statistics as ``obs_norm.npz`` (no pickle); nothing
+    when normalisation is off."""
+    if venv is not None:
+        write_obs_norm(path, Normalization.from_vec_normalize(venv))
 
 
 def load_obs_norm(path: Path, venv: VecNormalize) -> None:
-    """Restore statistics written by :func:`save_obs_norm` into ``venv``."""
-    with np.load(path, allow_pickle=False) as z:
-        if not bool(z["enabled"]):
-            return
-        venv.obs_rms.mean = z["mean"].astype(np.float64)
-        venv.obs_rms.var = z["var"].astype(np.float64)
-        venv.obs_rms.count = float(z["count"])
+    """Restore statistics written by :func:`write_obs_norm_of` into ``venv``."""
+    norm = read_obs_norm(path)
+    venv.obs_rms.mean = norm.mean.copy()
+    venv.obs_rms.var = norm.var.copy()
+    venv.obs_rms.count = norm.count
 
 
 def write_snapshot(model, venv: Optional[VecNormalize], folder: Path) -> Path:  # noqa: ANN001
@@ -102,7 +96,7 @@ def write_snapshot(model, venv: Optional[VecNormalize], folder: Path) -> Path:  
     buf = io.BytesIO()
     model.save(buf)
     atomic_write_bytes(staging / "model.zip", buf.getvalue())
-    atomic_write_bytes(staging / "obs_norm.npz", save_obs_norm(venv))
+    write_obs_norm_of(venv, staging / "obs_norm.npz")
     (staging / "COMPLETE").write_text(f"{model.num_timesteps}\n")
     return atomic_replace_dir(staging, folder)
 
@@ -144,7 +138,7 @@ def write_final(model, venv: Optional[VecNormalize], run_dir: Path) -> Path:  # 
     buf = io.BytesIO()
     model.save(buf)
     atomic_write_bytes(run_dir / "model.zip", buf.getvalue())
-    atomic_write_bytes(run_dir / "obs_norm.npz", save_obs_norm(venv))
+    write_obs_norm_of(venv, run_dir / "obs_norm.npz")
     atomic_write_bytes(run_dir / "COMPLETE", f"{model.num_timesteps}\n".encode())
     return run_dir
 

@@ -21,7 +21,7 @@ PPO_KEYS = {
 EXTRA_KEYS = {
     "policy": str, "n_envs": int, "vec_env": str, "n_timesteps": int, "normalize": bool, "policy_kwargs": dict,
     "train_scenarios": list, "eval_scenarios": list, "randomization": dict, "eval_freq": int,
-    "n_eval_episodes": int, "checkpoint_freq": int, "episode_steps": int, "reward_weights": dict,
+    "n_eval_episodes": int, "checkpoint_freq": int, "episode_steps": int, "reward_weights": dict, "units": list,
 }
 ACTIVATIONS = ("tanh", "relu")
 

@@ -38,6 +38,7 @@ from rlrm.train.callbacks import (
     load_obs_norm,
     write_final,
 )
+from rlrm.policy.spec import env_spec_of, write_env_json
 from rlrm.train.config import load_config
 
 TB_NAME = "PPO"
@@ -115,13 +116,14 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
 
     env_kwargs = {"platform": platform, "scenario": train_sc, "randomization": cfg.get("randomization"),
-                  "reward_weights": cfg.get("reward_weights"), "episode_steps": cfg.get("episode_steps")}
+                  "reward_weights": cfg.get("reward_weights"), "episode_steps": cfg.get("episode_steps"),
+                  "units": cfg.get("units")}
     probe = DynamicDNNEnv(**env_kwargs)  # validates everything before any process starts
     eval_kwargs = {"platform": platform, "scenario": eval_sc, "reward_weights": cfg.get("reward_weights"),
-                   "episode_steps": cfg.get("episode_steps")}
+                   "episode_steps": cfg.get("episode_steps"), "units": cfg.get("units")}
     DynamicDNNEnv(**eval_kwargs)
 
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    torch.set_num_threads(1)  # tiny networks: one thread is fastest on a 2-core machine, and stays fast under load
     vec_cls = SubprocVecEnv if cfg["vec_env"] == "subproc" else DummyVecEnv
     venv = make_vec_env(DynamicDNNEnv, n_envs=cfg["n_envs"], seed=seed, env_kwargs=env_kwargs, vec_env_cls=vec_cls)
     eval_env = make_vec_env(DynamicDNNEnv, n_envs=1, seed=seed + 10_000, env_kwargs=eval_kwargs, vec_env_cls=DummyVecEnv)
@@ -178,14 +180,6 @@ def _write_run_files(run_dir: Path, platform: str, scen_label: str, train_sc: li
                 "seed": seed, "timesteps": timesteps, "env_id": ENV_ID, "command": " ".join(sys.argv),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions(), "hyperparameters": cfg}
     (run_dir / "config.yaml").write_text(yaml.safe_dump(snapshot, sort_keys=False))
-    units = {name: list(u.freqs_khz) for name, u in env.platform.units.items()}
-    env_json = {
-        "env_id": ENV_ID, "platform": env.platform.name, "scenario": scen_label, "train_scenarios": train_sc,
-        "env_kwargs": {"randomization": cfg.get("randomization"), "reward_weights": cfg.get("reward_weights"),
-                       "episode_steps": cfg.get("episode_steps")},
-        "observation_names": env.observation_names, "action_table": env.action_table.tolist(),
-        "options": [list(o) for o in env.options], "unit_freqs_khz": units, "n_managed": len(env.managed),
-        "masks_rule": ("an action (subnet, option, freq_index) is valid when the option's cores <= the cores the "
-                       "power mode leaves online on its unit and freq_index <= the power mode's cap on that unit"),
-    }
-    (run_dir / "env.json").write_text(json.dumps(env_json, indent=1))
+    env_kwargs = {"randomization": cfg.get("randomization"), "reward_weights": cfg.get("reward_weights"),
+                  "episode_steps": cfg.get("episode_steps"), "units": cfg.get("units")}
+    write_env_json(run_dir / "env.json", env_spec_of(env, env_kwargs, env_id=ENV_ID, scenario=scen_label))

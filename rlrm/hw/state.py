@@ -1,0 +1,447 @@
+"""The safety net: snapshot every value before the first write, put it back afterwards.
+
+:class:`StateGuard` is the only writer of hardware settings. Before its first write it reads
+every value that may be touched (validated: garbage raises InputError and nothing is
+written) and saves them to a JSON state file, atomically (temporary file, fsync, rename).
+It restores them in ``close()`` (call it in ``finally``), at interpreter exit and on SIGINT or
+SIGTERM, then lets the signal do what it would have done. After a SIGKILL the state file is
+still there: ``rlrm restore STATEFILE`` (:func:`restore_statefile`) puts the values back.
+
+Restore order keeps every min <= max (a max below the current min is refused by the kernel):
+each min/max pair is written in the order :func:`rlrm.hw.sysfs.write_limits` picks, then
+governors, then ``scaling_setspeed`` (only when its original value is a number, i.e. the
+original governor was ``userspace``; otherwise the kernel shows ``<unsupported>`` by itself).
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as _dt
+import json
+import logging
+import os
+import signal
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from rlrm.atomic import atomic_write_bytes
+from rlrm.errors import InputError
+from rlrm.hw.sysfs import ROOT_ENV, PathLike, Sysfs, describe_oserror, write_limits
+from rlrm.validate import Fields, read_json
+
+log = logging.getLogger("rlrm.hw")
+
+FORMAT = "rlrm-hw-state/1"
+STATE_DIR_ENV = "RLRM_STATE_DIR"
+BOOT_ID = "proc/sys/kernel/random/boot_id"
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Plausible bound of a limit value (Hz for devfreq, kHz for cpufreq).
+_LIMIT_MAX = 10**11
+
+
+class SysfsWriteError(InputError):
+    """The kernel refused a write (EACCES, EBUSY, EINVAL, ...); every value was restored first.
+
+    :param path: the sysfs file
+    :param value: what was being written
+    :param err: the OSError
+    :param note: what happened to the saved state
+    """
+
+    def __init__(self, path: PathLike, value: Any, err: OSError, note: str) -> None:
+        super().__init__(path, f"write {value}", f"{describe_oserror(err)}; {note}")
+        self.errno = err.errno
+
+
+@dataclass
+class Step:
+    """One thing to restore.
+
+    :param kind: ``limits`` (a min/max pair), ``value`` (one file) or ``setspeed``
+    :param path: the file (the min file for ``limits``), relative to the root
+    :param max_path: the max file (``limits`` only)
+    :param value: the original value (text; the min for ``limits``)
+    :param max_value: the original max (``limits`` only)
+    :param bounds: plausible range of the values, checked when they are saved
+    """
+
+    kind: str
+    path: str
+    max_path: str = ""
+    value: str = ""
+    max_value: str = ""
+    bounds: tuple[int, int] = (0, _LIMIT_MAX)
+
+    def files(self) -> list[str]:
+        return [self.path, self.max_path] if self.kind == "limits" else [self.path]
+
+    def to_json(self) -> dict:
+        if self.kind == "limits":
+            return {"kind": "limits", "min": self.path, "max": self.max_path,
+                    "min_value": int(self.value), "max_value": int(self.max_value)}
+        return {"kind": self.kind, "path": self.path, "value": self.value}
+
+
+def default_state_dir() -> Path:
+    """``$RLRM_STATE_DIR``, else the temporary directory (cleared at boot, like sysfs settings)."""
+    return Path(os.environ.get(STATE_DIR_ENV) or tempfile.gettempdir())
+
+
+def default_statefile() -> Path:
+    return default_state_dir() / f"rlrm-hw-state-{os.getpid()}.json"
+
+
+def stale_statefiles(directory: Optional[Path] = None) -> list[Path]:
+    """State files left by rlrm processes that are gone (killed before they could restore)."""
+    out = []
+    for p in sorted((directory or default_state_dir()).glob("rlrm-hw-state-*.json")):
+        pid = p.stem.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            out.append(p)
+    return out
+
+
+class StateGuard:
+    """Writes hardware settings only after saving what it will overwrite, and restores them.
+
+    Plan the files first (:meth:`plan_limits`, :meth:`plan_value`, :meth:`plan_setspeed`);
+    the first :meth:`write` snapshots them all. A write the kernel refuses restores everything
+    and raises :class:`SysfsWriteError`.
+
+    :param fs: the sysfs root
+    :param statefile: where the snapshot goes (default: ``rlrm-hw-state-<pid>.json`` in
+        ``$RLRM_STATE_DIR`` or the temporary directory)
+    :param handlers: restore at interpreter exit and on SIGINT / SIGTERM (main thread only)
+    """
+
+    def __init__(self, fs: Sysfs, statefile: Optional[PathLike] = None, handlers: bool = True) -> None:
+        self.fs = fs
+        self.statefile = Path(statefile) if statefile is not None else default_statefile()
+        self.handlers = handlers
+        self.steps: list[Step] = []
+        self.active = False
+        self._owner = os.getpid()
+        self._prev: dict[int, Any] = {}
+        self._installed = False
+        self._restoring = False
+
+    # -- planning ------------------------------------------------------------------------
+    def plan_limits(self, min_rel: str, max_rel: str, bounds: tuple[int, int] = (0, _LIMIT_MAX)) -> None:
+        """A min/max pair that may be written (cpufreq scaling_min/max_freq in kHz, devfreq
+        min/max_freq in Hz), with the plausible range of its values."""
+        self._plan(Step("limits", min_rel, max_rel, bounds=bounds))
+
+    def plan_value(self, rel: str) -> None:
+        """One file that may be written (a governor, an INA231 ``enable``)."""
+        self._plan(Step("value", rel))
+
+    def plan_setspeed(self, rel: str) -> None:
+        """A ``scaling_setspeed`` file (restored only if it held a number)."""
+        self._plan(Step("setspeed", rel))
+
+    def covers(self, rel: str) -> bool:
+        return any(rel in s.files() for s in self.steps)
+
+    def _plan(self, step: Step) -> None:
+        if any(self.covers(f) for f in step.files()):
+            return
+        if self.active:
+            self._snapshot_step(step)
+            self.steps.append(step)
+            self._save()
+        else:
+            self.steps.append(step)
+
+    # -- snapshot ------------------------------------------------------------------------
+    def activate(self) -> None:
+        """Read every planned value and save the state file; a no-op when already done."""
+        if self.active:
+            return
+        if self.statefile.exists():
+            raise InputError(self.statefile, "state file",
+                             "already exists: an earlier run did not restore its settings; "
+                             f"run `rlrm restore {self.statefile}` first")
+        for step in self.steps:
+            self._snapshot_step(step)
+        self._save()
+        self.active = True
+        if self.handlers:
+            self._install()
+        log.info("rlrm: original hardware settings saved to %s", self.statefile)
+
+    def _snapshot_step(self, step: Step) -> None:
+        fs = self.fs
+        if step.kind == "limits":
+            lo = fs.read_int(step.path, "minimum (saved before changing it)", minimum=step.bounds[0],
+                             maximum=step.bounds[1])
+            hi = fs.read_int(step.max_path, "maximum (saved before changing it)", minimum=step.bounds[0],
+                             maximum=step.bounds[1])
+            if lo > hi:
+                raise InputError(fs.path(step.path), "minimum (saved before changing it)",
+                                 f"{lo} is above the maximum {hi} in {fs.path(step.max_path)}")
+            step.value, step.max_value = str(lo), str(hi)
+        elif step.kind == "setspeed":
+            step.value = fs.read_line(step.path, "set speed (saved before changing it)")
+        else:
+            step.value = fs.read_word(step.path, "value (saved before changing it)")
+
+    def _save(self) -> None:
+        data = {
+            "format": FORMAT,
+            "root": str(self.fs.root),
+            "pid": self._owner,
+            "boot_id": _boot_id(self.fs),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "steps": [s.to_json() for s in self.steps],
+        }
+        atomic_write_bytes(self.statefile, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+
+    # -- writing -------------------------------------------------------------------------
+    def write(self, rel: PathLike, value: Union[str, int]) -> None:
+        """Write one value; snapshot first if this is the first write.
+
+        On failure every saved value is restored and :class:`SysfsWriteError` is raised.
+        """
+        rel = os.fspath(rel).lstrip("/")
+        with _signals_blocked():
+            self.activate()
+            if not self.covers(rel):
+                self.plan_value(rel)
+            try:
+                self.fs.write(rel, value)
+            except OSError as err:
+                problems = self._restore_now()
+                if problems:
+                    note = (f"restoring failed for {len(problems)} file(s) ({problems[0]}); "
+                            f"the originals are in {self.statefile}: run `rlrm restore {self.statefile}`")
+                else:
+                    note = "every value rlrm had changed was restored"
+                raise SysfsWriteError(self.fs.path(rel), value, err, note) from None
+
+    # -- restoring -----------------------------------------------------------------------
+    def restore(self) -> list[str]:
+        """Put every saved value back; returns the problems (empty on success).
+
+        On success the state file is removed; otherwise it is kept for ``rlrm restore``.
+        Idempotent: restoring twice writes once.
+        """
+        with _signals_blocked():
+            return self._restore_now()
+
+    def _restore_now(self) -> list[str]:
+        if not self.active or self._restoring or os.getpid() != self._owner:
+            return []
+        self._restoring = True
+        try:
+            problems = apply_steps(self.fs, self.steps)
+            if problems:
+                for p in problems:
+                    log.error("rlrm: could not restore %s", p)
+                log.error("rlrm: the original values are kept in %s; run `rlrm restore %s`",
+                          self.statefile, self.statefile)
+            else:
+                try:
+                    self.statefile.unlink()
+                except FileNotFoundError:
+                    pass
+            self.active = False
+            return problems
+        finally:
+            self._restoring = False
+
+    def close(self) -> list[str]:
+        """Restore and remove the exit and signal handlers."""
+        problems = self.restore()
+        self._uninstall()
+        return problems
+
+    # -- exit and signal handlers ---------------------------------------------------------
+    def _install(self) -> None:
+        if self._installed:
+            return
+        atexit.register(self._at_exit)
+        if threading.current_thread() is threading.main_thread():
+            for sig in _SIGNALS:
+                self._prev[sig] = signal.getsignal(sig)
+                signal.signal(sig, self._on_signal)
+        self._installed = True
+
+    def _uninstall(self) -> None:
+        if not self._installed:
+            return
+        atexit.unregister(self._at_exit)
+        if threading.current_thread() is threading.main_thread():
+            for sig, prev in self._prev.items():
+                if signal.getsignal(sig) == self._on_signal:
+                    signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
+        self._installed = False
+
+    def _at_exit(self) -> None:
+        self.restore()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.restore()
+        self._uninstall()
+        prev = self._prev.get(signum, signal.SIG_DFL)
+        if callable(prev):
+            prev(signum, frame)  # e.g. Python's SIGINT handler: KeyboardInterrupt
+            return
+        if prev == signal.SIG_IGN:
+            return
+        signal.signal(signum, signal.SIG_DFL)  # die of the signal, as without rlrm
+        os.kill(os.getpid(), signum)
+        os._exit(128 + signum)  # pragma: no cover - the kill above does not return
+
+
+# -- restoring from a list of steps ----------------------------------------------------
+def apply_steps(fs: Sysfs, steps: list[Step]) -> list[str]:
+    """Write every original value back, in order; returns one problem line per failure."""
+    problems = []
+    for step in steps:
+        try:
+            if step.kind == "limits":
+                _restore_limits(fs, step.path, step.max_path, int(step.value), int(step.max_value))
+            elif step.kind != "setspeed" or step.value.isdigit():
+                if _current(fs, step.path) != step.value:
+                    fs.write(step.path, step.value)
+        except OSError as err:
+            problems.append(f"{err.filename or fs.path(step.path)}: {describe_oserror(err)}")
+        except InputError as err:
+            problems.append(str(err))
+    return problems
+
+
+def _restore_limits(fs: Sysfs, min_rel: str, max_rel: str, lo: int, hi: int) -> None:
+    try:
+        write_limits(fs, fs, min_rel, max_rel, lo, hi)
+        return
+    except (OSError, InputError):
+        pass
+    # The current values are unreadable or the kernel refused the order picked from them:
+    # max, min, max succeeds from any starting point (the first write may be refused).
+    try:
+        fs.write(max_rel, hi)
+    except OSError:
+        pass
+    fs.write(min_rel, lo)
+    fs.write(max_rel, hi)
+
+
+@dataclass
+class RestoreResult:
+    """What ``rlrm restore`` did.
+
+    :param restored: number of steps in the file
+    :param problems: one line per value that could not be written back
+    :param skipped: why nothing was done (empty when it was)
+    """
+
+    restored: int
+    problems: list[str]
+    skipped: str = ""
+    blocked: bool = False
+
+
+def load_statefile(statefile: PathLike) -> tuple[dict, list[Step]]:
+    """Read and validate a state file (InputError naming the file and field when malformed)."""
+    data = read_json(statefile)
+    top = Fields(data, statefile)
+    fmt = top.str("format")
+    if fmt != FORMAT:
+        raise top.error("format", f"expected {FORMAT!r}, got {fmt!r}")
+    meta = {"root": top.str("root"), "pid": top.number("pid", integer=True, minimum=0),
+            "boot_id": top.raw("boot_id", None), "created": top.str("created", "")}
+    steps = []
+    for t in top.tables("steps"):
+        kind = t.str("kind", choices=("limits", "value", "setspeed"))
+        if kind == "limits":
+            lo = t.number("min_value", integer=True, minimum=0)
+            hi = t.number("max_value", integer=True, minimum=0)
+            if lo > hi:
+                raise t.error("min_value", f"{lo} is above max_value {hi}")
+            steps.append(Step("limits", _relpath(t, "min"), _relpath(t, "max"), str(lo), str(hi)))
+        else:
+            value = t.str("value")
+            if not value or "\n" in value:
+                raise t.error("value", "must be one non-empty line")
+            steps.append(Step(kind, _relpath(t, "path"), value=value))
+        t.finish()
+    top.finish()
+    return meta, steps
+
+
+def restore_statefile(statefile: PathLike, root: Optional[PathLike] = None, force: bool = False) -> RestoreResult:
+    """Put back the values saved in ``statefile`` (after a SIGKILL, say).
+
+    :param statefile: a file written by :class:`StateGuard`
+    :param root: sysfs root; None means ``$RLRM_SYSFS_ROOT``, else the root saved in the file
+    :param force: restore even if the process that wrote the file still runs
+    """
+    meta, steps = load_statefile(statefile)
+    if root is None:
+        root = os.environ.get(ROOT_ENV) or meta["root"]
+    fs = Sysfs(root)
+    pid = meta["pid"]
+    if not force and _alive(pid):
+        return RestoreResult(0, [], f"process {pid}, which wrote it, is still running and restores on exit "
+                                    "(stop it, or pass --force)", blocked=True)
+    boot = _boot_id(fs)
+    if not force and meta["boot_id"] and boot and meta["boot_id"] != boot:
+        return RestoreResult(0, [], "the board has rebooted since, which already reset these settings")
+    problems = apply_steps(fs, steps)
+    if not problems:
+        Path(statefile).unlink()
+    return RestoreResult(len(steps), problems)
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _relpath(t: Fields, key: str) -> str:
+    """A root-relative path under ``sys/``: a state file never points rlrm anywhere else."""
+    value = t.str(key)
+    parts = value.split("/")
+    if value.startswith("/") or parts[0] != "sys" or len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
+        raise t.error(key, f"expected a path under sys/ relative to the sysfs root, got {value!r}")
+    return value
+
+
+def _current(fs: Sysfs, rel: str) -> Optional[str]:
+    """A file's current value, None when it cannot be read (then it is written regardless)."""
+    try:
+        return fs.read_line(rel)
+    except (OSError, InputError):
+        return None
+
+
+def _boot_id(fs: Sysfs) -> Optional[str]:
+    try:
+        return fs.read_line(BOOT_ID, "boot id")
+    except (OSError, InputError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _signals_blocked:
+    """Hold SIGINT/SIGTERM while a write or restore runs, so a handler never interleaves with it."""
+
+    def __enter__(self) -> None:
+        self._old = None
+        if hasattr(signal, "pthread_sigmask"):
+            self._old = signal.pthread_sigmask(signal.SIG_BLOCK, set(_SIGNALS))
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old)

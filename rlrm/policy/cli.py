@@ -1,0 +1,46 @@
+"""``rlrm export`` (training run -> checkpoint) and ``rlrm policy info`` (describe a checkpoint)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a training run's actor to a NumPy checkpoint (weights + policy.json)")
+    p.add_argument("run", metavar="RUN", help="training run folder (model.zip, env.json, obs_norm.npz)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="checkpoint folder, e.g. checkpoints/NAME")
+    p.add_argument("--format", dest="weights_format", choices=("safetensors", "npz"), default="safetensors",
+                   help="weights file format (default: safetensors)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint folder")
+    p.set_defaults(func=run_export)
+
+    q = sub.add_parser("policy", help="inspect exported policy checkpoints")
+    qs = q.add_subparsers(dest="policy_command", metavar="ACTION")
+    info = qs.add_parser("info", help="validate a checkpoint and print its sidecar summary")
+    info.add_argument("path", metavar="PATH", help="checkpoint folder, its policy.json or its weights file")
+    info.add_argument("--platform", default=None, help="also refuse a checkpoint for another board")
+    info.add_argument("--json", action="store_true", help="print the whole sidecar as JSON")
+    info.set_defaults(func=run_info)
+    q.set_defaults(func=lambda args: (q.print_help(), 2)[1])
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from rlrm.policy.export import export_run  # torch and sb3-contrib: only when exporting
+
+    policy = export_run(args.run, args.output, weights_format=args.weights_format, force=args.force)
+    print(f"exported {args.run} -> {policy.path}/{policy.weights_file} + policy.json")
+    print(policy.summary())
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from rlrm.policy import load
+    from rlrm.validate import read_json
+
+    policy = load(args.path, expected_platform=args.platform)
+    if args.json:
+        print(json.dumps(read_json(policy.sidecar_path), indent=1))
+    else:
+        print(policy.summary())
+    return 0

@@ -1,0 +1,76 @@
+"""rlrm hw status, rlrm hw pin and rlrm restore: output and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rlrm.cli import main
+from rlrm.hw import fake
+from rlrm.hw.actuator import HardwareActuator
+from tests.hw_support import board_dir, CPU, odroid, state_dir, xavier  # noqa: F401
+
+
+def test_status_on_xavier(xavier: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["hw", "status", "--sysfs-root", str(xavier)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"sysfs root: {xavier}"
+    assert "CPUs online: 0-5" in out
+    assert ("cluster 2 policy4: CPUs 4-5, 25 steps 115200..1907200 kHz; governor schedutil, "
+            "limits 115200..1907200 kHz, now 1420800 kHz") in out
+    assert any(line.startswith("GPU: 17000000.gv11b") and "15 steps 114750000..1109250000 Hz" in line
+               and "nvhost_podgov" in line for line in out)
+    assert "power VDD_IN (ina3221-iio): 4.772 W" in out
+    assert "temperature CPU-therm: 38.5 C" in out
+    assert out[-1] == "control: CPU frequency can be set; GPU frequency can be set"
+
+
+def test_status_from_environment_root_and_missing_sensor(odroid: Path, capsys: pytest.CaptureFixture,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RLRM_SYSFS_ROOT", str(odroid))
+    assert main(["hw", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "cluster 1 policy4: CPUs 4-7, 19 steps 200000..2000000 kHz" in out
+    assert "power A15 (ina231): missing (" in out and "enable is 0" in out
+
+
+def test_status_with_garbage_is_one_line_error(xavier: Path, capsys: pytest.CaptureFixture) -> None:
+    (xavier / f"{CPU}/policy2/related_cpus").write_text("two and three\n")
+    assert main(["hw", "status", "--sysfs-root", str(xavier)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"rlrm: error: {xavier}/{CPU}/policy2/related_cpus: CPUs of the policy: "
+                   "not a CPU list: 'two and three'")
+
+
+def test_pin_refuses_a_frequency_not_in_the_table(xavier: Path, capsys: pytest.CaptureFixture) -> None:
+    before = fake.snapshot_tree(xavier)
+    assert main(["hw", "pin", "--sysfs-root", str(xavier), "--cpu", "0=1000000", "--seconds", "0"]) == 2
+    assert "1000000 kHz is not an available frequency" in capsys.readouterr().err
+    assert fake.snapshot_tree(xavier) == before
+
+
+def test_pin_for_a_while_then_restore(odroid: Path, capsys: pytest.CaptureFixture) -> None:
+    before = fake.snapshot_tree(odroid)
+    assert main(["hw", "pin", "--sysfs-root", str(odroid), "--gpu", "600000", "--seconds", "0"]) == 0
+    assert "holding GPU 600000 kHz" in capsys.readouterr().out
+    assert fake.snapshot_tree(odroid) == before
+
+
+def test_restore_missing_or_malformed_statefile(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["restore", str(tmp_path / "nope.json")]) == 2
+    assert capsys.readouterr().err.strip() == f"rlrm: error: {tmp_path / 'nope.json'}: <file>: no such file"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "rlrm-hw-state/1"}')
+    assert main(["restore", str(bad)]) == 2
+    assert "root: missing required field" in capsys.readouterr().err
+
+
+def test_restore_refuses_while_the_writer_runs(xavier: Path, capsys: pytest.CaptureFixture) -> None:
+    before = fake.snapshot_tree(xavier)
+    with HardwareActuator(xavier, use_torch=False, handlers=False) as hw:
+        hw.set_cpu_frequency(0, 652800)
+        assert main(["restore", str(hw.statefile)]) == 1  # the process that wrote it still runs
+        assert "still running" in capsys.readouterr().err
+        assert Path(hw.statefile).exists()
+    assert fake.snapshot_tree(xavier) == before
