@@ -10,9 +10,10 @@ import torch
 
 from rlrm.cli import main
 from rlrm.dnn.dynamic_ofa import DynamicOFA
-from rlrm.dnn.hostinfo import FrequencyPin, cpufreq_policies, nominal_freq_khz
+from rlrm.dnn.hostinfo import nominal_freq_khz
 from rlrm.dnn.library import SubnetLibrary, SubnetSpec
 from rlrm.dnn.profile import HostProfiler, fit_compute_fraction, write_profile
+from rlrm.hw.fake import XAVIER_NX_CPU_KHZ, make_fake_xavier_nx
 from rlrm.dnn.supernet import OFAMobileNetV3
 from rlrm.platform import load_platform
 from rlrm.sim import BoardSimulator, OperatingPoint, load_trace, parse_scenario
@@ -76,44 +77,34 @@ def test_profile_here_loads_into_simulator(tmp_path) -> None:
     assert out["inferences"] > 0
 
 
-def _fake_cpufreq(root: Path, freqs=(800000, 1600000, 2400000)) -> Path:
-    pol = root / "sys/devices/system/cpu/cpufreq/policy0"
-    pol.mkdir(parents=True)
-    n = os.cpu_count() or 1
-    (pol / "related_cpus").write_text(" ".join(str(i) for i in range(n)) + "\n")
-    (pol / "scaling_available_frequencies").write_text(" ".join(str(f) for f in freqs) + " \n")
-    (pol / "scaling_min_freq").write_text(f"{freqs[0]}\n")
-    (pol / "scaling_max_freq").write_text(f"{freqs[-1]}\n")
-    (pol / "cpuinfo_transition_latency").write_text("40000\n")
-    return pol
+def _limits(root: Path) -> list[str]:
+    base = root / "sys/devices/system/cpu/cpufreq"
+    return [(base / f"policy{i}" / f).read_text().strip() for i in (0, 2, 4)
+            for f in ("scaling_min_freq", "scaling_max_freq", "scaling_governor")]
 
 
-def test_frequency_pin_sets_and_restores(tmp_path) -> None:
-    pol = _fake_cpufreq(tmp_path)
-    (policy,) = cpufreq_policies(tmp_path)
-    assert policy.writable and policy.freqs_khz == (800000, 1600000, 2400000)
-    with FrequencyPin([policy]) as pin:
-        pin.set(800000)
-        assert (pol / "scaling_max_freq").read_text() == "800000"
-        pin.set(1600000)
-        assert (pol / "scaling_min_freq").read_text() == "1600000"
-    assert (pol / "scaling_min_freq").read_text().strip() == "800000"
-    assert (pol / "scaling_max_freq").read_text().strip() == "2400000"
-
-
-def test_writable_cpufreq_measures_every_frequency(tmp_path) -> None:
-    pol = _fake_cpufreq(tmp_path)
-    prof = HostProfiler(_tiny_model(), "fakeboard", threads=[1], warmup=0, repeats=2, root=tmp_path)
+def test_board_with_writable_cpufreq_and_sensors(tmp_path, monkeypatch) -> None:
+    """A fake Jetson Xavier NX tree (rlrm.hw.fake): every cpufreq policy is pinned to each
+    measured frequency through rlrm.hw's StateGuard and put back; VDD_IN power is recorded."""
+    monkeypatch.setenv("RLRM_STATE_DIR", str(tmp_path / "state"))
+    root = make_fake_xavier_nx(tmp_path / "board")
+    before = _limits(root)
+    prof = HostProfiler(_tiny_model(), "fakeboard", threads=[1], warmup=0, repeats=2, root=root, freq_steps=3)
+    freqs = [XAVIER_NX_CPU_KHZ[0], XAVIER_NX_CPU_KHZ[12], XAVIER_NX_CPU_KHZ[-1]]
+    assert prof.cpu_freqs()[0] == freqs and prof.cpu_freqs()[2]
     results = prof.run(progress=False)
-    assert len(results[(0, "cpu", 1)]) == 3
+    assert _limits(root) == before  # restored
+    assert not list((tmp_path / "state").glob("rlrm-hw-state-*.json"))  # state file removed
+    assert [f for f, _ in results[(0, "cpu", 1)]] == freqs
     write_profile(prof, results, tmp_path / "envs")
     plat = load_platform(tmp_path / "envs" / "platforms" / "fakeboard.toml")
-    assert plat.unit("cpu").freqs_khz == (800000, 1600000, 2400000)
-    assert plat.unit("cpu").dvfs_latency_us == 40.0
+    cpu = plat.unit("cpu")
+    assert cpu.freqs_khz == tuple(freqs) and cpu.dvfs_latency_us == 300.0
+    assert {s.name for s in plat.sensors} == {"VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"}
     trace = load_trace(tmp_path / "envs" / "traces" / "fakeboard" / "tiny.json", platform=plat)
     points = trace.entry(1, "cpu", 1).points
-    assert [p[0] for p in points] == [800000, 1600000, 2400000] and all(p[3] is None for p in points)
-    assert (pol / "scaling_max_freq").read_text().strip() == "2400000"  # restored
+    assert [p[0] for p in points] == freqs
+    assert all(p[3] == pytest.approx(4.772) for p in points)  # the fake VDD_IN rail
     assert _simulate(tmp_path / "envs", "fakeboard")["inferences"] > 0
 
 

@@ -63,6 +63,8 @@ def add_parser(subparsers: Any) -> None:
     prof.add_argument("--warmup", type=int, default=3, help="untimed runs per measurement (default: 3)")
     prof.add_argument("--repeats", type=int, default=20, help="timed runs per measurement (default: 20)")
     prof.add_argument("--no-freqs", action="store_true", help="do not step CPU frequencies even if writable")
+    prof.add_argument("--freq-steps", type=int, default=None,
+                      help="measure only N frequencies, evenly spread, lowest and highest included (default: all)")
     prof.add_argument("--no-cuda", action="store_true", help="skip CUDA even if available")
     prof.add_argument("--quiet", action="store_true", help="no progress bar")
     prof.set_defaults(func=run_profile)
@@ -164,8 +166,10 @@ def run_profile(args: argparse.Namespace) -> int:
             model = DynamicOFA(model.supernet, load_library(args.library))
     else:
         model = build_model(load_library(args.library or "dynamic-ofa-6"), args.weights)
+    if args.freq_steps is not None and args.freq_steps < 2:
+        raise InputError("--freq-steps", "freq_steps", "need at least 2 (lowest and highest)")
     profiler = HostProfiler(model, args.name, threads, args.warmup, args.repeats,
-                            frequencies=not args.no_freqs, cuda=not args.no_cuda)
+                            frequencies=not args.no_freqs, cuda=not args.no_cuda, freq_steps=args.freq_steps)
     results = profiler.run(progress=not args.quiet)
     plat_path, trace_path = write_profile(profiler, results, args.envs or ENVS_DIR)
     print(f"wrote {plat_path}")

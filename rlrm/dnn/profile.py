@@ -5,8 +5,10 @@ For every compute option the machine offers here (CPU thread counts, each pinned
 cores; CUDA if present) and every CPU frequency where cpufreq is writable, every level is
 run on one image after a warm-up: median and 90th percentile of the latency, the share of
 the used cores' time the process kept busy (the trace's ``activity``), and package power
-where a RAPL sensor is readable (else ``power_w`` is null). Results go through the board
-profile and trace writers of :mod:`rlrm.platform` and :mod:`rlrm.sim.trace`.
+where :mod:`rlrm.hw` finds a sensor (INA3221, INA231, RAPL, hwmon; else ``power_w`` is null). Results go through the board
+profile and trace writers of :mod:`rlrm.platform` and :mod:`rlrm.sim.trace`; cpufreq and
+the power sensors are driven through :mod:`rlrm.hw` (its :class:`~rlrm.hw.StateGuard` saves
+every value before the first write and puts it back, also on SIGINT/SIGTERM).
 """
 
 from __future__ import annotations
@@ -24,16 +26,11 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from rlrm.dnn.dynamic_ofa import DynamicOFA
-from rlrm.dnn.hostinfo import (
-    CpuFreqPolicy,
-    FrequencyPin,
-    RaplSensor,
-    cpu_model_name,
-    cpufreq_policies,
-    nominal_freq_khz,
-)
+from rlrm.dnn.hostinfo import cpu_model_name, nominal_freq_khz
 from rlrm.dnn.library import SubnetLibrary
 from rlrm.errors import InputError
+from rlrm.hw import CpuPolicy, PowerReader, StateGuard, Sysfs, auto_discover, discover_policies
+from rlrm.hw.cpufreq import KHZ_MAX, KHZ_MIN
 from rlrm.platform.profile import ComputeUnit, Platform, PowerMode, PowerModel, Sensor, load_platform, save_platform
 from rlrm.sim.trace import SubnetInfo, Trace, TraceEntry, load_trace, save_trace
 
@@ -50,7 +47,7 @@ class Measurement:
     :param latency_ms: median latency of one inference
     :param latency_p90_ms: 90th percentile (nearest rank)
     :param activity: CPU time of the process / (wall time x cores used), clamped to (0, 1]
-    :param power_w: average package power while measuring, or None without a sensor
+    :param power_w: average board power while measuring (see :func:`board_power`), or None
     """
 
     latency_ms: float
@@ -80,26 +77,52 @@ def p90(values: Sequence[float]) -> float:
 
 def measure(
     run: Callable[[], Any], warmup: int, repeats: int, cores: int,
-    sensor: Optional[RaplSensor] = None, sync: Callable[[], None] = lambda: None,
+    power: Optional[Callable[[], Optional[float]]] = None, sync: Callable[[], None] = lambda: None,
 ) -> Measurement:
-    """Time ``run`` ``repeats`` times after ``warmup`` untimed runs."""
+    """Time ``run`` ``repeats`` times after ``warmup`` untimed runs; ``power()`` (watts or
+    None) is sampled once before and after every timed run and averaged."""
     for _ in range(warmup):
         run()
     sync()
     times = []
+    watts: list[float] = []
+    if power is not None:
+        power()  # primes energy-counter sensors (RAPL): their reading is the mean since the last
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    e0 = sensor.energy_uj() if sensor else 0
     for _ in range(repeats):
         t0 = time.perf_counter()
         run()
         sync()
         times.append((time.perf_counter() - t0) * 1e3)
+        if power is not None:
+            w = power()
+            if w is not None:
+                watts.append(w)
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
-    power = sensor.power_w(e0, sensor.energy_uj(), wall) if sensor else None
     activity = min(1.0, max(0.01, cpu / (wall * max(1, cores)))) if wall > 0 else 1.0
     med = statistics.median(times)
-    return Measurement(med, max(med, p90(times)), activity, power)
+    return Measurement(med, max(med, p90(times)), activity, statistics.mean(watts) if watts else None)
+
+
+#: Rails that measure the whole board's input (the others are parts of it).
+BOARD_RAILS = ("VDD_IN", "POM_5V_IN")
+
+
+def board_power(readers: Sequence[PowerReader]) -> Optional[Callable[[], Optional[float]]]:
+    """A function returning the board's power in watts: the total-input rail where there is
+    one (Jetson ``VDD_IN``), else the sum of every rail (Odroid A15 + A7 + GPU + MEM, RAPL
+    packages); None without sensors. A reading with a missing rail is None."""
+    if not readers:
+        return None
+    total = [r for r in readers if r.name in BOARD_RAILS]
+    use = total[:1] or list(readers)
+
+    def read() -> Optional[float]:
+        values = [r.read().value for r in use]
+        return None if any(v is None for v in values) else float(sum(values))  # type: ignore[arg-type]
+
+    return read
 
 
 def fit_compute_fraction(points: Sequence[tuple[int, float]]) -> float:
@@ -125,7 +148,10 @@ class HostProfiler:
     :param repeats: timed runs per measurement
     :param frequencies: measure every frequency where cpufreq is writable
     :param cuda: measure CUDA if available
-    :param root: filesystem root for sysfs/procfs (tests use a fake tree)
+    :param root: filesystem root for sysfs/procfs (default: ``$RLRM_SYSFS_ROOT`` or ``/``;
+        tests use a fake tree)
+    :param freq_steps: measure only this many frequencies, evenly spread, lowest and highest
+        included (default: all)
     """
 
     def __init__(
@@ -137,11 +163,13 @@ class HostProfiler:
         repeats: int = 20,
         frequencies: bool = True,
         cuda: bool = True,
-        root: Path = Path("/"),
+        root: Optional[Path] = None,
+        freq_steps: Optional[int] = None,
     ) -> None:
         self.model = model.eval()
         self.name = name
-        self.root = Path(root)
+        self.fs = Sysfs(root)
+        self.root = self.fs.root
         self.warmup, self.repeats = warmup, repeats
         self.allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
         n_cpu = os.cpu_count() or len(self.allowed)
@@ -151,10 +179,15 @@ class HostProfiler:
         for t in self.threads:
             if not 1 <= t <= usable:
                 raise InputError("--threads", "threads", f"{t} is not in 1..{usable} (cores this process may use)")
-        self.policies = cpufreq_policies(self.root)
-        self.writable = [p for p in self.policies if p.writable] if frequencies else []
-        self.sensor = RaplSensor.find(self.root)
+        self.policies = [p for p in discover_policies(self.fs) if p.active]
+        self.writable = [p for p in self.policies if p.available_khz and self._can_pin(p)] if frequencies else []
+        self.freq_steps = freq_steps
+        self.readers = auto_discover(self.fs)
+        self.power = board_power(self.readers)
         self.cuda = cuda and torch.cuda.is_available()
+
+    def _can_pin(self, p: CpuPolicy) -> bool:
+        return all(self.fs.writable(p.file(f)) for f in ("scaling_min_freq", "scaling_max_freq"))
 
     # ---------------------------------------------------------------------------- options
     def options(self) -> list[ComputeOption]:
@@ -166,14 +199,30 @@ class HostProfiler:
     def cpu_freqs(self) -> tuple[list[int], str, bool]:
         """Operating points of the ``cpu`` unit, their source, and whether we set them."""
         if self.writable:
-            common = sorted(set.intersection(*(set(p.freqs_khz) for p in self.writable)))
+            common = sorted(set.intersection(*(set(p.available_khz) for p in self.writable)))
             if common:
-                return common, f"cpufreq {', '.join(str(p.path) for p in self.writable)}: scaling_available_frequencies (set by pinning scaling_min/max_freq)", True
+                if self.freq_steps and len(common) > self.freq_steps:
+                    n = max(2, self.freq_steps)
+                    common = sorted({common[round(i * (len(common) - 1) / (n - 1))] for i in range(n)})
+                where = ", ".join(str(self.fs.path(p.rel)) for p in self.writable)
+                return common, f"cpufreq {where}: scaling_available_frequencies (each pinned in turn)", True
         if self.policies:
-            f = max(self.policies[0].freqs_khz)
-            return [f], f"cpufreq {self.policies[0].path} maximum (cpufreq not writable here: not set)", False
+            p = self.policies[0]
+            f = max(p.available_khz) if p.available_khz else p.cpuinfo_max_khz
+            return [f], f"cpufreq {self.fs.path(p.rel)} highest frequency (not writable here: not set)", False
         khz, source = nominal_freq_khz(self.root)
         return [khz], source, False
+
+    def transition_latency_us(self) -> float:
+        lat = 0
+        for p in self.policies:
+            rel = p.file("cpuinfo_transition_latency")
+            if self.fs.exists(rel):
+                try:
+                    lat = max(lat, self.fs.read_int(rel, "transition latency (ns)", minimum=0))
+                except InputError:
+                    pass
+        return lat / 1000.0
 
     # -------------------------------------------------------------------------- measuring
     def _run_level(self, level: int, device: str) -> Callable[[], Any]:
@@ -202,10 +251,12 @@ class HostProfiler:
         affinity0 = set(self.allowed)
         level0 = self.model.level
         bar = tqdm(total=len(jobs), desc=f"rlrm profile {self.name}", unit="run", disable=not progress, file=sys.stderr)
-        pin = FrequencyPin(self.writable) if settable else None
+        guard: Optional[StateGuard] = None
+        if settable:
+            guard = StateGuard(self.fs)
+            for p in self.writable:
+                guard.plan_limits(p.file("scaling_min_freq"), p.file("scaling_max_freq"), bounds=(KHZ_MIN, KHZ_MAX))
         try:
-            if pin:
-                pin.__enter__()
             current_f: Optional[int] = None
             # One untimed pass over every option and level first: one-time costs (thread
             # pools, allocator, kernel selection) would otherwise land on the first jobs.
@@ -213,8 +264,10 @@ class HostProfiler:
                 for lv in levels:
                     self._measure_one(opt, lv, warmup=1, repeats=1)
             for f, opt, lv in jobs:
-                if pin and f is not None and f != current_f:
-                    pin.set(f)
+                if guard is not None and f is not None and f != current_f:
+                    for p in self.writable:
+                        p.set_frequency(f, guard, method="pin")
+                    time.sleep(0.01)
                     current_f = f
                 bar.set_postfix_str(f"{opt.unit}x{opt.cores or ''} level {lv}" + (f" {f / 1000:g} MHz" if f else ""))
                 m = self._measure_one(opt, lv)
@@ -223,8 +276,7 @@ class HostProfiler:
                 bar.update(1)
         finally:
             bar.close()
-            if pin:
-                pin.__exit__(None, None, None)
+            problems = guard.close() if guard is not None else []
             torch.set_num_threads(threads0)
             if hasattr(os, "sched_setaffinity"):
                 os.sched_setaffinity(0, affinity0)
@@ -232,6 +284,8 @@ class HostProfiler:
                 self.model.to("cpu")
             if level0 >= 0:
                 self.model.switch(level0)
+        if problems:
+            raise InputError(problems[0], "restore", "could not restore a cpufreq setting; see `rlrm restore`")
         return results
 
     def _measure_one(self, opt: ComputeOption, level: int, warmup: Optional[int] = None,
@@ -242,25 +296,25 @@ class HostProfiler:
         if opt.unit == "gpu":
             self.model.to("cuda")
             torch.set_num_threads(1)
-            return measure(self._run_level(level, "cuda"), warmup, repeats, 1, self.sensor,
+            return measure(self._run_level(level, "cuda"), warmup, repeats, 1, self.power,
                            sync=torch.cuda.synchronize)
         if self.cuda:
             self.model.to("cpu")
         torch.set_num_threads(opt.cores)
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, set(opt.cpus))
-        return measure(self._run_level(level, "cpu"), warmup, repeats, opt.cores, self.sensor)
+        return measure(self._run_level(level, "cpu"), warmup, repeats, opt.cores, self.power)
 
     # ---------------------------------------------------------------------------- results
     def platform(self) -> Platform:
         freqs, freq_source, settable = self.cpu_freqs()
         host = socket.gethostname()
-        lat = max((p.transition_latency_ns for p in self.writable), default=0) / 1000.0
-        missing = PowerModel(0.0, 0.0, 0.0, MISSING_POWER if not self.sensor else
-                             "not fitted: package power measured by RAPL is in the trace's points; the model is zeros")
+        lat = self.transition_latency_us()
+        missing = PowerModel(0.0, 0.0, 0.0, MISSING_POWER if self.power is None else
+                             "not fitted: measured power is in the trace's points; the model is zeros")
         sysfs: dict[str, Any] = {"cpus": list(range(self.n_cores))}
         if self.policies:
-            sysfs["cpufreq_policies"] = [str(p.path) for p in self.policies]
+            sysfs["cpufreq_policies"] = ["/" + p.rel for p in self.policies]
         units = {"cpu": ComputeUnit(
             name="cpu", kind="cpu", cores=self.n_cores, core_type=cpu_model_name(self.root),
             freqs_khz=tuple(freqs), volts_mv=(PLACEHOLDER_MV,) * len(freqs), freq_source=freq_source,
@@ -275,15 +329,17 @@ class HostProfiler:
                 volt_source="missing: placeholder", dvfs_latency_us=0.0,
                 power=PowerModel(0.0, 0.0, 0.0, MISSING_POWER),
             )
-        sensors: tuple[Sensor, ...] = ()
-        if self.sensor:
-            sensors = (Sensor("package", "rapl", str(Path("/") / self.sensor.path.relative_to(self.root)), 0, ("cpu",)),)
+        sensors = tuple(
+            Sensor(r.name, r.kind, "/" + r.rel, int(getattr(r, "channel", 0)),
+                   ("cpu",) if r.kind == "rapl" else ("board",))
+            for r in self.readers
+        )
         return Platform(
             name=self.name,
             description=f"{cpu_model_name(self.root)}, {self.n_cores} CPUs, measured by rlrm profile on {host}",
             sources=(f"rlrm profile on {host}, {datetime.date.today().isoformat()}",
                      "CPU count: os.cpu_count(); frequencies: " + freq_source),
-            base_power_w=0.0, base_power_source=MISSING_POWER if not self.sensor else "not measured (idle power not sampled)",
+            base_power_w=0.0, base_power_source=MISSING_POWER if self.power is None else "not measured (idle power not sampled)",
             units=units,
             power_modes={"max": PowerMode(0, "max", 0.0, {}, {})},
             default_power_mode="max", sensors=sensors,
@@ -304,7 +360,8 @@ class HostProfiler:
             top = pts[-1][1]
             cf = fit_compute_fraction([(f, m.latency_ms) for f, m in pts]) if len(pts) > 1 else 1.0
             points = tuple((f, round(m.latency_ms, 4), round(m.latency_p90_ms, 4),
-                            None if m.power_w is None else round(m.power_w, 3)) for f, m in pts) if len(pts) > 1 else ()
+                            None if m.power_w is None else round(m.power_w, 3)) for f, m in pts) \
+                if len(pts) > 1 or top.power_w is not None else ()
             entries[(lv, unit, cores)] = TraceEntry(
                 lv, unit, cores, round(top.latency_ms, 4), round(top.latency_p90_ms, 4),
                 round(cf, 4), round(top.activity, 4), points,
@@ -317,7 +374,8 @@ class HostProfiler:
             f"the first n usable cores {self.allowed}; activity = process CPU time / (wall time x n); "
             + ("every cpufreq frequency pinned in turn, compute_fraction fitted over them; "
                if settable else "one CPU operating point (cpufreq not writable here): compute_fraction 1.0 assumed, not measured; ")
-            + ("power: RAPL package power in points. " if self.sensor else "power: no sensor (power_w null). ")
+            + (f"power: {', '.join(r.name for r in self.readers)} sampled after every timed run, averaged, in points. "
+               if self.power is not None else "power: no sensor (power_w null). ")
             + f"Model: {lib.arch.name}, weights do not affect latency; torch {torch.__version__}."
         )
         return Trace(
