@@ -168,11 +168,11 @@ class DynamicOFA(nn.Module):
             self.switch(level)
             sums: list[Optional[list[Any]]] = [None] * len(self._bns)
 
-            def make_forward(i: int, bn: nn.BatchNorm2d) -> Any:
-                def fwd(_self: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
-                    c, n = x.size(1), x.size(0)
-                    mean = x.mean(dim=(0, 2, 3))
-                    var = (x - mean.view(1, -1, 1, 1)).pow(2).mean(dim=(0, 2, 3))
+            def make_forward(i: int, bn: nn.BatchNorm2d, sums: list[Optional[list[Any]]]) -> Any:
+                def fwd(_self: nn.BatchNorm2d, inp: torch.Tensor) -> torch.Tensor:
+                    c, n = inp.size(1), inp.size(0)
+                    mean = inp.mean(dim=(0, 2, 3))
+                    var = (inp - mean.view(1, -1, 1, 1)).pow(2).mean(dim=(0, 2, 3))
                     acc = sums[i]
                     if acc is None:
                         sums[i] = [mean * n, var * n, n, c]
@@ -180,12 +180,12 @@ class DynamicOFA(nn.Module):
                         acc[0] += mean * n
                         acc[1] += var * n
                         acc[2] += n
-                    return F.batch_norm(x, mean, var, bn.weight[:c], bn.bias[:c], False, 0.0, bn.eps)
+                    return F.batch_norm(inp, mean, var, bn.weight[:c], bn.bias[:c], False, 0.0, bn.eps)
 
                 return fwd
 
             for i, bn in enumerate(self._bns):
-                bn.forward = types.MethodType(make_forward(i, bn), bn)  # type: ignore[method-assign]
+                bn.forward = types.MethodType(make_forward(i, bn, sums), bn)  # type: ignore[method-assign]
                 bn._rlrm_calibrating = True  # type: ignore[attr-defined]
             try:
                 for x in batches:

@@ -23,7 +23,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping, Union
 
 from rlrm.dnn.arch import SupernetArch, conv_out_size, walk_blocks
 from rlrm.errors import InputError
