@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.train.cli",
     "rlrm.policy.cli",
     "rlrm.hw.cli",
+    "rlrm.dnn.cli",
 )
 
 

@@ -1,0 +1,414 @@
+"""``rlrm profile``: measure a sub-network library on this machine, write a board profile
+and a trace the simulator loads.
+
+For every compute option the machine offers here (CPU thread counts, each pinned to as many
+cores; CUDA if present) and every CPU frequency where cpufreq is writable, every level is
+run on one image after a warm-up: median and 90th percentile of the latency, the share of
+the used cores' time the process kept busy (the trace's ``activity``), and package power
+where :mod:`rlrm.hw` finds a sensor (INA3221, INA231, RAPL, hwmon; else ``power_w`` is null). Results go through the board
+profile and trace writers of :mod:`rlrm.platform` and :mod:`rlrm.sim.trace`; cpufreq and
+the power sensors are driven through :mod:`rlrm.hw` (its :class:`~rlrm.hw.StateGuard` saves
+every value before the first write and puts it back, also on SIGINT/SIGTERM).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+
+from rlrm.dnn.dynamic_ofa import DynamicOFA
+from rlrm.dnn.hostinfo import cpu_model_name, nominal_freq_khz
+from rlrm.dnn.library import SubnetLibrary
+from rlrm.errors import InputError
+from rlrm.hw import CpuPolicy, PowerReader, StateGuard, Sysfs, auto_discover, discover_policies
+from rlrm.hw.cpufreq import KHZ_MAX, KHZ_MIN
+from rlrm.platform.profile import ComputeUnit, Platform, PowerMode, PowerModel, Sensor, load_platform, save_platform
+from rlrm.sim.trace import SubnetInfo, Trace, TraceEntry, load_trace, save_trace
+
+#: Placeholder voltage where the machine does not expose one; the power model is zero, so
+#: it has no effect (the profile says so).
+PLACEHOLDER_MV = 1000.0
+MISSING_POWER = "missing: no power sensor readable on this machine; power not modelled (zeros)"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One (level, option, frequency) measurement.
+
+    :param latency_ms: median latency of one inference
+    :param latency_p90_ms: 90th percentile (nearest rank)
+    :param activity: CPU time of the process / (wall time x cores used), clamped to (0, 1]
+    :param power_w: average board power while measuring (see :func:`board_power`), or None
+    """
+
+    latency_ms: float
+    latency_p90_ms: float
+    activity: float
+    power_w: Optional[float]
+
+
+@dataclass(frozen=True)
+class ComputeOption:
+    """Where an inference runs.
+
+    :param unit: unit name in the profile (``cpu``, ``gpu``)
+    :param cores: CPU: threads, pinned to as many cores; GPU: 0
+    :param cpus: the cores the process is pinned to (CPU options)
+    """
+
+    unit: str
+    cores: int
+    cpus: tuple[int, ...] = ()
+
+
+def p90(values: Sequence[float]) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
+
+
+def measure(
+    run: Callable[[], Any], warmup: int, repeats: int, cores: int,
+    power: Optional[Callable[[], Optional[float]]] = None, sync: Callable[[], None] = lambda: None,
+) -> Measurement:
+    """Time ``run`` ``repeats`` times after ``warmup`` untimed runs; ``power()`` (watts or
+    None) is sampled once before and after every timed run and averaged."""
+    for _ in range(warmup):
+        run()
+    sync()
+    times = []
+    watts: list[float] = []
+    if power is not None:
+        power()  # primes energy-counter sensors (RAPL): their reading is the mean since the last
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+        if power is not None:
+            w = power()
+            if w is not None:
+                watts.append(w)
+    wall = time.perf_counter() - wall0
+    cpu = time.process_time() - cpu0
+    activity = min(1.0, max(0.01, cpu / (wall * max(1, cores)))) if wall > 0 else 1.0
+    med = statistics.median(times)
+    return Measurement(med, max(med, p90(times)), activity, statistics.mean(watts) if watts else None)
+
+
+#: Rails that measure the whole board's input (the others are parts of it).
+BOARD_RAILS = ("VDD_IN", "POM_5V_IN")
+
+
+def board_power(readers: Sequence[PowerReader]) -> Optional[Callable[[], Optional[float]]]:
+    """A function returning the board's power in watts: the total-input rail where there is
+    one (Jetson ``VDD_IN``), else the sum of every rail (Odroid A15 + A7 + GPU + MEM, RAPL
+    packages); None without sensors. A reading with a missing rail is None."""
+    if not readers:
+        return None
+    total = [r for r in readers if r.name in BOARD_RAILS]
+    use = total[:1] or list(readers)
+
+    def read() -> Optional[float]:
+        values = [r.read().value for r in use]
+        return None if any(v is None for v in values) else float(sum(values))  # type: ignore[arg-type]
+
+    return read
+
+
+def fit_compute_fraction(points: Sequence[tuple[int, float]]) -> float:
+    """Least-squares ``cf`` of ``t(f) = t_max * (cf * f_max / f + 1 - cf)`` over
+    ``(freq_khz, latency_ms)`` points, clamped to [0, 1]."""
+    f_max = max(f for f, _ in points)
+    t_max = next(t for f, t in points if f == f_max)
+    xs = [f_max / f - 1.0 for f, _ in points]
+    ys = [t / t_max - 1.0 for _, t in points]
+    den = sum(x * x for x in xs)
+    if den == 0:
+        return 1.0
+    return min(1.0, max(0.0, sum(x * y for x, y in zip(xs, ys)) / den))
+
+
+class HostProfiler:
+    """Measures a Dynamic-OFA model's levels on this machine.
+
+    :param model: the model (its weights' values do not change latency)
+    :param name: profile name (``host``)
+    :param threads: CPU thread counts to measure (default: 1..number of usable cores)
+    :param warmup: untimed runs per measurement
+    :param repeats: timed runs per measurement
+    :param frequencies: measure every frequency where cpufreq is writable
+    :param cuda: measure CUDA if available
+    :param root: filesystem root for sysfs/procfs (default: ``$RLRM_SYSFS_ROOT`` or ``/``;
+        tests use a fake tree)
+    :param freq_steps: measure only this many frequencies, evenly spread, lowest and highest
+        included (default: all)
+    """
+
+    def __init__(
+        self,
+        model: DynamicOFA,
+        name: str = "host",
+        threads: Optional[Sequence[int]] = None,
+        warmup: int = 3,
+        repeats: int = 20,
+        frequencies: bool = True,
+        cuda: bool = True,
+        root: Optional[Path] = None,
+        freq_steps: Optional[int] = None,
+    ) -> None:
+        self.model = model.eval()
+        self.name = name
+        self.fs = Sysfs(root)
+        self.root = self.fs.root
+        self.warmup, self.repeats = warmup, repeats
+        self.allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+        n_cpu = os.cpu_count() or len(self.allowed)
+        self.n_cores = n_cpu
+        usable = len(self.allowed)
+        self.threads = sorted(set(threads)) if threads else list(range(1, usable + 1))
+        for t in self.threads:
+            if not 1 <= t <= usable:
+                raise InputError("--threads", "threads", f"{t} is not in 1..{usable} (cores this process may use)")
+        self.policies = [p for p in discover_policies(self.fs) if p.active]
+        self.writable = [p for p in self.policies if p.available_khz and self._can_pin(p)] if frequencies else []
+        self.freq_steps = freq_steps
+        self.readers = auto_discover(self.fs)
+        self.power = board_power(self.readers)
+        self.cuda = cuda and torch.cuda.is_available()
+
+    def _can_pin(self, p: CpuPolicy) -> bool:
+        return all(self.fs.writable(p.file(f)) for f in ("scaling_min_freq", "scaling_max_freq"))
+
+    # ---------------------------------------------------------------------------- options
+    def options(self) -> list[ComputeOption]:
+        opts = [ComputeOption("cpu", n, tuple(self.allowed[:n])) for n in self.threads]
+        if self.cuda:
+            opts.append(ComputeOption("gpu", 0))
+        return opts
+
+    def cpu_freqs(self) -> tuple[list[int], str, bool]:
+        """Operating points of the ``cpu`` unit, their source, and whether we set them."""
+        if self.writable:
+            common = sorted(set.intersection(*(set(p.available_khz) for p in self.writable)))
+            if common:
+                if self.freq_steps and len(common) > self.freq_steps:
+                    n = max(2, self.freq_steps)
+                    common = sorted({common[round(i * (len(common) - 1) / (n - 1))] for i in range(n)})
+                where = ", ".join(str(self.fs.path(p.rel)) for p in self.writable)
+                return common, f"cpufreq {where}: scaling_available_frequencies (each pinned in turn)", True
+        if self.policies:
+            p = self.policies[0]
+            f = max(p.available_khz) if p.available_khz else p.cpuinfo_max_khz
+            return [f], f"cpufreq {self.fs.path(p.rel)} highest frequency (not writable here: not set)", False
+        khz, source = nominal_freq_khz(self.root)
+        return [khz], source, False
+
+    def transition_latency_us(self) -> float:
+        lat = 0
+        for p in self.policies:
+            rel = p.file("cpuinfo_transition_latency")
+            if self.fs.exists(rel):
+                try:
+                    lat = max(lat, self.fs.read_int(rel, "transition latency (ns)", minimum=0))
+                except InputError:
+                    pass
+        return lat / 1000.0
+
+    # -------------------------------------------------------------------------- measuring
+    def _run_level(self, level: int, device: str) -> Callable[[], Any]:
+        r = self.model.library[level].resolution
+        x = torch.randn(1, 3, r, r, device=device)
+        model = self.model
+
+        def run() -> Any:
+            with torch.no_grad():
+                return model(x)
+
+        return run
+
+    def run(self, levels: Optional[Sequence[int]] = None, progress: bool = True) -> dict[tuple[int, str, int], list[tuple[int, Measurement]]]:
+        """Measure; results keyed by (level, unit, cores), a list of (freq_khz, Measurement)."""
+        from tqdm import tqdm
+
+        levels = list(range(self.model.n_levels)) if levels is None else list(levels)
+        freqs, _, settable = self.cpu_freqs()
+        freq_steps: list[Optional[int]] = list(freqs) if settable else [None]
+        opts = self.options()
+        jobs = [(f, o, lv) for f in freq_steps for o in opts if not (o.unit == "gpu" and f is not None and f != freq_steps[-1])
+                for lv in levels]
+        results: dict[tuple[int, str, int], list[tuple[int, Measurement]]] = {}
+        threads0 = torch.get_num_threads()
+        affinity0 = set(self.allowed)
+        level0 = self.model.level
+        bar = tqdm(total=len(jobs), desc=f"rlrm profile {self.name}", unit="run", disable=not progress, file=sys.stderr)
+        guard: Optional[StateGuard] = None
+        if settable:
+            guard = StateGuard(self.fs)
+            for p in self.writable:
+                guard.plan_limits(p.file("scaling_min_freq"), p.file("scaling_max_freq"), bounds=(KHZ_MIN, KHZ_MAX))
+        try:
+            current_f: Optional[int] = None
+            # One untimed pass over every option and level first: one-time costs (thread
+            # pools, allocator, kernel selection) would otherwise land on the first jobs.
+            for opt in opts:
+                for lv in levels:
+                    self._measure_one(opt, lv, warmup=1, repeats=1)
+            for f, opt, lv in jobs:
+                if guard is not None and f is not None and f != current_f:
+                    for p in self.writable:
+                        p.set_frequency(f, guard, method="pin")
+                    time.sleep(0.01)
+                    current_f = f
+                bar.set_postfix_str(f"{opt.unit}x{opt.cores or ''} level {lv}" + (f" {f / 1000:g} MHz" if f else ""))
+                m = self._measure_one(opt, lv)
+                key = (lv, opt.unit, opt.cores)
+                results.setdefault(key, []).append((f if f is not None else freqs[-1], m))
+                bar.update(1)
+        finally:
+            bar.close()
+            problems = guard.close() if guard is not None else []
+            torch.set_num_threads(threads0)
+            if hasattr(os, "sched_setaffinity"):
+                os.sched_setaffinity(0, affinity0)
+            if self.cuda:
+                self.model.to("cpu")
+            if level0 >= 0:
+                self.model.switch(level0)
+        if problems:
+            raise InputError(problems[0], "restore", "could not restore a cpufreq setting; see `rlrm restore`")
+        return results
+
+    def _measure_one(self, opt: ComputeOption, level: int, warmup: Optional[int] = None,
+                     repeats: Optional[int] = None) -> Measurement:
+        warmup = self.warmup if warmup is None else warmup
+        repeats = self.repeats if repeats is None else repeats
+        self.model.switch(level)
+        if opt.unit == "gpu":
+            self.model.to("cuda")
+            torch.set_num_threads(1)
+            return measure(self._run_level(level, "cuda"), warmup, repeats, 1, self.power,
+                           sync=torch.cuda.synchronize)
+        if self.cuda:
+            self.model.to("cpu")
+        torch.set_num_threads(opt.cores)
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, set(opt.cpus))
+        return measure(self._run_level(level, "cpu"), warmup, repeats, opt.cores, self.power)
+
+    # ---------------------------------------------------------------------------- results
+    def platform(self) -> Platform:
+        freqs, freq_source, settable = self.cpu_freqs()
+        host = socket.gethostname()
+        lat = self.transition_latency_us()
+        missing = PowerModel(0.0, 0.0, 0.0, MISSING_POWER if self.power is None else
+                             "not fitted: measured power is in the trace's points; the model is zeros")
+        sysfs: dict[str, Any] = {"cpus": list(range(self.n_cores))}
+        if self.policies:
+            sysfs["cpufreq_policies"] = ["/" + p.rel for p in self.policies]
+        units = {"cpu": ComputeUnit(
+            name="cpu", kind="cpu", cores=self.n_cores, core_type=cpu_model_name(self.root),
+            freqs_khz=tuple(freqs), volts_mv=(PLACEHOLDER_MV,) * len(freqs), freq_source=freq_source,
+            volt_source=f"missing: voltage not exposed here; {PLACEHOLDER_MV:g} mV placeholder (power model is zero)",
+            dvfs_latency_us=lat, power=missing, sysfs=sysfs,
+        )}
+        if self.cuda:
+            units["gpu"] = ComputeUnit(
+                name="gpu", kind="gpu", cores=1, core_type=torch.cuda.get_device_name(0),
+                freqs_khz=(1_000_000,), volts_mv=(PLACEHOLDER_MV,),
+                freq_source="unknown: GPU clock not read; 1 GHz placeholder, one operating point (not settable)",
+                volt_source="missing: placeholder", dvfs_latency_us=0.0,
+                power=PowerModel(0.0, 0.0, 0.0, MISSING_POWER),
+            )
+        sensors = tuple(
+            Sensor(r.name, r.kind, "/" + r.rel, int(getattr(r, "channel", 0)),
+                   ("cpu",) if r.kind == "rapl" else ("board",))
+            for r in self.readers
+        )
+        return Platform(
+            name=self.name,
+            description=f"{cpu_model_name(self.root)}, {self.n_cores} CPUs, measured by rlrm profile on {host}",
+            sources=(f"rlrm profile on {host}, {datetime.date.today().isoformat()}",
+                     "CPU count: os.cpu_count(); frequencies: " + freq_source),
+            base_power_w=0.0, base_power_source=MISSING_POWER if self.power is None else "not measured (idle power not sampled)",
+            units=units,
+            power_modes={"max": PowerMode(0, "max", 0.0, {}, {})},
+            default_power_mode="max", sensors=sensors,
+        )
+
+    def trace(self, results: dict[tuple[int, str, int], list[tuple[int, Measurement]]]) -> Trace:
+        lib = self.model.library
+        subnets = []
+        for spec in lib.levels:
+            if spec.top1 is None:
+                raise InputError(lib.source, f"libraries.{lib.name}[{spec.level}].top1",
+                                 "the trace needs every level's top-1 accuracy; this level has none")
+            cost = lib.cost(spec.level)
+            subnets.append(SubnetInfo(spec.level, float(spec.top1), round(cost.mflops, 4), round(cost.mparams, 4), spec.resolution))
+        entries: dict[tuple[int, str, int], TraceEntry] = {}
+        for (lv, unit, cores), pts in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+            pts = sorted(pts, key=lambda p: p[0])
+            top = pts[-1][1]
+            cf = fit_compute_fraction([(f, m.latency_ms) for f, m in pts]) if len(pts) > 1 else 1.0
+            points = tuple((f, round(m.latency_ms, 4), round(m.latency_p90_ms, 4),
+                            None if m.power_w is None else round(m.power_w, 3)) for f, m in pts) \
+                if len(pts) > 1 or top.power_w is not None else ()
+            entries[(lv, unit, cores)] = TraceEntry(
+                lv, unit, cores, round(top.latency_ms, 4), round(top.latency_p90_ms, 4),
+                round(cf, 4), round(top.activity, 4), points,
+            )
+        freqs, freq_source, settable = self.cpu_freqs()
+        method = (
+            f"measured by rlrm profile: one image per inference, one untimed pass over all options and levels, "
+            f"then per measurement {self.warmup} warm-up + {self.repeats} timed runs, "
+            f"median and nearest-rank p90; CPU options run torch with n threads pinned (sched_setaffinity) to "
+            f"the first n usable cores {self.allowed}; activity = process CPU time / (wall time x n); "
+            + ("every cpufreq frequency pinned in turn, compute_fraction fitted over them; "
+               if settable else "one CPU operating point (cpufreq not writable here): compute_fraction 1.0 assumed, not measured; ")
+            + (f"power: {', '.join(r.name for r in self.readers)} sampled after every timed run, averaged, in points. "
+               if self.power is not None else "power: no sensor (power_w null). ")
+            + f"Model: {lib.arch.name}, weights do not affect latency; torch {torch.__version__}."
+        )
+        return Trace(
+            platform=self.name, library=lib.name,
+            provenance={"kind": "measured", "method": method,
+                        "sources": [f"rlrm profile on {socket.gethostname()}", str(lib.source)],
+                        "created": datetime.date.today().isoformat()},
+            subnets=tuple(subnets), entries=entries,
+        )
+
+
+def write_profile(
+    profiler: HostProfiler, results: dict[tuple[int, str, int], list[tuple[int, Measurement]]],
+    envs_dir: Path,
+) -> tuple[Path, Path]:
+    """Write ``<envs>/platforms/<name>.toml`` and ``<envs>/traces/<name>/<library>.json``,
+    then load both back (the trace checked against the profile)."""
+    plat_path = save_platform(profiler.platform(), Path(envs_dir) / "platforms" / f"{profiler.name}.toml")
+    trace = profiler.trace(results)
+    trace_path = save_trace(trace, Path(envs_dir) / "traces" / profiler.name / f"{trace.library}.json")
+    plat = load_platform(plat_path)
+    load_trace(trace_path, platform=plat)
+    return plat_path, trace_path
+
+
+def build_model(library: SubnetLibrary, weights: Optional[Path] = None) -> DynamicOFA:
+    """The library's supernet with random (or given) weights, wrapped for switching."""
+    from rlrm.dnn.checkpoint import load_weights
+    from rlrm.dnn.supernet import OFAMobileNetV3
+
+    a = library.arch
+    net = OFAMobileNetV3(n_classes=a.n_classes, width_mult=a.width_mult, ks_list=a.ks_list,
+                         expand_ratio_list=a.expand_ratio_list, depth_list=a.depth_list, dropout_rate=0.0)
+    if weights is not None:
+        load_weights(net, weights, what=a.name)
+    return DynamicOFA(net, library).eval()

@@ -1,0 +1,140 @@
+"""rlrm profile: measures a library here and writes a board profile and trace the simulator loads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlrm.cli import main
+from rlrm.dnn.dynamic_ofa import DynamicOFA
+from rlrm.dnn.hostinfo import nominal_freq_khz
+from rlrm.dnn.library import SubnetLibrary, SubnetSpec
+from rlrm.dnn.profile import HostProfiler, fit_compute_fraction, write_profile
+from rlrm.hw.fake import XAVIER_NX_CPU_KHZ, make_fake_xavier_nx
+from rlrm.dnn.supernet import OFAMobileNetV3
+from rlrm.platform import load_platform
+from rlrm.sim import BoardSimulator, OperatingPoint, load_trace, parse_scenario
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _tiny_model() -> DynamicOFA:
+    torch.manual_seed(0)
+    net = OFAMobileNetV3(width_mult=0.35, n_classes=10, dropout_rate=0)
+    n = net.arch.n_blocks
+    lib = SubnetLibrary("tiny", net.arch, [
+        SubnetSpec(0, 16, (2,) * 5, (3,) * n, (3,) * n, top1=50.0),
+        SubnetSpec(1, 24, (4,) * 5, (7,) * n, (6,) * n, top1=60.0),
+    ])
+    return DynamicOFA(net, lib).eval()
+
+
+CPU_SCENARIO = {
+    "schema": "rlrm-scenario/1", "name": "cpu-only", "description": "one app on the CPU",
+    "period_s": 1.0, "episode_steps": 5, "unit": "cpu",
+    "apps": [{"name": "main", "library": "tiny"}],
+    "targets": [{"at_s": 0, "latency_x": 1.5, "accuracy_level": 0}],
+}
+
+
+def _simulate(envs: Path, name: str = "host") -> dict:
+    plat = load_platform(envs / "platforms" / f"{name}.toml")
+    trace = load_trace(envs / "traces" / name / "tiny.json", platform=plat)
+    sim = BoardSimulator(plat, parse_scenario(CPU_SCENARIO, "cpu-only.toml"), traces={"tiny": trace}, seed=0)
+    out = None
+    for _ in range(3):
+        out = sim.step([OperatingPoint(subnet=1, option=len(sim.options) - 1, freq_index=plat.unit("cpu").n_freqs - 1)])
+    assert out is not None
+    return out
+
+
+def test_profile_here_loads_into_simulator(tmp_path) -> None:
+    model = _tiny_model()
+    prof = HostProfiler(model, "host", threads=[1], warmup=1, repeats=3, root=tmp_path / "noroot")
+    results = prof.run(progress=False)
+    plat_path, trace_path = write_profile(prof, results, tmp_path / "envs")
+    assert plat_path == tmp_path / "envs" / "platforms" / "host.toml"
+    plat = load_platform(plat_path)
+    cpu = plat.unit("cpu")
+    assert cpu.cores == os.cpu_count() and cpu.n_freqs == 1
+    assert "missing" in cpu.power.source and "missing" in cpu.volt_source
+    trace = load_trace(trace_path, platform=plat)
+    assert trace.provenance["kind"] == "measured"
+    assert [s.top1 for s in trace.subnets] == [50.0, 60.0]
+    e0, e1 = trace.entry(0, "cpu", 1), trace.entry(1, "cpu", 1)
+    assert 0 < e0.latency_ms <= e0.latency_p90_ms and 0 < e0.activity <= 1
+    assert e1.latency_ms > e0.latency_ms  # bigger level, bigger input: slower
+    out = _simulate(tmp_path / "envs")
+    assert out["inferences"] > 0
+
+
+def _limits(root: Path) -> list[str]:
+    base = root / "sys/devices/system/cpu/cpufreq"
+    return [(base / f"policy{i}" / f).read_text().strip() for i in (0, 2, 4)
+            for f in ("scaling_min_freq", "scaling_max_freq", "scaling_governor")]
+
+
+def test_board_with_writable_cpufreq_and_sensors(tmp_path, monkeypatch) -> None:
+    """A fake Jetson Xavier NX tree (rlrm.hw.fake): every cpufreq policy is pinned to each
+    measured frequency through rlrm.hw's StateGuard and put back; VDD_IN power is recorded."""
+    monkeypatch.setenv("RLRM_STATE_DIR", str(tmp_path / "state"))
+    root = make_fake_xavier_nx(tmp_path / "board")
+    before = _limits(root)
+    prof = HostProfiler(_tiny_model(), "fakeboard", threads=[1], warmup=0, repeats=2, root=root, freq_steps=3)
+    freqs = [XAVIER_NX_CPU_KHZ[0], XAVIER_NX_CPU_KHZ[12], XAVIER_NX_CPU_KHZ[-1]]
+    assert prof.cpu_freqs()[0] == freqs and prof.cpu_freqs()[2]
+    results = prof.run(progress=False)
+    assert _limits(root) == before  # restored
+    assert not list((tmp_path / "state").glob("rlrm-hw-state-*.json"))  # state file removed
+    assert [f for f, _ in results[(0, "cpu", 1)]] == freqs
+    write_profile(prof, results, tmp_path / "envs")
+    plat = load_platform(tmp_path / "envs" / "platforms" / "fakeboard.toml")
+    cpu = plat.unit("cpu")
+    assert cpu.freqs_khz == tuple(freqs) and cpu.dvfs_latency_us == 300.0
+    assert {s.name for s in plat.sensors} == {"VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"}
+    trace = load_trace(tmp_path / "envs" / "traces" / "fakeboard" / "tiny.json", platform=plat)
+    points = trace.entry(1, "cpu", 1).points
+    assert [p[0] for p in points] == freqs
+    assert all(p[3] == pytest.approx(4.772) for p in points)  # the fake VDD_IN rail
+    assert _simulate(tmp_path / "envs", "fakeboard")["inferences"] > 0
+
+
+def test_compute_fraction_fit() -> None:
+    pts = [(1000, 10.0 * (0.7 * 2 + 0.3)), (2000, 10.0)]
+    assert fit_compute_fraction(pts) == pytest.approx(0.7)
+    assert fit_compute_fraction([(1000, 5.0), (2000, 5.0)]) == 0.0
+
+
+def test_nominal_frequency_without_cpufreq(tmp_path) -> None:
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/cpuinfo").write_text("processor\t: 0\ncpu MHz\t\t: 2596.142\n")
+    khz, source = nominal_freq_khz(tmp_path)
+    assert khz == 2596142 and "not settable" in source
+
+
+def test_cli_profile_demo_model(tmp_path, capsys) -> None:
+    from rlrm.dnn.demo import DEMO_DIR
+
+    if not (DEMO_DIR / "weights.safetensors").is_file():
+        pytest.skip("demo checkpoint not present")
+    rc = main(["profile", "--model", "demo", "--envs", str(tmp_path), "--threads", "1",
+               "--warmup", "0", "--repeats", "2", "--quiet", "--name", "here"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "here.toml" in out and "demo.json" in out
+    plat = load_platform(tmp_path / "platforms" / "here.toml")
+    load_trace(tmp_path / "traces" / "here" / "demo.json", platform=plat)
+
+
+def test_cli_profile_bad_threads(capsys) -> None:
+    assert main(["profile", "--model", "demo", "--threads", "x"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
