@@ -192,3 +192,37 @@ def test_traces_say_where_numbers_came_from() -> None:
         data = json.loads((PROJECT_ROOT / "envs" / "traces" / board / "dynamic-ofa-6.json").read_text())
         assert data["provenance"]["kind"] == kind
         assert data["provenance"]["method"] and data["provenance"]["sources"]
+
+
+def test_profile_kept_elsewhere_finds_its_traces_and_cpu_only_boards_run_gpu_scenarios(tmp_path) -> None:
+    """A board without a GPU (like a profiled host) runs the shipped scenarios on its largest
+    CPU unit; a profile outside envs/ finds the traces beside it."""
+    import shutil
+
+    from rlrm.platform import parse_platform, platform_to_dict, save_platform
+    from rlrm.sim.trace import load_trace, save_trace, trace_to_dict, parse_trace
+
+    odroid = load_platform("odroid-xu3")
+    d = platform_to_dict(odroid)
+    d["name"] = "cpu-only"
+    del d["units"]["gpu"]
+    d["sensors"] = [s for s in d["sensors"] if s["measures"] != ["gpu"]]
+    board = save_platform(parse_platform(d, "x"), tmp_path / "envs" / "platforms" / "cpu-only.toml")
+    t = trace_to_dict(load_trace("odroid-xu3", "dynamic-ofa-6"))
+    t["platform"] = "cpu-only"
+    t["entries"] = [e for e in t["entries"] if e["unit"] != "gpu"]
+    save_trace(parse_trace(t, "t"), tmp_path / "envs" / "traces" / "cpu-only" / "dynamic-ofa-6.json")
+    sim = BoardSimulator(load_platform(board), load_scenario("second-app"), seed=0)
+    assert sim.unit_names[sim.resolve_unit("gpu", "unit")] == "a15"
+    r = sim.step([OperatingPoint(0, sim.options.index(("a15", 4)), 18)])
+    assert r["apps"][0]["unit"] == "a15"
+    shutil.rmtree(tmp_path / "envs")
+
+
+def test_reward_without_power_data_has_no_energy_term() -> None:
+    from rlrm.env.reward import RewardWeights, step_reward
+
+    sim = make_sim()
+    r = run_point(sim, 3, "gpu", 0, 14)
+    reward, terms = step_reward(r, RewardWeights(), (74.2, 79.03), epi_ref=0.0)
+    assert terms["energy"] == 0.0 and math.isfinite(reward)

@@ -359,7 +359,9 @@ class DynamicDNNEnv(gym.Env):
         cap = OBS_HIGH
 
         def ratio(x: float, ref: float) -> float:
-            return cap if not math.isfinite(x) else min(cap, max(0.0, x / ref))
+            if not math.isfinite(x):
+                return cap
+            return 0.0 if ref <= 0 else min(cap, max(0.0, x / ref))
 
         obs = [ratio(t.latency_ms, self.ref_latency_ms), ratio(t.power_w, self.full_power_w),
                ratio(t.energy_mj, self.ref_energy_mj), t.accuracy / 100.0]

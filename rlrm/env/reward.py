@@ -92,7 +92,7 @@ def step_reward(result: dict, weights: RewardWeights, top1_range: tuple, epi_ref
         terms = {"accuracy": sum(acc_terms) / n, "latency": sum(lat_terms) / n, "floor": sum(floor_terms) / n}
     power_over = max(0.0, result["power_w"] / targets.power_w - 1.0) if targets.power_w < math.inf else 0.0
     epi = result["energy_per_inference_mj"]
-    if n == 0 or not math.isfinite(epi):
+    if n == 0 or not math.isfinite(epi) or epi_ref <= 0:  # a profile without power data: no energy term
         epi_norm = 0.0
         energy_over = 0.0
     else:

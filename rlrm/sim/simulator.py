@@ -95,6 +95,10 @@ class BoardSimulator:
         for i, app in enumerate(scenario.apps):
             if app.library not in traces:
                 path = trace_path(platform.name, app.library)
+                if platform.path is not None and not path.is_file():
+                    # a profile kept outside the project: its traces sit beside it (envs/traces/<board>/)
+                    beside = platform.path.resolve().parent.parent / "traces" / platform.name / f"{app.library}.json"
+                    path = beside if beside.is_file() else path
                 if not app.library or not path.is_file():
                     raise InputError(scenario.path or scenario.name, f"apps[{i}].library",
                                      f"no trace of {app.library!r} for {platform.name} (expected {path})")
@@ -118,9 +122,13 @@ class BoardSimulator:
 
     # ------------------------------------------------------------------ set-up
     def resolve_unit(self, name: str, field: str) -> int:
-        """Index of a unit given by its name or as portable ``cpu`` / ``gpu``."""
+        """Index of a unit given by its name or as portable ``cpu`` / ``gpu`` (the largest unit
+        of that kind; ``gpu`` on a board without one means its largest CPU unit, so the
+        shipped scenarios also run on CPU-only boards such as a profiled host)."""
         if name in self._unit_idx:
             return self._unit_idx[name]
+        if name == "gpu" and not any(u.kind == "gpu" for u in self._units):
+            name = "cpu"
         kinds = [i for i, u in enumerate(self._units) if u.kind == name]
         if name in ("cpu", "gpu") and kinds:
             # the largest unit of that kind: most cores, then highest frequency
