@@ -28,8 +28,16 @@ def resolve_policy(name: str) -> Policy:
         except ImportError:
             raise InputError(name, "policy", "this rlrm version cannot load policy checkpoints yet "
                                              "(they come with rlrm train / rlrm export)") from None
-        return load(name).as_env_policy()  # pragma: no cover - arrives with rlrm.policy
+        return load(name).as_env_policy()
     return make_policy(name)
+
+
+def checkpoint_env_kwargs(policy: Policy) -> dict:
+    """Environment arguments a trained policy's action table depends on (its ``units``), so the
+    policy, the baselines and the oracle are all evaluated in the environment it was made for."""
+    spec = getattr(getattr(policy, "policy", None), "spec", None)
+    units = (spec.env_kwargs or {}).get("units") if spec is not None else None
+    return {"units": units} if units else {}
 
 
 def run_episodes(policy: Policy, env: DynamicDNNEnv, episodes: int, seed: int,
@@ -66,8 +74,9 @@ def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed
     """Evaluate a policy; with ``oracle`` also the oracle on the same seeds for the fraction."""
     if episodes < 1:
         raise InputError("--episodes", "episodes", "must be >= 1")
-    env = DynamicDNNEnv(platform=platform, scenario=scenario, **(env_kwargs or {}))
     policy = resolve_policy(policy_name)
+    env_kwargs = {**checkpoint_env_kwargs(policy), **(env_kwargs or {})}
+    env = DynamicDNNEnv(platform=platform, scenario=scenario, **env_kwargs)
     summary, per_episode = run_episodes(policy, env, episodes, seed)
     if policy_name == "oracle":
         oracle_reward = summary["reward_mean"]
