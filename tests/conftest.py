@@ -32,3 +32,24 @@ def write_toml(path: Path, data: dict) -> Path:
 
 def deep(d: dict) -> dict:
     return copy.deepcopy(d)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One intra-op torch thread for the whole run: the networks here are small, and on a
+    busy 2-core machine torch's thread pool makes them many times slower."""
+    try:
+        import torch
+    except ImportError:  # the NumPy-only tests run without torch too
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the policy tests cache their small training runs and checkpoints."""
+    return tmp_path_factory.getbasetemp() / "policy-runs"

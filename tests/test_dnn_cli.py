@@ -17,12 +17,6 @@ from rlrm.paths import PROJECT_ROOT
 LUT = PROJECT_ROOT.parent / "shared" / "reference" / "ofa_latency_lut"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from rlrm.cli import main
 from rlrm.dnn.demo import DEMO_DIR, accuracy, load_demo, load_digits_data, train_demo
@@ -13,12 +12,6 @@ from rlrm.dnn.demo import DEMO_DIR, accuracy, load_demo, load_digits_data, train
 pytestmark = pytest.mark.skipif(not (DEMO_DIR / "weights.safetensors").is_file(), reason="demo checkpoint not present")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_checkpoint_is_small_weights_only_and_complete() -> None:

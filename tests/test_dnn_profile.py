@@ -19,12 +19,6 @@ from rlrm.platform import load_platform
 from rlrm.sim import BoardSimulator, OperatingPoint, load_trace, parse_scenario
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _tiny_model() -> DynamicOFA:

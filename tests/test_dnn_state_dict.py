@@ -15,14 +15,6 @@ from rlrm.errors import InputError
 from rlrm.paths import PROJECT_ROOT
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: small tensors gain nothing from more, and a busy 2-core CI
-    machine makes multi-threaded small ops very slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
 SHAPES = REFERENCE / "ofa_mbv3_state_dict_shapes.json"

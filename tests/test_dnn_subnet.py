@@ -13,14 +13,6 @@ from rlrm.dnn.static import MobileNetV3
 from rlrm.dnn.supernet import OFAMobileNetV3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: small tensors gain nothing from more, and a busy 2-core CI
-    machine makes multi-threaded small ops very slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _perturb(net: OFAMobileNetV3, seed: int = 0) -> OFAMobileNetV3:

@@ -17,14 +17,6 @@ from rlrm.dnn.supernet import OFAMobileNetV3
 from rlrm.errors import InputError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: small tensors gain nothing from more, and a busy 2-core CI
-    machine makes multi-threaded small ops very slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _small_library(arch) -> SubnetLibrary:

@@ -6,7 +6,6 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -16,21 +15,14 @@ from rlrm.errors import InputError
 from rlrm.policy import FORMAT, FORMAT_VERSION, load
 from rlrm.policy.export import export_run
 from rlrm.policy.spec import read_obs_norm
-from rlrm.policy.testing import cached_checkpoint, cached_run_dir, make_run_dir, torch_threads
+from rlrm.policy.testing import cached_checkpoint, cached_run_dir, make_run_dir
 from rlrm.policy.weights import decode_weights
 
 PLATFORM = "jetson-xavier-nx"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    with torch_threads(1):
-        yield
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.getbasetemp() / "policy-runs"
 
 
 @pytest.fixture(scope="module")

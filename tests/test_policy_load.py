@@ -8,7 +8,7 @@ import json
 import pickle
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -18,21 +18,14 @@ from rlrm.env import DynamicDNNEnv
 from rlrm.errors import InputError
 from rlrm.evaluate import resolve_policy, run_episodes
 from rlrm.policy import CheckpointPolicy, NumpyPolicy, load
-from rlrm.policy.testing import cached_checkpoint, cached_run_dir, torch_threads
+from rlrm.policy.testing import cached_checkpoint, cached_run_dir
 from rlrm.policy.weights import decode_weights, encode_weights
 
 PLATFORM = "jetson-xavier-nx"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    with torch_threads(1):
-        yield
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.getbasetemp() / "policy-runs"
 
 
 @pytest.fixture(scope="module")

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-import pytest
 
 from rlrm.policy import load
-from rlrm.policy.testing import cached_checkpoint, cached_run_dir, sample_observations, torch_threads
+from rlrm.policy.testing import cached_checkpoint, cached_run_dir, sample_observations
 
 PLATFORM = "jetson-xavier-nx"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    with torch_threads(1):
-        yield
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.getbasetemp() / "policy-runs"
 
 
 def _parity(runs: Path, scenario: str, n_env: int, n_random: int, weights_format: str = "safetensors",

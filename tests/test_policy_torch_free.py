@@ -8,13 +8,11 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-import pytest
 
 from rlrm.policy import load
-from rlrm.policy.testing import cached_checkpoint, sample_observations, torch_threads
+from rlrm.policy.testing import cached_checkpoint, sample_observations
 
 PLATFORM = "jetson-xavier-nx"
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,15 +32,8 @@ for name in list(sys.modules):
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    with torch_threads(1):
-        yield
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.getbasetemp() / "policy-runs"
 
 
 def run_blocked(code: str, blocked: tuple[str, ...], tmp_path: Path) -> str:
