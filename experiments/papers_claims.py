@@ -73,7 +73,7 @@ def claim2(lines: list[str]) -> None:
               ""]
 
 
-def claim3(lines: list[str]) -> None:
+def claim3(lines: list[str]) -> list:
     env = DynamicDNNEnv(platform="odroid-xu3", scenario="steady")
     sim = env.sim
     sim.perturb(background_scale=0.0)
@@ -106,6 +106,7 @@ def claim3(lines: list[str]) -> None:
               "claim does not carry over. What does carry over is the poster's observation on power, which the "
               "simulator reproduces (tests/test_sim_physics.py: one busy CPU core's power does not depend on the "
               "subnetwork, the GPU's does).", ""]
+    return points
 
 
 def claim4(lines: list[str]) -> None:
@@ -127,11 +128,75 @@ def claim4(lines: list[str]) -> None:
               "second model saturates the Mali GPU).", ""]
 
 
+def figures(points: list) -> list[str]:
+    """PNG figures next to the Markdown: claims 1 and 4 (energy and misses per policy), claim 3
+    (every Odroid operating point against the poster's budgets)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    r = load("jetson-xavier-nx")
+    scen = list(r)
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.8))
+    width = 0.27
+    for k, name in enumerate(("ppo", "performance", "schedutil")):
+        xs = [i + (k - 1) * width for i in range(len(scen))]
+        ax[0].bar(xs, [r[s][name]["energy_per_inference_mj"] for s in scen], width, label=name)
+        ax[1].bar(xs, [r[s][name]["deadline_miss_rate"] for s in scen], width, label=name)
+    for a, title in zip(ax, ("energy per inference (mJ)", "deadline-miss rate")):
+        a.set_xticks(range(len(scen)))
+        a.set_xticklabels(scen, rotation=30, ha="right", fontsize=8)
+        a.set_title(title)
+    ax[0].legend(fontsize=8)
+    fig.suptitle("Claim 1 (Jetson Xavier NX, simulated): joint subnetwork + DVFS vs governors")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "claim1-energy-vs-governors.png", dpi=110)
+    out.append("claim1-energy-vs-governors.png")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    e = [p[0] for p in points]
+    lat = [p[1] for p in points]
+    ax.scatter(lat, e, s=6, c=[p[2] for p in points], cmap="viridis")
+    for e_max, l_max, label in ((100, 400, "A"), (200, 200, "B")):
+        ax.add_patch(plt.Rectangle((0, 0), l_max, e_max, fill=False, ls="--", color="red"))
+        ax.annotate(label, (l_max, e_max), color="red")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("energy per inference (mJ)")
+    ax.set_title("Claim 3: Odroid XU3 operating points (colour: top-1) vs the poster's budgets")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "claim3-odroid-operating-points.png", dpi=110)
+    out.append("claim3-odroid-operating-points.png")
+    plt.close(fig)
+
+    rows = r["second-app"]
+    names = ["ppo", "performance+dofa", "schedutil+dofa", "performance", "oracle"]
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax[0].bar(names, [rows[n]["energy_per_inference_mj"] for n in names])
+    ax[1].bar(names, [rows[n]["deadline_miss_rate"] for n in names])
+    for a, title in zip(ax, ("energy per inference (mJ)", "deadline-miss rate")):
+        a.set_title(title)
+        a.tick_params(axis="x", rotation=30, labelsize=8)
+    fig.suptitle("Claim 4 (Xavier NX, second-app): learned policy vs Dynamic-OFA's manager")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "claim4-second-app.png", dpi=110)
+    out.append("claim4-second-app.png")
+    plt.close(fig)
+    return out
+
+
 def main() -> None:
     lines = ["# The papers' claims on the simulator", "", "`python experiments/papers_claims.py` reproduces this file "
              "from `experiments/results/shipped-*.json` (20 seeded episodes per scenario).", ""]
-    for claim in (claim1, claim2, claim3, claim4):
-        claim(lines)
+    claim1(lines)
+    claim2(lines)
+    points = claim3(lines)
+    claim4(lines)
+    lines += ["## Figures", ""] + [f"![{name}]({name})" for name in figures(points)]
     out = RESULTS / "papers-claims.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
