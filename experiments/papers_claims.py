@@ -167,7 +167,7 @@ def figures(points: list) -> list[str]:
     ax.set_yscale("log")
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("energy per inference (mJ)")
-    ax.set_title("Claim 3: Odroid XU3 operating points (colour: top-1) vs the poster's budgets")
+    ax.set_title("Claim 3: Odroid XU3 operating points (colour: top-1) vs the poster's budgets", fontsize=9)
     fig.tight_layout()
     fig.savefig(RESULTS / "claim3-odroid-operating-points.png", dpi=110)
     out.append("claim3-odroid-operating-points.png")
