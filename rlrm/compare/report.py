@@ -87,18 +87,21 @@ def plot_tradeoff(result: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
     if rows:
         energy = [r["energy_per_inference_mj"] if math.isfinite(r["energy_per_inference_mj"]) else 0.0 for r in rows]
-        top = max(energy) or 1.0
-        sc = ax.scatter([r["latency_mean_ms"] for r in rows], [r["accuracy_mean"] for r in rows], c=energy,
-                        s=[60 + 240 * e / top for e in energy], cmap="viridis", edgecolors="black", zorder=3)
-        fig.colorbar(sc, ax=ax, label="energy per inference (mJ)")
-        for r in rows:
-            ax.annotate(r["policy"], (r["latency_mean_ms"], r["accuracy_mean"]), textcoords="offset points",
-                        xytext=(6, 6), fontsize=8)
+        lo, hi = min(energy), max(energy)
+        norm = plt.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+        markers = "osD^vP*Xhp<>"
+        for i, (r, e) in enumerate(zip(rows, energy)):
+            ax.scatter([r["latency_mean_ms"]], [r["accuracy_mean"]], c=[e], norm=norm, cmap="viridis",
+                       marker=markers[i % len(markers)], s=80 + 220 * (e - lo) / ((hi - lo) or 1.0),
+                       edgecolors="black", zorder=3, label=f"{r['policy']} ({e:.0f} mJ)")
+        sm = plt.cm.ScalarMappable(norm=norm, cmap="viridis")
+        fig.colorbar(sm, ax=ax, label="energy per inference (mJ)")
+        ax.margins(0.12)
     targets = {s["target_latency_ms"] for r in result["rows"][:1] for s in r["timeseries"]
                if s["target_latency_ms"] is not None and math.isfinite(s["target_latency_ms"])}
     if len(targets) == 1:
         ax.axvline(targets.pop(), color="red", linestyle="--", linewidth=1, label="deadline")
-        ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=7, markerscale=0.6)
     ax.set_xlabel("mean latency (ms)")
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title(f"{result['platform']} / {result['scenario']}: accuracy vs latency", fontsize=10)
