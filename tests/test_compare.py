@@ -167,3 +167,25 @@ def test_checkpoints_needing_different_envs_are_refused() -> None:
     assert common_env_kwargs([a]) == {"units": ["gpu"]}
     with pytest.raises(InputError):
         common_env_kwargs([a, b])
+
+
+def test_nonfinite_values_become_the_sentinel() -> None:
+    from rlrm.compare.runner import finite
+
+    assert finite(float("inf")) == finite(float("nan")) == finite(None) == NONFINITE == -1.0
+    assert finite(3) == 3.0
+
+
+def test_seed_start_matches_evaluate(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "cmp"
+    assert main(["compare", "--scenario", "steady", "--policies", "ondemand", "--seeds", "1", "--seed", "3",
+                 "--episode-steps", "5", "--logdir", str(out), "--no-oracle"]) == 0
+    acc = EventAccumulator(str(out / "ondemand"))
+    acc.Reload()
+    ref = evaluate("ondemand", PLATFORM, "steady", 1, 3, env_kwargs={"episode_steps": 5}, oracle=False)
+    assert _close(acc.Scalars("episode/reward_mean")[0].value, ref["per_episode"][0]["reward_mean"])
+    assert [e.step for e in acc.Scalars("step/power_w")] == list(range(5))
+    row = json.loads((out / "summary.json").read_text())["policies"][0]
+    assert row["oracle_reward_fraction"] is None  # nan without an oracle
