@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.platform.cli",
     "rlrm.sim.cli",
     "rlrm.agents.cli",
+    "rlrm.compare.cli",
     "rlrm.train.cli",
     "rlrm.policy.cli",
     "rlrm.hw.cli",

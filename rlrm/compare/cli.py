@@ -1,0 +1,55 @@
+"""``rlrm compare``: several policies on identical seeded episodes, TensorBoard runs, a
+summary table and figures."""
+
+from __future__ import annotations
+
+import argparse
+
+from rlrm.errors import InputError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``compare`` subcommand.
+
+    :param sub: the top-level subparsers
+    """
+    p = sub.add_parser("compare", help="compare policies on the same seeds: TensorBoard runs, summary table, figures")
+    p.add_argument("--platform", default="jetson-xavier-nx", help="board profile: name or TOML path")
+    p.add_argument("--scenario", default="steady", help="scenario: name or TOML path")
+    p.add_argument("--policies", required=True,
+                   help="comma-separated: ppo:CHECKPOINT, schedutil, schedutil+dofa, ondemand, conservative, "
+                        "performance, powersave, oracle, random, fixed:subnet=L,unit=U,freq=F")
+    p.add_argument("--seeds", type=int, default=5, help="episodes per policy, seeds SEED..SEED+N-1")
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--episode-steps", type=int, default=None, help="override the scenario's episode length")
+    p.add_argument("--logdir", required=True, help="one TensorBoard run per policy, summary.* and figures go here")
+    p.add_argument("--backend", default="sim", help="sim (live hardware comes with rlrm run)")
+    p.add_argument("--overwrite", action="store_true", help="replace the event files of earlier runs in LOGDIR")
+    p.add_argument("--no-oracle", action="store_true",
+                   help="if oracle is not among the policies, do not run it for oracle_reward_fraction (nan)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``rlrm compare``.
+
+    :param args: the parsed arguments
+    """
+    if args.backend != "sim":
+        raise InputError("--backend", "backend", f"{args.backend!r} is not available for compare: the live backend "
+                                                 "comes with `rlrm run`; use --backend sim")
+    if args.episode_steps is not None and args.episode_steps < 1:
+        raise InputError("--episode-steps", "episode_steps", "must be >= 1")
+    from rlrm.compare.report import summary_table, write_report
+    from rlrm.compare.runner import parse_policies, run_compare
+
+    specs = parse_policies(args.policies)
+    result = run_compare(specs, args.platform, args.scenario, args.seeds, args.seed, args.logdir,
+                         episode_steps=args.episode_steps, overwrite=args.overwrite, oracle=not args.no_oracle)
+    write_report(result, args.logdir)
+    print(f"{result['platform']} / {result['scenario']}: {result['seeds']} episodes per policy from seed "
+          f"{result['seed']}, {result['episode_steps']} steps each")
+    print(summary_table(result))
+    print(f"TensorBoard: tensorboard --logdir {args.logdir}   (non-finite values logged as -1)")
+    print(f"wrote {args.logdir}/summary.md, summary.csv, summary.json, tradeoff.png, timeseries.png, bars.png")
+    return 0
