@@ -30,7 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available subcommand."""
-    parser = argparse.ArgumentParser(prog="rlrm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="rlrm", description="rlrm: a runtime resource manager for dynamic DNNs on CPU-GPU boards")
     parser.add_argument("--version", action="version", version=f"rlrm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
