@@ -123,3 +123,20 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(InputError, match="--duration"):
         parse_duration(text)
+
+
+def test_images_from_a_directory(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from rlrm.live.inference import InferenceRunner, load_model
+
+    for i in range(2):
+        Image.new("RGB", (40, 40), (i * 100, 50, 200)).save(tmp_path / f"{i}.png")
+    runner = InferenceRunner(load_model("demo"), str(tmp_path))
+    runner.switch(0)
+    lat = runner.run_for(0.0, max_inferences=3)
+    assert len(lat) == 1 and lat[0] > 0  # one inference at least, even for a zero period
+    lat = runner.run_for(0.05)
+    assert len(lat) >= 1 and all(x > 0 for x in lat)
+    with pytest.raises(InputError):
+        InferenceRunner(load_model("demo"), str(tmp_path / "empty-or-missing"))
