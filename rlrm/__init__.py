@@ -1,6 +1,6 @@
 """rlrm: a runtime resource manager for dynamic DNNs on heterogeneous CPU-GPU boards.
 
-``import rlrm`` registers the Gymnasium environment ``rlrm/DynamicDNN-v0`` (when Gymnasium
+``import rlrm`` registers the Gymnasium environments ``rlrm/DynamicDNN-v0`` and ``rlrm/DynamicDNNLive-v0`` (when Gymnasium
 is installed; the on-device policy path needs only NumPy).
 """
 
@@ -16,6 +16,10 @@ def _register() -> None:
         return
     if "rlrm/DynamicDNN-v0" not in registry:
         register(id="rlrm/DynamicDNN-v0", entry_point="rlrm.env.dynamic_dnn:DynamicDNNEnv", nondeterministic=False)
+    if "rlrm/DynamicDNNLive-v0" not in registry:
+        # the same environment on this machine (real inferences, sensors, background load)
+        register(id="rlrm/DynamicDNNLive-v0", entry_point="rlrm.env.dynamic_dnn:DynamicDNNEnv",
+                 nondeterministic=True, kwargs={"backend": "live"})
 
 
 _register()

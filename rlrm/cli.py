@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.policy.cli",
     "rlrm.hw.cli",
     "rlrm.dnn.cli",
+    "rlrm.live.cli",
 )
 
 

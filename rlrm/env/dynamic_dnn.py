@@ -102,8 +102,10 @@ class DynamicDNNEnv(gym.Env):
 
     :param platform: board profile name or TOML path, or a loaded :class:`Platform`
     :param scenario: scenario name or TOML path, or a loaded :class:`Scenario`
-    :param backend: ``sim`` (the trace-driven simulator); ``live`` arrives with the
-        on-device controller
+    :param backend: ``sim`` (the trace-driven simulator) or ``live`` (this machine: real
+        inferences and background load, :class:`rlrm.live.LiveBoard`; same spaces as ``sim``
+        for the same platform and scenario; registered as ``rlrm/DynamicDNNLive-v0``,
+        nondeterministic). Call :meth:`close` to stop its workers and restore the board.
     :param reward_weights: a dict or :class:`RewardWeights` overriding the default weights
     :param period_s: control period in seconds (default: the scenario's)
     :param episode_steps: episode length in control steps (default: the scenario's)
@@ -117,12 +119,15 @@ class DynamicDNNEnv(gym.Env):
         unit of that kind); default all. Restricting them shrinks the action table (e.g. to the
         GPU where no CPU option can meet a scenario's deadline).
 
+    :param live: for ``backend="live"``: a :class:`rlrm.live.LiveConfig` or its fields as a
+        dict (``model``, ``inputs``, ``sysfs_root``, ``observe_only``, ...)
+
     ``scenario`` may also be a list: each reset draws one of them (a scenario mix); they
     must manage the same number of applications.
 
     ## Version History
 
-    * v0: initial version
+    * v0: initial version; the ``live`` backend added without changing the spaces
     """
 
     metadata = {"render_modes": []}
@@ -138,11 +143,12 @@ class DynamicDNNEnv(gym.Env):
         traces: Optional[dict] = None,
         randomization: Optional[Mapping[str, Any]] = None,
         units: Optional[Sequence[str]] = None,
+        live: Optional[Any] = None,
     ) -> None:
         super().__init__()
-        if backend != "sim":
-            raise InputError("backend", "backend", f"{backend!r} is not available: this version has the "
-                                                   "'sim' backend (live hardware comes with rlrm run)")
+        if backend not in ("sim", "live"):
+            raise InputError("backend", "backend", f"{backend!r} is not a backend (sim or live)")
+        self.backend = backend
         self.platform = platform if isinstance(platform, Platform) else load_platform(platform)
         listed = list(scenario) if isinstance(scenario, (list, tuple)) else [scenario]
         if not listed:
@@ -155,7 +161,15 @@ class DynamicDNNEnv(gym.Env):
         if episode_steps is not None and not (isinstance(episode_steps, int) and episode_steps >= 1):
             raise InputError("episode_steps", "episode_steps", f"must be an integer >= 1, got {episode_steps!r}")
         self.weights = RewardWeights.from_mapping(reward_weights)
-        self._sims = [BoardSimulator(self.platform, sc, traces=traces, period_s=period_s) for sc in self.scenarios]
+        if backend == "live":
+            if len(self.scenarios) > 1 or randomization:
+                raise InputError("backend", "live", "the live backend runs one scenario, without randomisation")
+            from rlrm.live import LiveBoard, LiveConfig
+
+            cfg = live if isinstance(live, LiveConfig) else LiveConfig(**dict(live or {}))
+            self._sims = [LiveBoard(self.platform, self.scenarios[0], traces=traces, period_s=period_s, config=cfg)]
+        else:
+            self._sims = [BoardSimulator(self.platform, sc, traces=traces, period_s=period_s) for sc in self.scenarios]
         self.sim = self._sims[0]
         self._episode_steps_arg = episode_steps
         self.episode_steps = int(episode_steps or self.scenario.episode_steps)
@@ -336,6 +350,14 @@ class DynamicDNNEnv(gym.Env):
         truncated = self._t >= self.episode_steps
         return self._observation(), float(reward), False, truncated, self._info(result, terms, invalid)
 
+    def close(self) -> None:
+        """Release the live backend (background workers stopped, board restored); no-op in sim."""
+        for sim in self._sims:
+            closer = getattr(sim, "close", None)
+            if closer is not None:
+                closer()
+        super().close()
+
     # ------------------------------------------------------------------ helpers
     def _info(self, result: dict, terms: dict, invalid: bool) -> dict:
         first = next((result["apps"][i] for i in self.managed if result["apps"][i] is not None), None)
@@ -347,6 +369,8 @@ class DynamicDNNEnv(gym.Env):
             "accuracy_floor": t.accuracy, "reward_terms": terms, "invalid_action": invalid,
             "power_mode": result["power_mode"], "result": result,
         }
+        if "energy_estimated" in result:
+            info["energy_estimated"] = result["energy_estimated"]
         if first is not None:
             info.update(latency_ms=first["latency_ms"], deadline_miss=first["deadline_miss"],
                         accuracy=first["accuracy"], subnet=first["subnet"], unit=first["unit"],

@@ -1,0 +1,283 @@
+""":class:`LiveBoard`: the simulator's interface, measured on the real machine."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from rlrm.errors import InputError
+from rlrm.live.background import BackgroundLoad
+from rlrm.live.inference import InferenceRunner, load_model
+from rlrm.platform.profile import Platform
+from rlrm.sim.scenario import INF, Scenario
+from rlrm.sim.simulator import BoardSimulator, OperatingPoint, StepResult
+
+log = logging.getLogger("rlrm.live")
+
+
+@dataclass
+class LiveConfig:
+    """How the live backend runs.
+
+    :param model: ``demo``, ``ofa:PATH`` or a model directory
+    :param inputs: ``synthetic`` or a directory of images
+    :param sysfs_root: root of the sysfs tree to actuate and sense (None: ``$RLRM_SYSFS_ROOT`` or ``/``)
+    :param observe_only: never write frequencies (None: decide from the files and permissions)
+    :param statefile: where the actuator saves what it changes (default: its own)
+    :param background: run the scenario's CPU background load as real worker processes
+    :param device: ``cpu``, ``cuda`` or ``auto`` (the GPU when the unit is a GPU and CUDA exists)
+    :param handlers: let the actuator restore on SIGINT / SIGTERM / exit
+    """
+
+    model: str = "demo"
+    inputs: str = "synthetic"
+    sysfs_root: Optional[str] = None
+    observe_only: Optional[bool] = None
+    statefile: Optional[str] = None
+    background: bool = True
+    device: str = "auto"
+    handlers: bool = True
+
+
+class LiveBoard(BoardSimulator):
+    """The board itself behind :class:`~rlrm.sim.BoardSimulator`'s interface.
+
+    Options, power modes, targets and the background schedule come from the profile, the
+    traces and the scenario exactly as in simulation (so the observation and action spaces
+    are the simulator's). :meth:`step` instead applies the operating point through
+    :class:`rlrm.hw.HardwareActuator` (observe-only where it cannot write), sets the real
+    background load (worker processes burning CPU at the scenario's level; GPU background
+    is not possible and is ignored with one warning), runs the model's subnetwork for one
+    control period and measures latency per inference. Power comes from the board's sensors
+    or, without any, from the profile's power model (``energy_estimated: True``).
+
+    Subnetwork level ``s`` of the trace maps to the model's level ``round(s * (m - 1) / (n - 1))``
+    (the same when the model is the library's); accuracy is the library's top-1 of ``s``.
+    Active applications share the period: each runs for ``period / active`` seconds in turn.
+
+    :param platform: the board profile
+    :param scenario: the workload scenario
+    :param traces: optional ``{library: Trace}`` (targets and options as in simulation)
+    :param period_s: control period; the scenario's when None
+    :param config: the live settings (:class:`LiveConfig`)
+    :param runner: an :class:`InferenceRunner` to reuse (else one is built from ``config``)
+    """
+
+    def __init__(self, platform: Platform, scenario: Scenario, traces: Optional[dict] = None,
+                 period_s: Optional[float] = None, config: Optional[LiveConfig] = None,
+                 runner: Optional[InferenceRunner] = None) -> None:
+        super().__init__(platform, scenario, traces=traces, period_s=period_s)
+        self.config = config or LiveConfig()
+        self.runner = runner
+        self.actuator: Any = None
+        self.energy_estimated = True
+        self._warned_gpu_bg = False
+        cpu_units = [i for i, u in enumerate(self._units) if u.kind == "cpu"]
+        workers = sum(spec.cores for u, spec in self._bg if u in cpu_units)
+        self.background = BackgroundLoad(min(workers, os.cpu_count() or 1) if self.config.background else 0)
+        self._applied: dict = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> None:
+        """Load the model and open the actuator (idempotent)."""
+        if self.runner is None:
+            model = load_model(self.config.model)
+            device = self.config.device
+            if device == "auto":
+                device = "cpu"
+                if self._units[self._scenario_unit].kind == "gpu":
+                    try:
+                        import torch
+
+                        device = "cuda" if torch.cuda.is_available() else "cpu"
+                    except ImportError:  # pragma: no cover
+                        device = "cpu"
+            self.runner = InferenceRunner(model, self.config.inputs, device=device)
+        if self.actuator is None:
+            from rlrm.hw import HardwareActuator
+
+            act = HardwareActuator(self.config.sysfs_root, statefile=self.config.statefile,
+                                   observe_only=self.config.observe_only, handlers=self.config.handlers)
+            act.open()
+            self.actuator = act
+            self._sensors_ok = bool(act.sensors)
+
+    def close(self) -> None:
+        """Stop the background workers and restore the board (idempotent)."""
+        try:
+            self.background.stop()
+        finally:
+            if self.actuator is not None:
+                act, self.actuator = self.actuator, None
+                problems = act.close()
+                for p in problems:
+                    log.warning("rlrm: restore: %s", p)
+
+    def reset(self, seed: Optional[int] = None) -> None:
+        super().reset(seed)
+        self._applied = {}
+        self._wall_start = time.perf_counter()
+
+    def preview(self, points: Sequence[Optional[OperatingPoint]]) -> dict:
+        raise InputError("backend", "live", "the live backend cannot preview a step (the oracle needs the simulator)")
+
+    # ------------------------------------------------------------------ actuation
+    def _clusters_of(self, unit_name: str) -> list[Any]:
+        act = self.actuator
+        unit = self.platform.units[unit_name]
+        paths = [Path(p).name for p in (unit.sysfs or {}).get("cpufreq_policies", [])]
+        clusters = [c for c in act.clusters if c.active and (not paths or c.name in paths)]
+        return clusters or [c for c in act.clusters if c.active]
+
+    def _apply(self, unit_name: str, freq_khz: int, cores: int) -> bool:
+        """Set the unit's frequency (nearest of the hardware's table) and this process's cores;
+        True when the frequency was written."""
+        act = self.actuator
+        unit = self.platform.units[unit_name]
+        key = (unit_name, freq_khz, cores)
+        if self._applied.get(unit_name) == key:
+            return self._applied.get(("ok", unit_name), False)
+        ok = False
+        try:
+            if unit.kind == "cpu":
+                for c in self._clusters_of(unit_name):
+                    khz = min(c.available_khz, key=lambda f: abs(f - freq_khz)) if c.available_khz else freq_khz
+                    ok = act.set_cpu_frequency(c.name, khz) or ok
+                if cores > 0:
+                    n = min(cores, max(1, len(act.cores.candidates())))
+                    act.set_cores(n)
+            elif act.gpu is not None:
+                table = list(getattr(act.gpu, "available_hz", ()) or ())
+                khz = freq_khz if not table else min(table, key=lambda f: abs(f - freq_khz * 1000)) // 1000
+                ok = act.set_gpu_frequency(khz)
+        except (InputError, ValueError, OSError) as err:
+            log.warning("rlrm: could not apply %s at %s kHz: %s", unit_name, freq_khz, err)
+        self._applied[unit_name] = key
+        self._applied[("ok", unit_name)] = ok
+        return ok
+
+    # ------------------------------------------------------------------ dynamics
+    def step(self, points: Sequence[Optional[OperatingPoint]]) -> dict:
+        self.open()
+        result = self._measure(points)
+        self._last_freq = result["freq_index"]
+        self.step_index += 1
+        self.time_s = self.step_index * self.period_s
+        self._draw_pending()
+        return result
+
+    def _model_level(self, subnet: int, a_i: int) -> int:
+        n = len(self._top1[a_i])
+        m = self.runner.n_levels
+        return subnet if n == m else int(round(subnet * (m - 1) / max(1, n - 1)))
+
+    def _measure(self, points: Sequence[Optional[OperatingPoint]]) -> dict:
+        units = self._units
+        n_units = len(units)
+        pts = self._resolve_points(points)
+        active = self.active
+        online = [self.online_cores(i) for i in range(n_units)]
+        freq_idx = [-1] * n_units
+        for a_i, p in enumerate(pts):
+            if active[a_i]:
+                u = self._opt_unit[p.option]
+                freq_idx[u] = max(freq_idx[u], min(p.freq_index, self.max_freq_index(u)))
+        for u in range(n_units):
+            if freq_idx[u] < 0:
+                freq_idx[u] = self._schedutil_index(u, self._pending_bg[u] / online[u])
+
+        # real background load for this step
+        bg_applied = [0.0] * n_units
+        cpu_load = 0.0
+        for u in range(n_units):
+            if units[u].kind == "cpu":
+                cpu_load += self._pending_bg[u]
+            elif self._pending_bg[u] > 0 and not self._warned_gpu_bg:
+                log.warning("rlrm: GPU background load cannot be generated here; ignored")
+                self._warned_gpu_bg = True
+        cpu_load = self.background.set_load(cpu_load)
+        cpu_units = [u for u in range(n_units) if units[u].kind == "cpu"]
+        for u in cpu_units:  # report the load where the scenario put it
+            share = self._pending_bg[u] / max(1e-12, sum(self._pending_bg[v] for v in cpu_units))
+            bg_applied[u] = cpu_load * share if cpu_load else 0.0
+
+        n_active = max(1, sum(1 for a in active if a))
+        slot = self.period_s / n_active
+        applied_any = False
+        apps_out: list = []
+        busy_units = [0.0] * n_units
+        act_units = [0.0] * n_units
+        total_inf = 0.0
+        deadline = self.targets.latency_ms
+        for a_i, p in enumerate(pts):
+            if not active[a_i]:
+                apps_out.append(None)
+                continue
+            u = self._opt_unit[p.option]
+            unit = units[u]
+            cores = self._opt_cores[p.option]
+            applied_any = self._apply(unit.name, unit.freqs_khz[freq_idx[u]], cores) or applied_any
+            self.runner.switch(self._model_level(p.subnet, a_i))
+            lat = self.runner.run_for(slot, fps=self.apps[a_i].fps)
+            n_inf = float(len(lat))
+            mean = sum(lat) / n_inf
+            srt = sorted(lat)
+            median = srt[len(srt) // 2]
+            miss = sum(1 for x in lat if x > deadline) / n_inf if deadline < INF else 0.0
+            if self.apps[a_i].controlled:
+                total_inf += n_inf
+            busy = min(1.0, sum(lat) / 1000.0 / self.period_s)
+            share = busy * (cores if unit.kind == "cpu" else 1.0)
+            busy_units[u] += share
+            act_units[u] += share * self._act[a_i][p.subnet][p.option]
+            apps_out.append({"controlled": self.apps[a_i].controlled, "latency_ms": mean, "latency_median_ms": median,
+                             "inferences": n_inf, "deadline_miss": miss, "accuracy": self._top1[a_i][p.subnet],
+                             "subnet": p.subnet, "unit": unit.name, "cores": cores,
+                             "freq_khz": unit.freqs_khz[freq_idx[u]]})
+
+        for u in range(n_units):
+            busy_units[u] += bg_applied[u]
+            act_units[u] += bg_applied[u] * 0.5
+        util, power_units = [], []
+        for u in range(n_units):
+            unit = units[u]
+            slots = online[u] if unit.kind == "cpu" else 1
+            b = min(busy_units[u], float(slots))
+            act = act_units[u] / busy_units[u] if busy_units[u] > 0 else 0.0
+            power_units.append(unit.power_w(freq_idx[u], b, act, online[u] if unit.kind == "cpu" else None))
+            util.append(b / slots)
+        power, estimated = self._read_power()
+        if power is None:
+            power = self.platform.base_power_w + sum(power_units)
+        energy_mj = power * self.period_s * 1000.0
+        return StepResult({
+            "step": self.step_index, "time_s": self.time_s, "apps": apps_out,
+            "power_w": power, "energy_mj": energy_mj, "inferences": total_inf,
+            "energy_per_inference_mj": energy_mj / total_inf if total_inf > 0 else INF,
+            "unit_power_w": power_units, "utilisation": util, "freq_index": freq_idx,
+            "freq_khz": [units[u].freqs_khz[freq_idx[u]] for u in range(n_units)],
+            "background": [min(1.0, bg_applied[u] / online[u]) if units[u].kind == "cpu" else 0.0
+                           for u in range(n_units)],
+            "targets": self.targets, "power_mode": self.power_mode.name,
+            "energy_estimated": estimated, "freq_applied": applied_any, "backend": "live",
+        })
+
+    def _read_power(self) -> tuple[Optional[float], bool]:
+        """Board power from the sensors (sum of the readable rails), or (None, True) without any."""
+        act = self.actuator
+        if act is None or not act.sensors:
+            self.energy_estimated = True
+            return None, True
+        readings = {k: r.value for k, r in act.read_power().items() if r.value is not None and math.isfinite(r.value)}
+        total = [v for k, v in readings.items() if k.upper() in ("VDD_IN", "POWER_IN", "VIN")]  # the board's input rail
+        values = total[:1] or list(readings.values())
+        if not values:
+            self.energy_estimated = True
+            return None, True
+        self.energy_estimated = False
+        return float(sum(values)), False

@@ -1,0 +1,181 @@
+"""``rlrm run``: the on-device controller loop on this machine (the live backend)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from rlrm.errors import InputError
+from rlrm.live.inference import parse_duration
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``run`` subcommand.
+
+    :param sub: the top-level subparsers
+    """
+    p = sub.add_parser("run", help="run a policy on this machine: real inferences, real background load, TensorBoard")
+    p.add_argument("--platform", default="jetson-xavier-nx", help="board profile: name or TOML path")
+    p.add_argument("--policy", required=True, help="a checkpoint path (checkpoints/NAME) or a baseline name (schedutil, "
+                                                   "schedutil+dofa, performance, fixed:subnet=L,unit=U,freq=F, ...)")
+    p.add_argument("--model", default="demo", help="demo, ofa:PATH or a model directory (default: demo)")
+    p.add_argument("--input", default="synthetic", help="synthetic (default) or a directory of images")
+    p.add_argument("--scenario", default="steady", help="scenario: name or TOML path (targets, background load)")
+    p.add_argument("--duration", default="60s", help="how long: 60s, 2m or seconds (default 60s)")
+    p.add_argument("--period", default=None, help="control period (default: the scenario's), e.g. 0.5 or 200ms")
+    p.add_argument("--logdir", default="runs", help="TensorBoard run directory goes under here (default runs/)")
+    p.add_argument("--run-name", default=None, help="name of the TensorBoard run (default: run_<policy>_<time>)")
+    p.add_argument("--sysfs-root", default=None, help="sysfs root (a fake tree for tests; default $RLRM_SYSFS_ROOT or /)")
+    p.add_argument("--observe-only", action="store_true", help="never write frequencies")
+    p.add_argument("--no-background", action="store_true", help="do not run the scenario's background load")
+    p.add_argument("--seed", type=int, default=0, help="seed of the scenario's background schedule")
+    p.add_argument("--json", default=None, help="also write the summary (and per-step decisions' time) as JSON")
+    p.set_defaults(func=run)
+
+
+def _sanitize(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_.") or "policy"
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``rlrm run``.
+
+    :param args: the parsed arguments
+    """
+    duration = parse_duration(args.duration, "--duration")
+    period = parse_duration(args.period, "--period") if args.period is not None else None
+    result = run_live(args.policy, args.platform, args.scenario, duration, period_s=period, model=args.model,
+                      inputs=args.input, logdir=args.logdir, run_name=args.run_name, sysfs_root=args.sysfs_root,
+                      observe_only=True if args.observe_only else None, background=not args.no_background,
+                      seed=args.seed)
+    from rlrm.evaluate import format_table
+
+    s = result["summary"]
+    print(f"{result['platform']} / {result['scenario']} live: {s['steps']} steps of {result['period_s']:g} s, "
+          f"model {args.model}, input {args.input}" + (" (energy estimated from the profile's power model)"
+                                                       if result["energy_estimated"] else ""))
+    print(format_table([{"policy": result["policy"], **s}]))
+    print(f"decision_us_median: {result['decision_us_median']:.1f}   TensorBoard: {result['run_dir']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _fast_decision(policy: Any, env: Any) -> Optional[Any]:
+    """For a checkpoint of one managed application: a cached-mask, buffer-reusing decision
+    (:class:`rlrm.live.controller.FastDecider`); None for other policies (they use ``act``)."""
+    from rlrm.live.controller import FastDecider, MaskCache
+
+    inner = getattr(policy, "policy", None)
+    if inner is None or getattr(inner, "n_managed", 0) != 1 or len(env.managed) != 1 or \
+            getattr(policy, "_views", None) is not None:
+        return None
+    decider = FastDecider(inner)
+    masks = MaskCache(env)
+    return lambda obs: decider.decide(obs, masks.get())
+
+
+def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, period_s: Optional[float] = None,
+             model: str = "demo", inputs: str = "synthetic", logdir: str = "runs", run_name: Optional[str] = None,
+             sysfs_root: Optional[str] = None, observe_only: Optional[bool] = None, background: bool = True,
+             seed: int = 0, handlers: bool = True) -> dict:
+    """Run a policy on the live backend for ``duration_s`` and log it like ``rlrm compare``.
+
+    :param policy_name: checkpoint path or baseline name
+    :param platform: board profile name or path
+    :param scenario: scenario name or path
+    :param duration_s: how long to run (steps = ceil(duration / period))
+    :param period_s: control period (default: the scenario's)
+    :param model: ``demo``, ``ofa:PATH`` or a model directory
+    :param inputs: ``synthetic`` or a directory of images
+    :param logdir: parent of the TensorBoard run directory
+    :param run_name: the run directory's name
+    :param sysfs_root: sysfs root for the actuator and sensors
+    :param observe_only: never write frequencies (None: decide from the files)
+    :param background: generate the scenario's CPU background load
+    :param seed: seed of the background schedule
+    :param handlers: restore the board on SIGINT/SIGTERM (and turn SIGTERM into an interrupt)
+    :return: ``{"policy", "platform", "scenario", "period_s", "summary", "decision_us_median",
+        "energy_estimated", "run_dir"}``
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    from rlrm.compare.runner import EPISODE_KEYS, _StepLogger, _write_hparams, finite
+    from rlrm.env.dynamic_dnn import DynamicDNNEnv
+    from rlrm.evaluate import SUMMARY_KEYS, checkpoint_env_kwargs, resolve_policy
+    from rlrm.live.board import LiveConfig
+    from rlrm.metrics import MetricsAccumulator
+
+    policy = resolve_policy(policy_name)
+    if policy_name == "oracle":
+        raise InputError("--policy", "policy", "the oracle needs the simulator's hidden state; it cannot run live")
+    cfg = LiveConfig(model=model, inputs=inputs, sysfs_root=sysfs_root, observe_only=observe_only,
+                     background=background, handlers=handlers)
+    env_kwargs = checkpoint_env_kwargs(policy)
+    probe = DynamicDNNEnv(platform=platform, scenario=scenario, period_s=period_s, **env_kwargs)
+    period = float(probe.sim.period_s)
+    steps = max(1, int(math.ceil(duration_s / period - 1e-9)))
+    name = run_name or f"run_{_sanitize(Path(policy_name.rstrip('/')).name)}_{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = Path(logdir) / name
+    if run_dir.is_dir() and any(run_dir.glob("events.out.tfevents.*")):
+        raise InputError(str(run_dir), "logdir", "already holds TensorBoard events (use another --run-name)")
+
+    old_term = signal.getsignal(signal.SIGTERM) if handlers else None
+    if handlers:
+        signal.signal(signal.SIGTERM, _raise_interrupt)  # the actuator restores first, then chains here
+    env = None
+    writer = None
+    decisions: list[float] = []
+    try:
+        env = DynamicDNNEnv(platform=platform, scenario=scenario, backend="live", period_s=period_s,
+                            episode_steps=steps, live=cfg, **env_kwargs)
+        env.sim.open()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        writer = SummaryWriter(log_dir=str(run_dir))
+        hook = _StepLogger(writer, env)
+        acc = MetricsAccumulator()
+        obs, info = env.reset(seed=seed)
+        policy.reset(env, seed=seed)
+        estimated = True
+        decide = _fast_decision(policy, env)
+        for step in range(steps):
+            t0 = time.perf_counter_ns()
+            action = decide(obs) if decide is not None else policy.act(env, obs, info)
+            env.points_for(action)  # validated and decoded as step() will
+            decisions.append((time.perf_counter_ns() - t0) / 1000.0)
+            obs, reward, terminated, truncated, info = env.step(action)
+            policy.observe(info)
+            acc.add(info["result"], reward)
+            hook(0, step, info, reward)
+            estimated = bool(info.get("energy_estimated", True))
+            if terminated or truncated:
+                break
+        summary = acc.summary()
+        for key in EPISODE_KEYS:
+            writer.add_scalar(f"episode/{key}", finite(summary.get(key)), 0)
+        _write_hparams(writer, {"policy": policy_name, "platform": env.platform.name, "scenario": env.scenario.name,
+                                "seeds": 1, "seed": seed, "episode_steps": steps, "backend": "live", "model": model},
+                       {f"hparam/{k}": finite(summary.get(k)) for k in SUMMARY_KEYS})
+        return {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
+                "scenario": env.scenario.name, "period_s": period, "steps": steps, "summary": summary,
+                "decision_us_median": statistics.median(decisions) if decisions else math.nan,
+                "energy_estimated": estimated, "run_dir": str(run_dir)}
+    finally:
+        if writer is not None:
+            writer.close()
+        if env is not None:
+            env.close()  # background workers stopped, board restored
+        if handlers:
+            signal.signal(signal.SIGTERM, old_term if old_term is not None else signal.SIG_DFL)

@@ -1,0 +1,147 @@
+"""Real inferences of a Dynamic-OFA model for one control period, timed by the wall clock."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from rlrm.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm")
+
+
+def parse_duration(text: Union[str, float, int], field: str = "--duration") -> float:
+    """Seconds from ``60s``, ``2m``, ``1h`` or a plain number of seconds.
+
+    :param text: the duration as written
+    :param field: the option named in the error
+    :raises InputError: when it is not a positive duration
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|min|h)?\s*", str(text))
+        if not m:
+            raise InputError(field, field.lstrip("-"), f"expected a duration like 60s, 2m or 30, got {text!r}")
+        value = float(m.group(1)) * {None: 1.0, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}[m.group(2)]
+    if not value > 0 or value > 7 * 24 * 3600:
+        raise InputError(field, field.lstrip("-"), f"must be a positive duration up to a week, got {text!r}")
+    return value
+
+
+def load_model(spec: str) -> Any:
+    """The Dynamic-OFA model of ``--model``: ``demo``, ``ofa:PATH`` or a model directory.
+
+    :param spec: what the user wrote
+    """
+    from rlrm.dnn.demo import DEMO_DIR
+    from rlrm.dnn.dynamic_ofa import DynamicOFA
+
+    if spec == "demo":
+        path = Path(DEMO_DIR)
+    else:
+        path = Path(spec[4:] if spec.startswith("ofa:") else spec)
+    if not path.is_dir() or not (path / "model.json").is_file():
+        raise InputError(str(path), "model", "not a Dynamic-OFA model directory (model.json missing); use demo or ofa:PATH")
+    model = DynamicOFA.from_pretrained(path)
+    model.eval()
+    return model
+
+
+class InferenceRunner:
+    """Runs a :class:`~rlrm.dnn.dynamic_ofa.DynamicOFA` back to back (or at a frame rate) for a
+    period and measures each inference's latency (wall clock; CUDA synchronised on a GPU).
+
+    :param model: the model (``switch(level)`` is called whenever the level changes)
+    :param inputs: ``synthetic`` (random images of the level's resolution) or a directory of
+        images (cycled through; resized by the model to the level's resolution)
+    :param device: ``cpu`` or ``cuda``
+    :param seed: seed of the synthetic inputs
+    """
+
+    def __init__(self, model: Any, inputs: str = "synthetic", device: str = "cpu", seed: int = 0) -> None:
+        import torch
+
+        self.torch = torch
+        self.model = model
+        self.device = device
+        if device != "cpu":
+            self.model.to(device)
+        self.inputs = inputs
+        self._gen = torch.Generator().manual_seed(seed)
+        self._images: Optional[list[Any]] = None
+        self._next = 0
+        self._synthetic: dict[int, Any] = {}
+        if inputs != "synthetic":
+            self._images = self._load_images(Path(inputs))
+        self.level = int(model.level)
+
+    @property
+    def n_levels(self) -> int:
+        return int(self.model.n_levels)
+
+    def _load_images(self, folder: Path) -> list[Any]:
+        torch = self.torch
+        if not folder.is_dir():
+            raise InputError(str(folder), "input", "not a directory (use --input synthetic or a folder of images)")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError(str(folder), "input", f"no image ({', '.join(IMAGE_SUFFIXES)}) in the folder")
+        from PIL import Image
+        import numpy as np
+
+        out = []
+        for f in files[:256]:
+            try:
+                img = np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255.0
+            except OSError as err:
+                raise InputError(str(f), "input", f"unreadable image: {err}") from None
+            out.append(torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).to(self.device))
+        return out
+
+    def switch(self, level: int) -> None:
+        """Make ``level`` the subnetwork that runs (no-op when it already is)."""
+        if level != self.level:
+            self.model.switch(level)
+            self.level = level
+
+    def _input(self) -> Any:
+        if self._images is not None:
+            x = self._images[self._next % len(self._images)]
+            self._next += 1
+            return x
+        r = int(self.model.resolution)
+        x = self._synthetic.get(r)
+        if x is None:
+            x = self.torch.randn(1, 3, r, r, generator=self._gen).to(self.device)
+            self._synthetic[r] = x
+        return x
+
+    def run_for(self, seconds: float, fps: float = 0.0, max_inferences: Optional[int] = None) -> list[float]:
+        """Run inferences for ``seconds`` (back to back, or at ``fps`` when > 0); returns each
+        one's latency in ms. At least one inference runs."""
+        torch = self.torch
+        sync = torch.cuda.synchronize if self.device.startswith("cuda") else None
+        lat: list[float] = []
+        end = time.perf_counter() + seconds
+        frame = 1.0 / fps if fps > 0 else 0.0
+        with torch.inference_mode():
+            while True:
+                x = self._input()
+                t0 = time.perf_counter()
+                self.model(x)
+                if sync is not None:
+                    sync()
+                t1 = time.perf_counter()
+                lat.append((t1 - t0) * 1e3)
+                if t1 >= end or (max_inferences is not None and len(lat) >= max_inferences):
+                    break
+                if frame:
+                    wait = t0 + frame - time.perf_counter()
+                    if wait > 0:
+                        time.sleep(min(wait, max(0.0, end - time.perf_counter())))
+                    if time.perf_counter() >= end:
+                        break
+        return lat

@@ -1,0 +1,110 @@
+"""``rlrm run``: a short live run against a fake Xavier NX, its TensorBoard tags, restore and clean-up."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from rlrm.cli import main
+from rlrm.compare.runner import EPISODE_KEYS, STEP_KEYS
+from rlrm.hw import fake
+from rlrm.paths import CHECKPOINTS_DIR
+
+from tests.hw_support import board_dir, state_dir, xavier  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE}
+
+
+def _tags(run_dir: Path) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir))
+    acc.Reload()
+    return set(acc.Tags()["scalars"])
+
+
+def test_short_run_logs_compare_tags_and_restores_the_tree(xavier: Path, tmp_path: Path,  # noqa: F811
+                                                           capsys: pytest.CaptureFixture) -> None:
+    before_tree = fake.snapshot_tree(xavier)
+    before = _children()
+    code = main(["run", "--platform", "jetson-xavier-nx", "--policy", str(CHECKPOINTS_DIR / "jetson-xavier-nx-ppo"),
+                 "--model", "demo", "--input", "synthetic", "--scenario", "steady", "--duration", "0.6s",
+                 "--period", "0.15", "--logdir", str(tmp_path / "runs"), "--run-name", "live",
+                 "--sysfs-root", str(xavier)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "energy_per_inference_mj" in out and "deadline_miss_rate" in out and "decision_us_median:" in out
+    tags = _tags(tmp_path / "runs" / "live")
+    assert {f"step/{k}" for k in STEP_KEYS} <= tags
+    assert {"step/freq_khz/carmel", "step/freq_khz/gpu"} <= tags
+    assert {f"episode/{k}" for k in EPISODE_KEYS} <= tags
+    assert fake.snapshot_tree(xavier) == before_tree  # restored byte for byte
+    assert _children() - before == set()  # no background worker left
+
+
+def test_governor_observe_only_on_missing_tree_warns_once(tmp_path: Path, state_dir: Path,  # noqa: F811
+                                                          capsys: pytest.CaptureFixture,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    code = main(["run", "--policy", "schedutil+dofa", "--scenario", "steady", "--duration", "0.3",
+                 "--period", "0.1", "--logdir", str(tmp_path / "runs"), "--run-name", "gov",
+                 "--sysfs-root", str(tmp_path / "missing"), "--no-background"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "energy estimated" in out
+    assert len([r for r in caplog.records if "observe-only" in r.getMessage()]) == 1
+
+
+@pytest.mark.parametrize("bad", [["--duration", "soon"], ["--duration", "-1"], ["--period", "0"],
+                                 ["--model", "ofa:/nonexistent"], ["--input", "/nonexistent-dir"],
+                                 ["--policy", "oracle"], ["--policy", "nosuchpolicy"]])
+def test_bad_input_is_one_line_exit_2(bad: list[str], tmp_path: Path, state_dir: Path,  # noqa: F811
+                                      capsys: pytest.CaptureFixture) -> None:
+    args = ["run", "--policy", "schedutil", "--duration", "0.2", "--period", "0.1", "--no-background",
+            "--logdir", str(tmp_path), "--sysfs-root", str(tmp_path / "missing")]
+    i = args.index(bad[0]) if bad[0] in args else None
+    if i is not None:
+        args[i + 1] = bad[1]
+    else:
+        args += bad
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rlrm: error:")
+
+
+def test_sigterm_stops_workers_and_restores(xavier: Path, tmp_path: Path, state_dir: Path) -> None:  # noqa: F811
+    before_tree = fake.snapshot_tree(xavier)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RLRM_STATE_DIR": str(state_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "rlrm", "run", "--policy", "performance", "--scenario", "steady",
+                             "--duration", "60s", "--period", "0.2", "--logdir", str(tmp_path / "runs"),
+                             "--sysfs-root", str(xavier)], env=env, cwd=str(ROOT),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        workers: set[int] = set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not workers:
+            time.sleep(0.2)
+            workers = {c.pid for c in psutil.Process(proc.pid).children()}
+        assert workers, "the background workers never started"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for pid in workers:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert fake.snapshot_tree(xavier) == before_tree
