@@ -108,3 +108,24 @@ def test_sigterm_stops_workers_and_restores(xavier: Path, tmp_path: Path, state_
     for pid in workers:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert fake.snapshot_tree(xavier) == before_tree
+
+
+def test_compare_live_backend_on_a_fake_board(xavier: Path, tmp_path: Path,  # noqa: F811
+                                              capsys: pytest.CaptureFixture) -> None:
+    """rlrm compare --backend live: real demo inferences, one TensorBoard run per policy with
+    the compare tags, no oracle fraction, the fake board restored and no worker left."""
+    before_tree = fake.snapshot_tree(xavier)
+    before = _children()
+    logdir = tmp_path / "cmp"
+    code = main(["compare", "--backend", "live", "--platform", "jetson-xavier-nx", "--scenario", "steady",
+                 "--policies", f"ppo:{CHECKPOINTS_DIR / 'jetson-xavier-nx-ppo'},schedutil+dofa", "--seeds", "1",
+                 "--episode-steps", "3", "--period", "0.15", "--sysfs-root", str(xavier), "--logdir", str(logdir)])
+    out = capsys.readouterr().out
+    assert code == 0 and "schedutil+dofa" in out
+    runs = sorted(p.name for p in logdir.iterdir() if p.is_dir())
+    assert len(runs) == 2 and runs[0].startswith("ppo_") and "dofa" in runs[1]
+    for run in runs:
+        assert {f"step/{k}" for k in STEP_KEYS} <= _tags(logdir / run)
+    assert (logdir / "summary.md").exists()
+    assert fake.snapshot_tree(xavier) == before_tree
+    assert _children() - before == set()

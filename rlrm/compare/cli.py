@@ -23,7 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--episode-steps", type=int, default=None, help="override the scenario's episode length")
     p.add_argument("--logdir", required=True, help="one TensorBoard run per policy, summary.* and figures go here")
-    p.add_argument("--backend", default="sim", help="sim (live hardware comes with rlrm run)")
+    p.add_argument("--backend", default="sim", choices=("sim", "live"),
+                   help="sim (default) or live: this machine, real inferences and background load (no oracle)")
+    p.add_argument("--model", default="demo", help="live: demo, ofa:PATH or a model directory")
+    p.add_argument("--input", default="synthetic", help="live: synthetic or a directory of images")
+    p.add_argument("--period", default=None, help="control period (default: the scenario's), e.g. 0.5 or 200ms")
+    p.add_argument("--sysfs-root", default=None, help="live: sysfs root (default $RLRM_SYSFS_ROOT or /)")
     p.add_argument("--overwrite", action="store_true", help="replace the event files of earlier runs in LOGDIR")
     p.add_argument("--no-oracle", action="store_true",
                    help="if oracle is not among the policies, do not run it for oracle_reward_fraction (nan)")
@@ -35,9 +40,16 @@ def run(args: argparse.Namespace) -> int:
 
     :param args: the parsed arguments
     """
-    if args.backend != "sim":
-        raise InputError("--backend", "backend", f"{args.backend!r} is not available for compare: the live backend "
-                                                 "comes with `rlrm run`; use --backend sim")
+    live = None
+    if args.backend == "live":
+        from rlrm.live.board import LiveConfig
+
+        live = LiveConfig(model=args.model, inputs=args.input, sysfs_root=args.sysfs_root)
+    period = None
+    if args.period is not None:
+        from rlrm.live.inference import parse_duration
+
+        period = parse_duration(args.period, "--period")
     if args.episode_steps is not None and args.episode_steps < 1:
         raise InputError("--episode-steps", "episode_steps", "must be >= 1")
     from rlrm.compare.report import summary_table, write_report
@@ -45,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
     specs = parse_policies(args.policies)
     result = run_compare(specs, args.platform, args.scenario, args.seeds, args.seed, args.logdir,
-                         episode_steps=args.episode_steps, overwrite=args.overwrite, oracle=not args.no_oracle)
+                         episode_steps=args.episode_steps, overwrite=args.overwrite, oracle=not args.no_oracle,
+                         backend=args.backend, live=live, period_s=period)
     write_report(result, args.logdir)
     print(f"{result['platform']} / {result['scenario']}: {result['seeds']} episodes per policy from seed "
           f"{result['seed']}, {result['episode_steps']} steps each")

@@ -181,7 +181,8 @@ def _clear_run_dir(run_dir: Path, overwrite: bool) -> None:
 
 def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: int, seed: int,
                 logdir: str | os.PathLike[str], episode_steps: Optional[int] = None,
-                overwrite: bool = False, oracle: bool = True) -> dict:
+                overwrite: bool = False, oracle: bool = True, backend: str = "sim",
+                live: Optional[Any] = None, period_s: Optional[float] = None) -> dict:
     """Run every policy on the same seeds and environment and log it to TensorBoard.
 
     :param specs: the policies (from :func:`parse_policies`)
@@ -194,6 +195,10 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
     :param overwrite: delete old event files of the same run names instead of refusing
     :param oracle: run the oracle silently for ``oracle_reward_fraction`` when it is not
         one of the policies (else the fraction is nan)
+    :param backend: ``sim`` or ``live`` (this machine: real inferences and background load,
+        one policy after the other; the oracle cannot run live, so the fraction is nan)
+    :param live: the live backend's :class:`rlrm.live.LiveConfig` (or its fields)
+    :param period_s: control period (default: the scenario's)
     :return: ``{"platform", "scenario", "seeds", "seed", "episode_steps", "env_kwargs", "rows"}``;
         each row is the summary of one policy (``rlrm evaluate``'s keys) with ``per_episode``
         and ``timeseries`` (the steps of its first episode)
@@ -202,7 +207,13 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
 
     if seeds < 1:
         raise InputError("--seeds", "seeds", "must be >= 1")
+    if backend == "live":
+        if any(spec.source == "oracle" for spec in specs):
+            raise InputError("--policies", "oracle", "the oracle needs the simulator's hidden state; it cannot run live")
+        oracle = False
     env_kwargs = common_env_kwargs(specs)
+    if period_s is not None:
+        env_kwargs["period_s"] = period_s
     if episode_steps is not None:
         env_kwargs["episode_steps"] = episode_steps
     logdir = Path(logdir)
@@ -214,7 +225,12 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
     env = None
     try:
         for spec in specs:
-            env = DynamicDNNEnv(platform=platform, scenario=scenario, **env_kwargs)
+            if env is not None:
+                env.close()  # live: stop the background workers and restore the board between policies
+            if backend == "live":
+                env = DynamicDNNEnv(platform=platform, scenario=scenario, backend="live", live=live, **env_kwargs)
+            else:
+                env = DynamicDNNEnv(platform=platform, scenario=scenario, **env_kwargs)
             run_dir = logdir / spec.run_name
             run_dir.mkdir(parents=True, exist_ok=True)
             writer = SummaryWriter(log_dir=str(run_dir))
@@ -239,8 +255,10 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
     finally:
         for writer in writers:
             writer.close()
+        if env is not None:
+            env.close()
     return {"platform": env.platform.name, "scenario": env.scenario.name, "seeds": seeds, "seed": seed,
-            "episode_steps": steps, "env_kwargs": env_kwargs, "rows": rows}
+            "episode_steps": steps, "env_kwargs": env_kwargs, "backend": backend, "rows": rows}
 
 
 def _write_hparams(writer: Any, hparam_dict: dict, metric_dict: dict) -> None:
