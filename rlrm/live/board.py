@@ -243,14 +243,7 @@ class LiveBoard(BoardSimulator):
         for u in range(n_units):
             busy_units[u] += bg_applied[u]
             act_units[u] += bg_applied[u] * 0.5
-        util, power_units = [], []
-        for u in range(n_units):
-            unit = units[u]
-            slots = online[u] if unit.kind == "cpu" else 1
-            b = min(busy_units[u], float(slots))
-            act = act_units[u] / busy_units[u] if busy_units[u] > 0 else 0.0
-            power_units.append(unit.power_w(freq_idx[u], b, act, online[u] if unit.kind == "cpu" else None))
-            util.append(b / slots)
+        power_units, util = self._unit_power(busy_units, act_units, freq_idx, online)
         power, estimated = self._read_power()
         if power is None:
             power = self.platform.base_power_w + sum(power_units)

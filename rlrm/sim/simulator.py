@@ -447,15 +447,7 @@ class BoardSimulator:
             if freq_idx[u] < 0:
                 freq_idx[u] = self._schedutil_index(u, bg[u] / online[u])
 
-        power_units = []
-        util = []
-        for u in range(n_units):
-            unit = units[u]
-            slots = online[u] if unit.kind == "cpu" else 1
-            b = min(busy_units[u], float(slots))
-            act = act_units[u] / busy_units[u] if busy_units[u] > 0 else 0.0
-            power_units.append(self.power_scale * unit.power_w(freq_idx[u], b, act, online[u] if unit.kind == "cpu" else None))
-            util.append(b / slots)
+        power_units, util = self._unit_power(busy_units, act_units, freq_idx, online)
         power = self.platform.base_power_w + sum(power_units)
         energy_mj = power * period * 1000.0
         return StepResult({
@@ -469,6 +461,17 @@ class BoardSimulator:
             "background": self.background_load(),
             "targets": self.targets, "power_mode": self.power_mode.name,
         })
+
+    def _unit_power(self, busy_units: list, act_units: list, freq_idx: list, online: list) -> tuple[list, list]:
+        """Power (W) and utilisation of every unit from its busy slots and summed activity."""
+        power_units, util = [], []
+        for u, unit in enumerate(self._units):
+            slots = online[u] if unit.kind == "cpu" else 1
+            b = min(busy_units[u], float(slots))
+            act = act_units[u] / busy_units[u] if busy_units[u] > 0 else 0.0
+            power_units.append(self.power_scale * unit.power_w(freq_idx[u], b, act, online[u] if unit.kind == "cpu" else None))
+            util.append(b / slots)
+        return power_units, util
 
     def _busy_share(self, a_i: int, latency_ms: float) -> float:
         fps = self.apps[a_i].fps
