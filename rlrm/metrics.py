@@ -3,7 +3,9 @@
 Simulator, live backend, baselines, ``rlrm evaluate`` and TensorBoard all use these names:
 ``energy_per_inference_mj``, ``latency_mean_ms``, ``latency_p95_ms``, ``deadline_miss_rate``,
 ``accuracy_mean``, ``power_violation_rate``, ``energy_violation_rate``, ``power_mean_w``,
-``inferences``.
+``inferences``; and ``sensor_fault_steps``, the steps whose power came from the power
+model because a sensor the live backend was reading vanished or returned garbage (0 in
+simulation).
 """
 
 from __future__ import annotations
@@ -37,11 +39,14 @@ class MetricsAccumulator:
         self._pviol = 0
         self._eviol = 0
         self._steps = 0
+        self._sensor_fault = 0
         self._reward: list[float] = []
 
     def add(self, result: dict, reward: Optional[float] = None) -> None:
         """Add one step's result (and the reward it earned, if any)."""
         self._steps += 1
+        if result.get("sensor_fault"):
+            self._sensor_fault += 1
         self._energy += result["energy_mj"]
         self._power.append(result["power_w"])
         targets = result["targets"]
@@ -87,6 +92,7 @@ class MetricsAccumulator:
             "power_mean_w": float(np.mean(self._power)) if self._power else math.nan,
             "power_violation_rate": self._pviol / self._steps if self._steps else math.nan,
             "energy_violation_rate": self._eviol / self._steps if self._steps else math.nan,
+            "sensor_fault_steps": self._sensor_fault,
         }
         if self._reward:
             out["reward_mean"] = float(np.mean(self._reward))

@@ -6,7 +6,9 @@ scalar tags:
 * per step (global step ``episode * episode_steps + step``): ``step/latency_ms``,
   ``step/energy_mj``, ``step/power_w``, ``step/accuracy``, ``step/subnet``, ``step/unit``
   (index of the unit in the platform's unit list), ``step/freq_khz/<unit>`` for every unit,
-  ``step/target_latency_ms`` (values of the first managed application);
+  ``step/target_latency_ms`` (values of the first managed application); on the live backend
+  also ``step/energy_estimated`` and ``step/sensor_fault`` (1 when the power is the model's
+  estimate; the second when it is because a sensor failed mid-run);
 * per episode (step = episode index): ``episode/<key>`` for each summary key of
   ``rlrm evaluate`` that exists per episode (all of :data:`rlrm.evaluate.SUMMARY_KEYS` but
   ``oracle_reward_fraction``);
@@ -42,6 +44,8 @@ EPISODE_KEYS: tuple[str, ...] = tuple(k for k in SUMMARY_KEYS if k != "oracle_re
 #: the per-step info keys logged as ``step/<key>`` (besides ``step/freq_khz/<unit>``)
 STEP_KEYS: tuple[str, ...] = ("latency_ms", "energy_mj", "power_w", "accuracy", "subnet", "unit",
                               "target_latency_ms")
+#: the live backend's per-step flags, logged as ``step/<key>`` (1.0 or 0.0) when the result has them
+LIVE_STEP_KEYS: tuple[str, ...] = ("energy_estimated", "sensor_fault")
 
 
 @dataclass
@@ -161,6 +165,9 @@ class _StepLogger:
         values["unit"] = self.units.index(unit) if unit in self.units else None
         for k, v in values.items():
             self.writer.add_scalar(f"step/{k}", finite(v), gstep)
+        for key in LIVE_STEP_KEYS:
+            if key in info["result"]:
+                self.writer.add_scalar(f"step/{key}", float(bool(info["result"][key])), gstep)
         freqs = info["result"]["freq_khz"]
         for u, f in zip(self.sim_units, freqs):
             self.writer.add_scalar(f"step/freq_khz/{u}", finite(f), gstep)

@@ -369,8 +369,9 @@ class DynamicDNNEnv(gym.Env):
             "accuracy_floor": t.accuracy, "reward_terms": terms, "invalid_action": invalid,
             "power_mode": result["power_mode"], "result": result,
         }
-        if "energy_estimated" in result:
-            info["energy_estimated"] = result["energy_estimated"]
+        for key in ("energy_estimated", "sensor_fault"):  # the live backend's
+            if key in result:
+                info[key] = result[key]
         if first is not None:
             info.update(latency_ms=first["latency_ms"], deadline_miss=first["deadline_miss"],
                         accuracy=first["accuracy"], subnet=first["subnet"], unit=first["unit"],

@@ -19,6 +19,9 @@ from rlrm.sim.simulator import BoardSimulator, OperatingPoint, StepResult
 
 log = logging.getLogger("rlrm.live")
 
+#: the board input rails (whole-board power) by the names the sensor drivers give them
+INPUT_RAILS = ("VDD_IN", "POWER_IN", "VIN")
+
 
 @dataclass
 class LiveConfig:
@@ -56,6 +59,12 @@ class LiveBoard(BoardSimulator):
     control period and measures latency per inference. Power comes from the board's sensors
     or, without any, from the profile's power model (``energy_estimated: True``).
 
+    Sensor faults: the rails used are fixed at the first good reading (the input rail
+    ``VDD_IN``/``POWER_IN``/``VIN`` when the board has one, else all rails). When one of them
+    vanishes or returns garbage mid-run, the step's power is the power model's estimate, the
+    result says ``energy_estimated: True`` and ``sensor_fault: True``, and one warning names
+    the rail and the problem; another says when the rails read again.
+
     Subnetwork level ``s`` of the trace maps to the model's level ``round(s * (m - 1) / (n - 1))``
     (the same when the model is the library's); accuracy is the library's top-1 of ``s``.
     Active applications share the period: each runs for ``period / active`` seconds in turn.
@@ -76,6 +85,9 @@ class LiveBoard(BoardSimulator):
         self.runner = runner
         self.actuator: Any = None
         self.energy_estimated = True
+        self.sensor_fault_steps = 0
+        self._rails: Optional[list[str]] = None  # the rails summed for board power, fixed at the first good read
+        self._sensor_fault: Optional[str] = None  # the current fault (None: sensors fine)
         self._warned_gpu_bg = False
         cpu_units = [i for i, u in enumerate(self._units) if u.kind == "cpu"]
         workers = sum(spec.cores for u, spec in self._bg if u in cpu_units)
@@ -244,7 +256,7 @@ class LiveBoard(BoardSimulator):
             busy_units[u] += bg_applied[u]
             act_units[u] += bg_applied[u] * 0.5
         power_units, util = self._unit_power(busy_units, act_units, freq_idx, online)
-        power, estimated = self._read_power()
+        power, estimated, fault = self._read_power()
         if power is None:
             power = self.platform.base_power_w + sum(power_units)
         energy_mj = power * self.period_s * 1000.0
@@ -257,20 +269,43 @@ class LiveBoard(BoardSimulator):
             "background": [min(1.0, bg_applied[u] / online[u]) if units[u].kind == "cpu" else 0.0
                            for u in range(n_units)],
             "targets": self.targets, "power_mode": self.power_mode.name,
-            "energy_estimated": estimated, "freq_applied": applied_any, "backend": "live",
+            "energy_estimated": estimated, "sensor_fault": fault, "freq_applied": applied_any, "backend": "live",
         })
 
-    def _read_power(self) -> tuple[Optional[float], bool]:
-        """Board power from the sensors (sum of the readable rails), or (None, True) without any."""
+    def _read_power(self) -> tuple[Optional[float], bool, bool]:
+        """Board power from the sensors: ``(watts, estimated, sensor_fault)``.
+
+        ``(None, True, False)`` when the board has no sensors; ``(None, True, True)`` when it
+        has some but a rail in use is gone or garbled (the caller uses the power model).
+        """
         act = self.actuator
         if act is None or not act.sensors:
             self.energy_estimated = True
-            return None, True
-        readings = {k: r.value for k, r in act.read_power().items() if r.value is not None and math.isfinite(r.value)}
-        total = [v for k, v in readings.items() if k.upper() in ("VDD_IN", "POWER_IN", "VIN")]  # the board's input rail
-        values = total[:1] or list(readings.values())
-        if not values:
+            return None, True, False
+        readings = act.read_power()
+        good = {k: r.value for k, r in readings.items() if r.value is not None and math.isfinite(r.value)}
+        if self._rails is None and good:
+            inputs = [k for k in good if k.upper() in INPUT_RAILS]
+            self._rails = inputs[:1] or sorted(good)
+        rails = self._rails or sorted(readings)
+        missing = [k for k in rails if k not in good]
+        if missing or not rails:
+            name = missing[0] if missing else "power"
+            reading = readings.get(name)
+            problem = (reading.problem if reading is not None and reading.problem else "no reading")
+            self._flag_sensor_fault(f"{name}: {problem}")
             self.energy_estimated = True
-            return None, True
+            return None, True, True
+        if self._sensor_fault is not None:
+            log.warning("rlrm: power sensors read again at step %d; power is measured again", self.step_index)
+            self._sensor_fault = None
         self.energy_estimated = False
-        return float(sum(values)), False
+        return float(sum(good[k] for k in rails)), False, False
+
+    def _flag_sensor_fault(self, what: str) -> None:
+        """Count a step on the estimate; warn when the fault starts (not on every step)."""
+        self.sensor_fault_steps += 1
+        if self._sensor_fault is None:
+            log.warning("rlrm: power sensor %s at step %d: using the power model's estimate until it reads again "
+                        "(sensor_fault in the metrics)", what, self.step_index)
+        self._sensor_fault = what

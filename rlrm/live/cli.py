@@ -68,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
                                                        if result["energy_estimated"] else ""))
     print(format_table([{"policy": result["policy"], **s}]))
     print(f"decision_us_median: {result['decision_us_median']:.1f}   TensorBoard: {result['run_dir']}")
+    if s.get("sensor_fault_steps"):
+        print(f"power sensors failed on {s['sensor_fault_steps']} of {s['steps']} steps: their power is the "
+              f"power model's estimate (step/sensor_fault in TensorBoard)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))
     return 0
@@ -108,7 +111,8 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     :param seed: seed of the background schedule
     :param handlers: restore the board on SIGINT/SIGTERM (and turn SIGTERM into an interrupt)
     :return: ``{"policy", "platform", "scenario", "period_s", "summary", "decision_us_median",
-        "energy_estimated", "run_dir"}``
+        "energy_estimated", "run_dir"}``; the summary's ``sensor_fault_steps`` counts the steps
+        whose power came from the power model because a sensor failed
     """
     from torch.utils.tensorboard import SummaryWriter
 
@@ -148,7 +152,7 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
         acc = MetricsAccumulator()
         obs, info = env.reset(seed=seed)
         policy.reset(env, seed=seed)
-        estimated = True
+        estimated = True  # every step's power is the model's (no sensor read at all)
         decide = _fast_decision(policy, env)
         for step in range(steps):
             t0 = time.perf_counter_ns()
@@ -159,11 +163,11 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
             policy.observe(info)
             acc.add(info["result"], reward)
             hook(0, step, info, reward)
-            estimated = bool(info.get("energy_estimated", True))
+            estimated = estimated and bool(info.get("energy_estimated", True))
             if terminated or truncated:
                 break
         summary = acc.summary()
-        for key in EPISODE_KEYS:
+        for key in EPISODE_KEYS + ("sensor_fault_steps",):
             writer.add_scalar(f"episode/{key}", finite(summary.get(key)), 0)
         _write_hparams(writer, {"policy": policy_name, "platform": env.platform.name, "scenario": env.scenario.name,
                                 "seeds": 1, "seed": seed, "episode_steps": steps, "backend": "live", "model": model},
