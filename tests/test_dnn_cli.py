@@ -74,6 +74,11 @@ def test_mismatched_weights_name_the_key(model_dir, tmp_path, capsys) -> None:
     lib["supernet"] = "ofa_mbv3_d234_e346_k357_w0.5"
     (bad / "library.json").write_text(json.dumps(lib))
     assert main(["dnn", "eval", "--model", str(bad)]) == 2
+    assert "model.json: supernet: 'ofa_mbv3_d234_e346_k357_w0.35' disagrees with library.json" in _error_line(capsys)
+    info = json.loads((bad / "model.json").read_text())
+    info["supernet"] = lib["supernet"]  # both edited: the weights themselves are checked
+    (bad / "model.json").write_text(json.dumps(info))
+    assert main(["dnn", "eval", "--model", str(bad)]) == 2
     line = _error_line(capsys)
     # widths 0.35 and 0.5 share the 8-channel stem; stage 1's output width (8 vs 16) differs
     assert "weights.safetensors: blocks.1.conv.point_linear.conv.conv.weight: shape [8, 48, 1, 1]" in line

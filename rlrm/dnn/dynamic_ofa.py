@@ -23,6 +23,7 @@ from rlrm.dnn.library import SubnetLibrary, load_library
 from rlrm.dnn.static import MobileNetV3
 from rlrm.dnn.supernet import OFAMobileNetV3
 from rlrm.errors import InputError
+from rlrm.validate import read_json
 
 WEIGHTS_FILE = "weights.safetensors"
 BN_STATS_FILE = "bn_stats.safetensors"
@@ -288,6 +289,7 @@ class DynamicOFA(nn.Module):
             raise InputError(d, "<dir>", "no such model directory")
         library = load_library(d / LIBRARY_FILE)
         arch = library.arch
+        _check_model_info(d / MODEL_FILE, library)
         supernet = OFAMobileNetV3(
             n_classes=arch.n_classes, width_mult=arch.width_mult, ks_list=arch.ks_list,
             expand_ratio_list=arch.expand_ratio_list, depth_list=arch.depth_list, dropout_rate=0.0,
@@ -298,3 +300,16 @@ class DynamicOFA(nn.Module):
         if stats_path.is_file():
             model.load_bn_stats(read_tensors(stats_path), stats_path)
         return model.eval()
+
+
+def _check_model_info(path: Path, library: SubnetLibrary) -> None:
+    """``model.json`` (when present) must be a JSON object agreeing with ``library.json``
+    on the supernet and the number of classes; else a one-line :class:`InputError`."""
+    if not path.exists():
+        return
+    info = read_json(path)
+    if not isinstance(info, dict):
+        raise InputError(path, "<top>", f"expected a JSON object, got {type(info).__name__}")
+    for key, expected in (("supernet", library.arch.name), ("n_classes", library.arch.n_classes)):
+        if key in info and (info[key] != expected or isinstance(info[key], bool)):
+            raise InputError(path, key, f"{info[key]!r} disagrees with {LIBRARY_FILE} ({expected!r})")
