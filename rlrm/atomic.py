@@ -1,4 +1,9 @@
-"""Atomic file writes: a reader (or a crash) never sees half a file."""
+"""Atomic file writes: a reader (or a crash) never sees half a file.
+
+An interrupted write (a crash, SIGKILL) leaves only hidden temporaries next to the target:
+``.<name>.<random>.tmp`` (a file being written, a folder being filled) or ``.<name>.old`` (a
+folder being replaced or removed). :func:`remove_temporaries` clears them away.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,14 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> Path:
     return path
 
 
+def make_staging_dir(final: Union[str, Path]) -> Path:
+    """A new empty hidden folder next to ``final``, to fill and then publish with
+    :func:`atomic_replace_dir`."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+
+
 def atomic_replace_dir(staging: Union[str, Path], final: Union[str, Path]) -> Path:
     """Move a fully written folder ``staging`` into place as ``final`` (replacing it)."""
     staging, final = Path(staging), Path(final)
@@ -35,7 +48,7 @@ def atomic_replace_dir(staging: Union[str, Path], final: Union[str, Path]) -> Pa
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
     if final.exists():
-        old = final.with_name(f".{final.name}.old")
+        old = _old_path(final)
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
         os.replace(staging, final)
@@ -44,6 +57,48 @@ def atomic_replace_dir(staging: Union[str, Path], final: Union[str, Path]) -> Pa
         os.replace(staging, final)
     _fsync_dir(final.parent)
     return final
+
+
+def atomic_remove_dir(folder: Union[str, Path]) -> None:
+    """Remove ``folder`` so that no reader (or crash) sees it partly deleted: it is renamed to
+    a hidden ``.<name>.old`` first, then deleted. Nothing happens if it does not exist."""
+    folder = Path(folder)
+    old = _old_path(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    try:
+        os.replace(folder, old)
+    except FileNotFoundError:
+        return
+    _fsync_dir(folder.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file or folder name is one an interrupted atomic write leaves behind."""
+    return name.startswith(".") and name.endswith((".tmp", ".old"))
+
+
+def remove_temporaries(folder: Union[str, Path]) -> list[Path]:
+    """Delete the temporaries of interrupted atomic writes directly in ``folder`` (not in its
+    subfolders); returns what was deleted. Call it only while nothing else writes there: a
+    write in progress would lose its temporary."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for entry in sorted(folder.iterdir()):
+        if not is_temporary(entry.name):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _old_path(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.old")
 
 
 def _fsync_dir(folder: Path) -> None:

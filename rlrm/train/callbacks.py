@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -13,7 +12,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
-from rlrm.atomic import atomic_replace_dir, atomic_write_bytes
+from rlrm.atomic import atomic_remove_dir, atomic_replace_dir, atomic_write_bytes, make_staging_dir, remove_temporaries
 from rlrm.metrics import MetricsAccumulator
 from rlrm.policy.spec import Normalization, read_obs_norm, write_obs_norm
 
@@ -91,8 +90,7 @@ def load_obs_norm(path: Path, venv: VecNormalize) -> None:
 def write_snapshot(model, venv: Optional[VecNormalize], folder: Path) -> Path:  # noqa: ANN001
     """Write ``model.zip`` and ``obs_norm.npz`` into ``folder`` atomically as a pair."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging = make_staging_dir(folder)
     buf = io.BytesIO()
     model.save(buf)
     atomic_write_bytes(staging / "model.zip", buf.getvalue())
@@ -103,7 +101,8 @@ def write_snapshot(model, venv: Optional[VecNormalize], folder: Path) -> Path:  
 
 class AtomicCheckpointCallback(BaseCallback):
     """Every ``save_freq`` calls, a complete checkpoint ``checkpoints/step_<N>/`` (model and
-    normalisation written together, atomically); keeps the ``keep`` newest.
+    normalisation written together, atomically); keeps the ``keep`` newest (older ones are
+    removed atomically too: a crash while pruning leaves no partly deleted checkpoint).
 
     :param save_freq: calls (vectorised steps) between checkpoints
     :param folder: the run's ``checkpoints`` folder
@@ -123,9 +122,7 @@ class AtomicCheckpointCallback(BaseCallback):
             write_snapshot(self.model, self.venv, self.folder / f"step_{self.num_timesteps:09d}")
             done = sorted(p for p in self.folder.glob("step_*") if (p / "COMPLETE").exists())
             for old in done[:-self.keep]:
-                import shutil
-
-                shutil.rmtree(old, ignore_errors=True)
+                atomic_remove_dir(old)
         return True
 
 
@@ -141,6 +138,14 @@ def write_final(model, venv: Optional[VecNormalize], run_dir: Path) -> Path:  # 
     write_obs_norm_of(venv, run_dir / "obs_norm.npz")
     atomic_write_bytes(run_dir / "COMPLETE", f"{model.num_timesteps}\n".encode())
     return run_dir
+
+
+def remove_interrupted_writes(run_dir: Path) -> list[Path]:
+    """Delete what a killed run left of the writes it was in the middle of (temporary files,
+    unpublished or half-removed checkpoint folders) in ``run_dir`` and its ``checkpoints``;
+    never a snapshot. Returns what was deleted. Only while no other process trains this run."""
+    run_dir = Path(run_dir)
+    return [*remove_temporaries(run_dir), *remove_temporaries(run_dir / "checkpoints")]
 
 
 def latest_snapshot(run_dir: Path) -> Optional[Path]:

@@ -36,6 +36,7 @@ from rlrm.train.callbacks import (
     EvalLogCallback,
     latest_snapshot,
     load_obs_norm,
+    remove_interrupted_writes,
     write_final,
 )
 from rlrm.policy.spec import env_spec_of, write_env_json
@@ -105,6 +106,7 @@ def train(
         snapshot = latest_snapshot(run_dir)
         if snapshot is None:
             raise InputError(run_dir, "<run>", "no complete snapshot to resume from")
+        remove_interrupted_writes(run_dir)  # a killed run's temporaries: never a snapshot
         saved = yaml.safe_load((run_dir / "config.yaml").read_text())
         platform, train_sc, eval_sc, seed = saved["platform"], saved["train_scenarios"], saved["eval_scenarios"], saved["seed"]
         cfg = saved["hyperparameters"]
