@@ -145,6 +145,14 @@ def test_missing_run_files_are_one_line_errors(steady_run: Path, tmp_path: Path)
         export_run(run2, tmp_path / "out")
 
 
+def test_unfinished_run_is_refused(steady_run: Path, tmp_path: Path) -> None:
+    run = copy_run(steady_run, tmp_path / "run")
+    (run / "COMPLETE").unlink()  # killed while writing its final model.zip / obs_norm.npz
+    with pytest.raises(InputError, match=r"run: COMPLETE: marker missing: .*rlrm train --resume"):
+        export_run(run, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_env_json_is_validated(steady_run: Path, tmp_path: Path) -> None:
     run = copy_run(steady_run, tmp_path / "run")
     env = json.loads((run / "env.json").read_text())

@@ -52,7 +52,7 @@ def test_short_run_then_resume(tmp_path) -> None:
     assert max(steps) > 128 and "rlrm/energy_per_inference_mj" in acc.Tags()["scalars"]
 
 
-def test_resume_falls_back_to_last_complete_checkpoint(tmp_path) -> None:
+def test_resume_falls_back_to_last_complete_checkpoint(tmp_path, capsys) -> None:
     cfg = _tiny_config(tmp_path)
     assert main(["train", "--scenario", "steady", "--config", str(cfg), "--timesteps", "192", "--logdir", str(tmp_path),
                  "--name", "r", "--no-progress"]) == 0
@@ -62,6 +62,10 @@ def test_resume_falls_back_to_last_complete_checkpoint(tmp_path) -> None:
     (run / "model.zip").write_bytes(b"PK\x03\x04 truncated")
     snap = latest_snapshot(run)
     assert snap is not None and snap.parent.name == "checkpoints"
+    # export refuses the unfinished pair, and takes the last checkpoint instead
+    assert main(["export", str(run), "-o", str(tmp_path / "ck")]) == 2
+    assert "COMPLETE: marker missing" in capsys.readouterr().err
+    assert main(["export", str(snap), "-o", str(tmp_path / "ck")]) == 0
     assert main(["train", "--resume", str(run), "--timesteps", "256", "--no-progress"]) == 0
     assert (run / "COMPLETE").read_text().strip() == "256"
 

@@ -38,7 +38,10 @@ def export_run(run_dir: PathLike, out_dir: PathLike, weights_format: str = "safe
                force: bool = False, check_samples: int = 256) -> NumpyPolicy:
     """Export the actor of a training run to ``out_dir``.
 
-    :param run_dir: the run folder (``model.zip``, ``env.json``, optional ``obs_norm.npz``)
+    :param run_dir: the run folder (``model.zip``, ``env.json``, optional ``obs_norm.npz``), or
+        one of its checkpoints (``RUN/checkpoints/step_N``; ``env.json`` is the run's). A folder
+        ``rlrm train`` wrote must hold its ``COMPLETE`` marker: without it the model and its
+        normalisation may not be a pair (a killed run), and the export is refused.
     :param out_dir: the checkpoint folder to write (``checkpoints/NAME``)
     :param weights_format: ``safetensors`` or ``npz``
     :param force: overwrite an existing checkpoint folder's files
@@ -51,9 +54,10 @@ def export_run(run_dir: PathLike, out_dir: PathLike, weights_format: str = "safe
         raise InputError("--format", "format", f"{weights_format!r} is not one of {', '.join(FORMATS)}")
     if not run.is_dir():
         raise InputError(run, "<run>", "no such run folder" if not run.exists() else "not a folder")
+    run_root = _check_complete(run)
     model_path = run / "model.zip"
     model_bytes = read_file_bytes(model_path, "a model.zip")
-    spec = read_env_json(run / "env.json")
+    spec = read_env_json(run_root / "env.json")
     norm_path = run / "obs_norm.npz"
     normalization = read_obs_norm(norm_path) if norm_path.exists() else None
     if normalization is not None and normalization.mean.shape[0] != spec.obs_size:
@@ -87,6 +91,20 @@ def export_run(run_dir: PathLike, out_dir: PathLike, weights_format: str = "safe
     if check_samples:
         check_against_torch(policy, model, check_samples)
     return policy
+
+
+def _check_complete(run: Path) -> Path:
+    """Refuse a snapshot ``rlrm train`` did not finish writing; return the run folder (where
+    ``env.json`` is): ``run`` itself, or the run of a ``checkpoints/step_N`` folder."""
+    is_checkpoint = run.parent.name == "checkpoints" and run.name.startswith("step_")
+    root = run.parent.parent if is_checkpoint else run
+    written_by_train = is_checkpoint or (run / "config.yaml").exists()
+    if written_by_train and not (run / "COMPLETE").exists():
+        hint = ("this checkpoint was not finished" if is_checkpoint else
+                f"the run did not finish writing its final model (killed?): `rlrm train --resume {run}` "
+                f"completes it, or export its last checkpoint ({run / 'checkpoints'}/step_N)")
+        raise InputError(run, "COMPLETE", f"marker missing: {hint}")
+    return root
 
 
 def _prepare_out_dir(out: Path, force: bool) -> None:

@@ -2,7 +2,7 @@
 
 ``make_run_dir`` writes what ``runs/<run>/`` holds after training: ``model.zip``
 (``MaskablePPO.save``), ``obs_norm.npz`` (the ``VecNormalize`` statistics), ``env.json``
-(:func:`rlrm.policy.spec.env_spec_of`) and ``config.yaml``, using a few hundred training
+(:func:`rlrm.policy.spec.env_spec_of`), ``COMPLETE`` and ``config.yaml``, using a few hundred training
 steps so it is cheap. Trainer tests can build a run the same way and check that
 ``rlrm export`` accepts it. Needs torch, stable-baselines3 and sb3-contrib.
 """
@@ -82,6 +82,7 @@ def make_run_dir(path: PathLike, platform: str = "jetson-xavier-nx", scenario: s
         "hyperparameters": hyper, "weight_noise": weight_noise,
         "versions": {"rlrm": rlrm.__version__, "torch": str(th.__version__), "numpy": np.__version__},
     }
+    (run / "COMPLETE").write_text(f"{model.num_timesteps}\n")  # as rlrm train marks a finished run
     (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return run
 
