@@ -66,8 +66,14 @@ def test_resume_falls_back_to_last_complete_checkpoint(tmp_path, capsys) -> None
     assert main(["export", str(run), "-o", str(tmp_path / "ck")]) == 2
     assert "COMPLETE: marker missing" in capsys.readouterr().err
     assert main(["export", str(snap), "-o", str(tmp_path / "ck")]) == 0
+    # the evaluation log got an entry after that checkpoint, then half a line
+    eval_log = run / "eval" / "eval_log.jsonl"
+    with open(eval_log, "a") as fh:
+        fh.write('{"timesteps": 224, "reward_mean": 0.5}\n{"timesteps": 2')
     assert main(["train", "--resume", str(run), "--timesteps", "256", "--no-progress"]) == 0
     assert (run / "COMPLETE").read_text().strip() == "256"
+    steps = [json.loads(line)["timesteps"] for line in eval_log.read_text().splitlines()]
+    assert steps == sorted(set(steps)) and 224 not in steps and steps[-1] == 256
 
 
 def test_config_validation(tmp_path) -> None:

@@ -12,6 +12,7 @@ temporary on disk, exactly as in a real crash.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -25,7 +26,7 @@ import pytest
 
 from rlrm.cli import main
 from rlrm.policy.spec import read_obs_norm
-from rlrm.train.callbacks import latest_snapshot
+from rlrm.train.callbacks import latest_snapshot, trim_jsonl_log
 from tests.test_train import _tiny_config
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)")
@@ -175,6 +176,17 @@ def _check_resumed(run: Path, calls: list[tuple[int, int]], start: int, timestep
     assert latest_snapshot(run) == run
     _check_no_corrupt_snapshot(run)
     assert _debris(run) == [], "resume left the crash's temporaries behind"
+    # the evaluation log reads whole, each step once, in order: nothing half-written or repeated
+    steps = [json.loads(line)["timesteps"] for line in (run / "eval" / "eval_log.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] <= timesteps
+
+
+def test_trim_jsonl_log(tmp_path: Path) -> None:
+    log = tmp_path / "eval_log.jsonl"
+    log.write_text('{"timesteps": 64}\n{"timesteps": 128}\n{"timesteps": 192}\n{"timesteps": 2')
+    assert trim_jsonl_log(log, 128) == 2
+    assert log.read_text() == '{"timesteps": 64}\n{"timesteps": 128}\n'
+    assert trim_jsonl_log(log, 128) == 0 and trim_jsonl_log(tmp_path / "none.jsonl", 0) == 0
 
 
 #: the staging folder of the checkpoint at step 256

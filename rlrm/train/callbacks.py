@@ -148,6 +148,31 @@ def remove_interrupted_writes(run_dir: Path) -> list[Path]:
     return [*remove_temporaries(run_dir), *remove_temporaries(run_dir / "checkpoints")]
 
 
+def trim_jsonl_log(path: Path, max_timesteps: int) -> int:
+    """Make an append-only JSON-lines log fit a resume from ``max_timesteps``: drop a last line
+    a kill cut short, and the entries of steps after ``max_timesteps`` (training that was lost
+    with the process and will be done again). Rewritten atomically; returns the lines dropped."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    lines = path.read_bytes().split(b"\n")
+    kept: list[bytes] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:  # half a line (a kill mid-append): nothing after it was written
+            continue
+        if isinstance(entry, dict) and int(entry.get("timesteps", 0)) > max_timesteps:
+            continue
+        kept.append(line)
+    dropped = sum(1 for line in lines if line.strip()) - len(kept)
+    if dropped:
+        atomic_write_bytes(path, b"".join(line + b"\n" for line in kept))
+    return dropped
+
+
 def latest_snapshot(run_dir: Path) -> Optional[Path]:
     """The newest complete snapshot of a run: the final one or the last checkpoint."""
     candidates = []

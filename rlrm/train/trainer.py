@@ -37,6 +37,7 @@ from rlrm.train.callbacks import (
     latest_snapshot,
     load_obs_norm,
     remove_interrupted_writes,
+    trim_jsonl_log,
     write_final,
 )
 from rlrm.policy.spec import env_spec_of, write_env_json
@@ -146,6 +147,8 @@ def train(
         if norm is not None:
             load_obs_norm(snapshot / "obs_norm.npz", norm)
         done_steps = model.num_timesteps
+        for log_file in (run_dir / "eval" / "eval_log.jsonl", run_dir / "train_log.jsonl"):
+            trim_jsonl_log(log_file, done_steps)  # what a kill cut short or training will redo
     else:
         model = MaskablePPO(cfg["policy"], venv, seed=seed, tensorboard_log=str(tb_dir), policy_kwargs=policy_kwargs,
                             verbose=verbose, device="cpu", **ppo_kwargs)
