@@ -142,6 +142,13 @@ def test_restore_statefile_skips_after_a_reboot(xavier: Path, tmp_path: Path) ->
     (lambda d: d["steps"][1].update(value="a\nb"), "steps[1].value"),
     (lambda d: d["steps"][1].update(kind="shell"), "steps[1].kind"),
     (lambda d: d.pop("steps"), "steps"),
+    # files rlrm never writes, and values the files it writes cannot hold
+    (lambda d: d["steps"][1].update(path="sys/power/state", value="mem"), "steps[1].path"),
+    (lambda d: d["steps"][1].update(path="sys/devices/system/cpu/cpu1/online", value="0"), "steps[1].path"),
+    (lambda d: d["steps"][0].update(max="sys/class/thermal/thermal_zone0/trip_point_0_temp"), "steps[0].min"),
+    (lambda d: d["steps"][0].update(max=f"{CPU}/policy2/scaling_max_freq"), "steps[0].min"),
+    (lambda d: d["steps"][1].update(value="performance; reboot"), "steps[1].value"),
+    (lambda d: d["steps"][2].update(value="fast"), "steps[2].value"),
 ])
 def test_malformed_statefile_is_one_line_input_error(xavier: Path, tmp_path: Path, mutate, field: str) -> None:
     statefile = tmp_path / "s.json"
@@ -164,3 +171,10 @@ def test_garbage_in_a_value_to_snapshot_means_no_write(xavier: Path, tmp_path: P
         g.write(f"{P0}/scaling_max_freq", 652800)
     assert info.value.source == str(xavier / XAVIER_GPU / "max_freq")
     assert written == [] and not (tmp_path / "s.json").exists()
+
+
+def test_guard_refuses_to_plan_a_file_rlrm_never_writes(xavier: Path, tmp_path: Path) -> None:
+    g = StateGuard(Sysfs(xavier), tmp_path / "s.json", handlers=False)
+    with pytest.raises(InputError, match="rlrm never writes 'online'"):
+        g.write("sys/devices/system/cpu/cpu1/online", 0)
+    assert not (tmp_path / "s.json").exists()

@@ -6,6 +6,9 @@ written) and saves them to a JSON state file, atomically (temporary file, fsync,
 It restores them in ``close()`` (call it in ``finally``), at interpreter exit and on SIGINT or
 SIGTERM, then lets the signal do what it would have done. After a SIGKILL the state file is
 still there: ``rlrm restore STATEFILE`` (:func:`restore_statefile`) puts the values back.
+Only the files rlrm writes (cpufreq and devfreq min/max pairs, governors, ``scaling_setspeed``,
+INA231 ``enable``) may be planned or restored; a state file naming any other file, or a
+value such a file cannot hold, is refused whole before anything is written.
 
 Restore order keeps every min <= max (a max below the current min is refused by the kernel):
 each min/max pair is written in the order :func:`rlrm.hw.sysfs.write_limits` picks, then
@@ -20,6 +23,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -40,6 +44,42 @@ BOOT_ID = "proc/sys/kernel/random/boot_id"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Plausible bound of a limit value (Hz for devfreq, kHz for cpufreq).
 _LIMIT_MAX = 10**11
+#: The only files rlrm writes, by kind of step (file names): a state file naming anything else
+#: (``sys/power/state``, say) is refused, and so is a guard asked to write it.
+LIMIT_PAIRS = {("scaling_min_freq", "scaling_max_freq"), ("min_freq", "max_freq")}
+VALUE_FILES = {"scaling_governor": "governor", "governor": "governor", "enable": "enable"}
+SETSPEED_FILE = "scaling_setspeed"
+_GOVERNOR = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def step_problem(step: "Step") -> Optional[tuple[str, str]]:
+    """Why rlrm must not write ``step`` (``(which file, problem)``), or None when it may."""
+    name = step.path.rsplit("/", 1)[-1]
+    if step.kind == "limits":
+        max_name = step.max_path.rsplit("/", 1)[-1]
+        if (name, max_name) not in LIMIT_PAIRS or step.path.rsplit("/", 1)[0] != step.max_path.rsplit("/", 1)[0]:
+            return "min", f"{step.path} / {step.max_path} is not a min/max frequency pair rlrm writes"
+        return None
+    if step.kind == "setspeed":
+        return None if name == SETSPEED_FILE else ("path", f"{step.path} is not a scaling_setspeed file")
+    if name not in VALUE_FILES:
+        return "path", f"rlrm never writes {name!r} ({', '.join(sorted(VALUE_FILES))} only)"
+    return None
+
+
+def _value_problem(step: "Step") -> Optional[str]:
+    """Why a saved value cannot be what the file held (None when it can)."""
+    value = step.value
+    if not value or "\n" in value:
+        return "must be one non-empty line"
+    if step.kind == "setspeed":
+        return None if value.isdigit() or value == "<unsupported>" else f"expected kHz or <unsupported>, got {value!r}"
+    what = VALUE_FILES[step.path.rsplit("/", 1)[-1]]
+    if what == "enable" and value not in ("0", "1"):
+        return f"an enable file holds 0 or 1, got {value!r}"
+    if what == "governor" and not _GOVERNOR.fullmatch(value):  # e.g. schedutil, nvhost_podgov, msm-adreno-tz
+        return f"not a governor name: {value!r}"
+    return None
 
 
 class SysfsWriteError(InputError):
@@ -148,12 +188,19 @@ class StateGuard:
     def _plan(self, step: Step) -> None:
         if any(self.covers(f) for f in step.files()):
             return
+        self._refuse_unknown(step)
         if self.active:
             self._snapshot_step(step)
             self.steps.append(step)
             self._save()
         else:
             self.steps.append(step)
+
+    def _refuse_unknown(self, step: Step) -> None:
+        """InputError for a file rlrm never writes (a state file could not restore it)."""
+        bad = step_problem(step)
+        if bad is not None:
+            raise InputError(self.fs.path(step.path), "write", f"refused: {bad[1]}")
 
     # -- snapshot ------------------------------------------------------------------------
     def activate(self) -> None:
@@ -206,6 +253,8 @@ class StateGuard:
         On failure every saved value is restored and :class:`SysfsWriteError` is raised.
         """
         rel = os.fspath(rel).lstrip("/")
+        if not self.covers(rel):
+            self._refuse_unknown(Step("value", rel))  # before anything is saved or written
         with _signals_blocked():
             self.activate()
             if not self.covers(rel):
@@ -362,12 +411,17 @@ def load_statefile(statefile: PathLike) -> tuple[dict, list[Step]]:
             hi = t.number("max_value", integer=True, minimum=0)
             if lo > hi:
                 raise t.error("min_value", f"{lo} is above max_value {hi}")
-            steps.append(Step("limits", _relpath(t, "min"), _relpath(t, "max"), str(lo), str(hi)))
+            step = Step("limits", _relpath(t, "min"), _relpath(t, "max"), str(lo), str(hi))
         else:
-            value = t.str("value")
-            if not value or "\n" in value:
-                raise t.error("value", "must be one non-empty line")
-            steps.append(Step(kind, _relpath(t, "path"), value=value))
+            step = Step(kind, _relpath(t, "path"), value=t.str("value"))
+        bad = step_problem(step)
+        if bad is not None:
+            raise t.error(*bad)
+        if step.kind != "limits":
+            problem = _value_problem(step)
+            if problem is not None:
+                raise t.error("value", problem)
+        steps.append(step)
         t.finish()
     top.finish()
     return meta, steps
