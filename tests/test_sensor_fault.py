@@ -17,7 +17,7 @@ from rlrm.live.board import LiveBoard
 from rlrm.metrics import MetricsAccumulator
 from rlrm.paths import CHECKPOINTS_DIR
 
-from tests.hw_support import board_dir, state_dir, xavier  # noqa: F401
+from tests.hw_support import board_dir, odroid, state_dir, xavier  # noqa: F401
 
 IIO = "sys/bus/i2c/drivers/ina3221x/7-0040/iio:device0"
 #: the fake Xavier's VDD_IN: in_power0_input = 5056 mV x 944 mA // 1000 mW
@@ -130,3 +130,26 @@ def test_rlrm_run_flags_a_sensor_lost_mid_run(xavier: Path, tmp_path: Path, monk
     assert [e.value for e in acc.Scalars("step/energy_estimated")] == [0, 0, 1, 1, 1, 1]
     assert [e.value for e in acc.Scalars("episode/sensor_fault_steps")] == [4]
     assert '"sensor_fault_steps": 4' in (tmp_path / "run.json").read_text()
+
+
+def test_odroid_board_power_is_base_plus_unit_rails_then_estimate(odroid: Path,  # noqa: F811
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """No input rail: the A15, A7 and GPU rails replace the model's unit power, the rest of the
+    board (MEM included) is the profile's base, so live power means what simulated power means."""
+    from rlrm.platform import load_platform
+
+    caplog.set_level(logging.WARNING, logger="rlrm.live")
+    base = load_platform("odroid-xu3").base_power_w
+    env = DynamicDNNEnv("odroid-xu3", "steady", backend="live", period_s=0.1, episode_steps=10,
+                        live={"sysfs_root": str(odroid), "handlers": False, "background": False})
+    try:
+        env.reset(seed=0)
+        _, _, _, _, info = env.step(0)
+        assert info["power_w"] == pytest.approx(base + 1.210 + 0.150 + 0.080)  # A15 + GPU + A7 (fake values)
+        (odroid / "sys/bus/i2c/drivers/INA231/3-0044/sensor_W").write_text("-1\n")  # the GPU rail garbles
+        _, _, _, _, info = env.step(0)
+        model = base + sum(info["result"]["unit_power_w"])
+        assert info["sensor_fault"] is True and info["power_w"] == pytest.approx(model)
+    finally:
+        env.close()
+    assert len(_faults(caplog)) == 1 and "GPU" in _faults(caplog)[0]

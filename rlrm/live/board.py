@@ -59,8 +59,12 @@ class LiveBoard(BoardSimulator):
     control period and measures latency per inference. Power comes from the board's sensors
     or, without any, from the profile's power model (``energy_estimated: True``).
 
-    Sensor faults: the rails used are fixed at the first good reading (the input rail
-    ``VDD_IN``/``POWER_IN``/``VIN`` when the board has one, else all rails). When one of them
+    Board power: the input rail (``VDD_IN``/``POWER_IN``/``VIN``) when the board has one; else
+    the profile's ``base_power_w`` plus the rails the profile says measure units (the Odroid's
+    A15, A7, GPU) plus the power model's value for the units no rail measures, so that live and
+    simulated power are the same quantity and the scenario's power targets mean the same.
+
+    Sensor faults: the rails used are fixed at the first good reading. When one of them
     vanishes or returns garbage mid-run, the step's power is the power model's estimate, the
     result says ``energy_estimated: True`` and ``sensor_fault: True``, and one warning names
     the rail and the problem; another says when the rails read again.
@@ -87,6 +91,7 @@ class LiveBoard(BoardSimulator):
         self.energy_estimated = True
         self.sensor_fault_steps = 0
         self._rails: Optional[list[str]] = None  # the rails summed for board power, fixed at the first good read
+        self._rail_units: Optional[set[int]] = None  # the units those rails measure (None: the whole board)
         self._sensor_fault: Optional[str] = None  # the current fault (None: sensors fine)
         self._warned_gpu_bg = False
         cpu_units = [i for i, u in enumerate(self._units) if u.kind == "cpu"]
@@ -256,7 +261,7 @@ class LiveBoard(BoardSimulator):
             busy_units[u] += bg_applied[u]
             act_units[u] += bg_applied[u] * 0.5
         power_units, util = self._unit_power(busy_units, act_units, freq_idx, online)
-        power, estimated, fault = self._read_power()
+        power, estimated, fault = self._read_power(power_units)
         if power is None:
             power = self.platform.base_power_w + sum(power_units)
         energy_mj = power * self.period_s * 1000.0
@@ -272,11 +277,13 @@ class LiveBoard(BoardSimulator):
             "energy_estimated": estimated, "sensor_fault": fault, "freq_applied": applied_any, "backend": "live",
         })
 
-    def _read_power(self) -> tuple[Optional[float], bool, bool]:
+    def _read_power(self, power_units: Sequence[float]) -> tuple[Optional[float], bool, bool]:
         """Board power from the sensors: ``(watts, estimated, sensor_fault)``.
 
         ``(None, True, False)`` when the board has no sensors; ``(None, True, True)`` when it
         has some but a rail in use is gone or garbled (the caller uses the power model).
+
+        :param power_units: the power model's per-unit power this step (for the units no rail measures)
         """
         act = self.actuator
         if act is None or not act.sensors:
@@ -285,8 +292,7 @@ class LiveBoard(BoardSimulator):
         readings = act.read_power()
         good = {k: r.value for k, r in readings.items() if r.value is not None and math.isfinite(r.value)}
         if self._rails is None and good:
-            inputs = [k for k in good if k.upper() in INPUT_RAILS]
-            self._rails = inputs[:1] or sorted(good)
+            self._rails, self._rail_units = self._choose_rails(good)
         rails = self._rails or sorted(readings)
         missing = [k for k in rails if k not in good]
         if missing or not rails:
@@ -300,7 +306,34 @@ class LiveBoard(BoardSimulator):
             log.warning("rlrm: power sensors read again at step %d; power is measured again", self.step_index)
             self._sensor_fault = None
         self.energy_estimated = False
-        return float(sum(good[k] for k in rails)), False, False
+        measured = float(sum(good[k] for k in rails))
+        if self._rail_units is None:
+            return measured, False, False
+        unmeasured = sum(p for u, p in enumerate(power_units) if u not in self._rail_units)
+        return self.platform.base_power_w + measured + unmeasured, False, False
+
+    def _choose_rails(self, good: dict[str, float]) -> tuple[list[str], Optional[set[int]]]:
+        """The rails that make up board power, and the units they stand for.
+
+        The board's input rail alone when it has one (``(rails, None)``: whole-board power).
+        Else the rails the profile says measure units (Odroid XU3: A15, A7, GPU): board power is
+        then the profile's ``base_power_w`` + those rails + the power model's value for the units
+        no rail measures, the same quantity the simulator reports (rails measuring ``board``
+        without being an input rail, such as the Odroid's MEM, are part of the base). Else
+        (rails the profile does not describe) the sum of all of them, as read.
+        """
+        inputs = [k for k in good if k.upper() in INPUT_RAILS]
+        if inputs:
+            return inputs[:1], None
+        index = {u.name: i for i, u in enumerate(self._units)}
+        unit_rails, covered = [], set()
+        for sensor in self.platform.sensors:
+            if sensor.name in good and sensor.measures and all(m in index for m in sensor.measures):
+                unit_rails.append(sensor.name)
+                covered.update(index[m] for m in sensor.measures)
+        if unit_rails:
+            return unit_rails, covered
+        return sorted(good), None
 
     def _flag_sensor_fault(self, what: str) -> None:
         """Count a step on the estimate; warn when the fault starts (not on every step)."""
