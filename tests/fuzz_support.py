@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterator, Optional
 
+from hypothesis import event
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from rlrm.errors import InputError
 
@@ -18,6 +20,7 @@ from rlrm.errors import InputError
 JUNK = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**12), st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=8), st.lists(st.integers(-5, 5), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.sampled_from([2**63, -2**63 - 1, 10**400]),  # beyond int64, beyond float
 )
 
 #: what :func:`mutate` can do to a node
@@ -58,7 +61,7 @@ def mutate(d: dict, path: tuple, action: str, value: Any) -> dict:
 
 def draw_mutation(data: st.DataObject, base: dict, junk: st.SearchStrategy = JUNK,
                   node_paths: Optional[list[tuple]] = None) -> tuple[dict, tuple]:
-    """Draw one corruption of ``base``: ``(the corrupted copy, the path of the node changed)``.
+    """Draw one corruption of ``base``: ``(the corrupted copy, the path of the node deleted, replaced or added)``.
 
     :param data: hypothesis' ``st.data()``
     :param base: the parsed file
@@ -68,7 +71,11 @@ def draw_mutation(data: st.DataObject, base: dict, junk: st.SearchStrategy = JUN
     path = data.draw(st.sampled_from(node_paths if node_paths is not None else list(paths(base))), label="path")
     action = data.draw(st.sampled_from(ACTIONS), label="action")
     value = data.draw(junk, label="value")
-    return mutate(base, path, action, value), path
+    parent = base
+    for key in path[:-1]:
+        parent = parent[key]
+    changed = path[:-1] + ("zz_unknown",) if action == "add" and isinstance(parent, dict) else path
+    return mutate(base, path, action, value), changed
 
 
 def assert_one_line(err: InputError, source: str) -> None:
@@ -78,3 +85,9 @@ def assert_one_line(err: InputError, source: str) -> None:
     assert err.source == str(source), msg
     assert err.field and err.problem, msg
     assert msg == f"{err.source}: {err.field}: {err.problem}", msg
+
+
+def note_outcome(outcome: str) -> None:
+    """Count ``outcome`` in ``--hypothesis-show-statistics`` (a no-op outside a hypothesis test)."""
+    if currently_in_test_context():
+        event(outcome)

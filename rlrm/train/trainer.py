@@ -94,7 +94,7 @@ def train(
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-    cfg = load_config(config, ENV_ID)
+    cfg = load_config(config, ENV_ID, platform=None if resume else platform)  # units checked against the board
     timesteps = int(timesteps or cfg["n_timesteps"])
     if timesteps < 1:
         raise InputError("--timesteps", "timesteps", "must be >= 1")
