@@ -428,7 +428,8 @@ def select_units(platform: Platform, units: Optional[Sequence[str]], source: str
     for i, u in enumerate(units):
         match = [n for n in names if n == u or platform.units[n].kind == u]
         if not match:
-            raise InputError(source, f"{field}[{i}]", f"{short_repr(u)} is not a unit of {platform.name} ({', '.join(names)})")
+            raise InputError(source, f"{field}[{i}]",
+                             f"{short_repr(u)} is not a unit of {platform.name} ({', '.join(names)})")
         chosen += [m for m in match if m not in chosen]
     return [n for n in names if n in chosen]
 

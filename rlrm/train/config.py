@@ -144,7 +144,8 @@ def _check(path: Path, field: str, key: Any, value: Any) -> Any:
     """One hyperparameter, validated (``field`` is its dotted name in the file)."""
     kind = (PPO_KEYS.get(key) or EXTRA_KEYS.get(key)) if isinstance(key, str) else None
     if kind is None:
-        raise InputError(path, field, f"unknown hyperparameter (known: {', '.join(sorted({**PPO_KEYS, **EXTRA_KEYS}))})")
+        known = ", ".join(sorted({**PPO_KEYS, **EXTRA_KEYS}))
+        raise InputError(path, field, f"unknown hyperparameter (known: {known})")
     if kind is float:
         if not is_finite_number(value):
             raise InputError(path, field, f"expected a number, got {short_repr(value)}"
@@ -188,7 +189,8 @@ def _check_policy_kwargs(path: Path, field: str, value: dict) -> None:
             raise InputError(path, f"{field}.{k}", "unknown policy argument (known: net_arch, activation_fn)")
     act = value.get("activation_fn", "tanh")
     if not isinstance(act, str) or act not in ACTIVATIONS:
-        raise InputError(path, f"{field}.activation_fn", f"expected one of {', '.join(ACTIVATIONS)}, got {short_repr(act)}")
+        raise InputError(path, f"{field}.activation_fn",
+                         f"expected one of {', '.join(ACTIVATIONS)}, got {short_repr(act)}")
     arch = value.get("net_arch", {"pi": [64, 64], "vf": [64, 64]})
     if not isinstance(arch, dict) or set(arch) != {"pi", "vf"} or not all(
             isinstance(v, list) and len(v) <= MAX_LAYERS
