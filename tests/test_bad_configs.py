@@ -16,7 +16,7 @@ from rlrm.env import ENV_ID, DynamicDNNEnv
 from rlrm.errors import InputError
 from rlrm.paths import AGENTS_DIR
 from rlrm.platform import load_platform
-from rlrm.train.config import EXTRA_KEYS, MAX_ROLLOUT, PPO_KEYS, SB3_N_STEPS, load_config
+from rlrm.train.config import EXTRA_KEYS, MAX_ROLLOUT, PPO_KEYS, SB3_N_STEPS, load_config, load_run_config
 from tests.fuzz_support import JUNK, assert_one_line, draw_mutation, note_outcome
 
 BOARD = load_platform("jetson-xavier-nx")
@@ -30,6 +30,16 @@ def _dotted(path: tuple) -> str:
     for key in path:
         out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
     return out
+
+
+def _near(field: str, path: tuple) -> bool:
+    """An error about the change at ``path`` names it, a node below it (a bad member of a value
+    put there) or above it (the list a member was deleted from), within the same entry and key;
+    or the rollout (n_steps x n_envs) when one of those changed."""
+    if ("n_steps" in path or "n_envs" in path) and field.endswith((".n_steps", ".n_envs")):
+        return True
+    changed = _dotted(path[:2])
+    return field.startswith(changed) or changed.startswith(field + "[")
 
 
 def _load(path: Path) -> dict:
@@ -76,9 +86,7 @@ def test_fuzzed_agent_configs_are_usable_or_name_the_field(tmp_path: Path, data:
     file.write_text(yaml.safe_dump(bad, allow_unicode=False))
     out = _check(file)
     if isinstance(out, InputError):
-        near = _dotted(path[:2])  # the entry and key changed (or below them)
-        cross = len(path) >= 2 and path[1] in ("n_steps", "n_envs") and out.field.endswith((".n_steps", ".n_envs"))
-        assert out.field.startswith(near) or cross, (out.field, path)
+        assert _near(out.field, path), (out.field, path)
 
 
 _KEYS = st.sampled_from(sorted({**PPO_KEYS, **EXTRA_KEYS})) | st.text(max_size=6)
@@ -128,6 +136,44 @@ def test_yaml_garbage_is_a_one_line_error(tmp_path: Path, blob: bytes) -> None:
     file = tmp_path / "garbage.yaml"
     file.write_bytes(blob)
     _check(file)
+
+
+#: a run's config.yaml as rlrm train writes it (what --resume reads)
+RUN_SNAPSHOT = {"platform": "jetson-xavier-nx", "scenario": "mix", "train_scenarios": ["steady", "bursty"],
+                "eval_scenarios": ["mixed"], "seed": 3, "timesteps": 1000, "env_id": ENV_ID, "command": "rlrm train",
+                "started": "2024-01-01T00:00:00", "versions": {"rlrm": "0.1.0"},
+                "hyperparameters": load_config("ppo", ENV_ID)}
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzzed_run_configs_resume_or_name_the_field(tmp_path: Path, data: st.DataObject) -> None:
+    bad, path = draw_mutation(data, RUN_SNAPSHOT)
+    file = tmp_path / "config.yaml"
+    file.write_text(yaml.safe_dump(bad, sort_keys=False))
+    try:
+        saved = load_run_config(file)
+    except InputError as err:
+        assert_one_line(err, str(file))
+        assert _near(err.field, path), (err, path)
+        note_outcome("InputError")
+        return
+    note_outcome("resumable")
+    assert isinstance(saved["platform"], str) and isinstance(saved["seed"], int)
+    _assert_usable(saved["hyperparameters"])
+
+
+def test_resume_with_a_damaged_run_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.zip").write_bytes(b"")
+    (run / "COMPLETE").write_text("128")
+    (run / "config.yaml").write_text(yaml.safe_dump({**RUN_SNAPSHOT, "seed": "three"}))
+    before = sorted(p.name for p in run.iterdir())
+    assert main(["train", "--resume", str(run), "--timesteps", "256", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1 and f"{run / 'config.yaml'}: seed: " in err, err
+    assert sorted(p.name for p in run.iterdir()) == before
 
 
 # ---------------------------------------------------------------------- named fields

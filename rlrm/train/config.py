@@ -16,7 +16,7 @@ import yaml
 from rlrm.env.dynamic_dnn import parse_randomization, select_units
 from rlrm.env.reward import RewardWeights
 from rlrm.errors import InputError
-from rlrm.paths import AGENTS_DIR, SCENARIOS_DIR, resolve_named
+from rlrm.paths import AGENTS_DIR, PLATFORMS_DIR, SCENARIOS_DIR, resolve_named
 from rlrm.platform import Platform, load_platform
 from rlrm.validate import is_finite_number, short_repr
 
@@ -120,16 +120,47 @@ def load_config(path_or_name: Union[str, Path], env_id: str,
     if platform is not None and cfg.get("units") is not None:
         board = platform if isinstance(platform, Platform) else load_platform(platform)
         select_units(board, cfg["units"], str(path), fields["units"])
-    cfg.setdefault("policy", "MlpPolicy")
-    cfg.setdefault("n_envs", 4)
-    cfg.setdefault("vec_env", "dummy")
-    cfg.setdefault("n_timesteps", 300_000)
-    cfg.setdefault("normalize", True)
-    cfg.setdefault("eval_freq", 5000)
-    cfg.setdefault("n_eval_episodes", 3)
-    cfg.setdefault("checkpoint_freq", 10000)
-    cfg["source"] = str(path)
-    return cfg
+    return {**DEFAULTS, **cfg, "source": str(path)}
+
+
+#: what a config that does not set them gets
+DEFAULTS = {"policy": "MlpPolicy", "n_envs": 4, "vec_env": "dummy", "n_timesteps": 300_000, "normalize": True,
+            "eval_freq": 5000, "n_eval_episodes": 3, "checkpoint_freq": 10000}
+#: what ``rlrm train --resume`` reads from a run's ``config.yaml`` besides the hyperparameters
+RUN_KEYS = {"platform": str, "scenario": str, "train_scenarios": list, "eval_scenarios": list, "seed": int}
+
+
+def load_run_config(path: Union[str, Path]) -> dict:
+    """A training run's ``config.yaml`` (what ``rlrm train --resume`` continues), validated.
+
+    :param path: the file; the run folder's ``config.yaml``
+    :return: the file's content; ``hyperparameters`` checked as in :func:`load_config`
+    :raise InputError: one line naming the file and the dotted field
+    """
+    path = Path(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise InputError(path, "<top>", "expected the mapping rlrm train writes")
+    for key, kind in {**RUN_KEYS, "hyperparameters": dict}.items():
+        if key not in data:
+            raise InputError(path, key, "missing required field")
+        if not isinstance(data[key], kind) or isinstance(data[key], bool):
+            raise InputError(path, key, f"expected a {kind.__name__}, got {short_repr(data[key])}")
+    for key in ("train_scenarios", "eval_scenarios"):
+        if not data[key]:
+            raise InputError(path, key, "must not be empty")
+        _check_scenarios(path, key, data[key])
+    saved = dict(data["hyperparameters"])
+    source = saved.pop("source", str(path))
+    fields = {key: f"hyperparameters.{key}" for key in saved}
+    cfg = {key: _check(path, fields[key], key, value) for key, value in saved.items()}
+    _check_together(path, cfg, fields)
+    if not _is_file(resolve_named(data["platform"], PLATFORMS_DIR, ".toml")):
+        raise InputError(path, "platform", f"no board profile {short_repr(data['platform'])} (a name in "
+                                           f"{PLATFORMS_DIR} or a TOML path)")
+    if cfg.get("units") is not None:
+        select_units(load_platform(data["platform"]), cfg["units"], str(path), fields["units"])
+    return {**data, "hyperparameters": {**DEFAULTS, **cfg, "source": str(source)}}
 
 
 def _check_together(path: Path, cfg: Mapping[str, Any], fields: Mapping[str, str]) -> None:
@@ -204,10 +235,13 @@ def _check_scenarios(path: Path, field: str, value: list) -> None:
     for i, name in enumerate(value):
         if not isinstance(name, str) or not name:
             raise InputError(path, f"{field}[{i}]", f"expected a scenario name or path, got {short_repr(name)}")
-        try:
-            found = resolve_named(name, SCENARIOS_DIR, ".toml").is_file()
-        except (OSError, ValueError):  # a name with a NUL byte, too long, ...
-            found = False
-        if not found:
+        if not _is_file(resolve_named(name, SCENARIOS_DIR, ".toml")):
             raise InputError(path, f"{field}[{i}]", f"no scenario {short_repr(name)} (a name in "
                                                     f"{SCENARIOS_DIR} or a TOML path)")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name with a NUL byte, too long, ...
+        return False

@@ -39,7 +39,7 @@ from rlrm.train.callbacks import (
     write_final,
 )
 from rlrm.policy.spec import env_spec_of, write_env_json
-from rlrm.train.config import load_config
+from rlrm.train.config import load_config, load_run_config
 
 TB_NAME = "PPO"
 
@@ -105,7 +105,7 @@ def train(
         snapshot = latest_snapshot(run_dir)
         if snapshot is None:
             raise InputError(run_dir, "<run>", "no complete snapshot to resume from")
-        saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+        saved = load_run_config(run_dir / "config.yaml")
         platform, train_sc, eval_sc, seed = saved["platform"], saved["train_scenarios"], saved["eval_scenarios"], saved["seed"]
         cfg = saved["hyperparameters"]
         scen_label = saved["scenario"]
