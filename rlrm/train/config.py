@@ -49,6 +49,11 @@ MAX_LAYER_SIZE = 4096
 MAX_LAYERS = 16
 #: stable-baselines3's PPO default, used when a config does not set ``n_steps``
 SB3_N_STEPS = 2048
+#: what a config that does not set them gets
+DEFAULTS = {"policy": "MlpPolicy", "n_envs": 4, "vec_env": "dummy", "n_timesteps": 300_000, "normalize": True,
+            "eval_freq": 5000, "n_eval_episodes": 3, "checkpoint_freq": 10000}
+#: what ``rlrm train --resume`` reads from a run's ``config.yaml`` besides the hyperparameters
+RUN_KEYS = {"platform": str, "scenario": str, "train_scenarios": list, "eval_scenarios": list, "seed": int}
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -56,15 +61,19 @@ class _StrictLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
-            seen: list = []
+            seen: set = set()
             for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
+                if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *defaults" may be overridden
                     continue
                 key = self.construct_object(key_node, deep=deep)
-                if any(key == k and type(key) is type(k) for k in seen):
+                try:
+                    duplicate = key in seen  # 1 and 1.0 count as the same key, as in the dict they make
+                    seen.add(key)
+                except TypeError:  # an unhashable key: construct_mapping reports it
+                    continue
+                if duplicate:
                     raise yaml.constructor.ConstructorError(None, None, f"duplicate key {short_repr(key)}",
                                                             key_node.start_mark)
-                seen.append(key)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -74,7 +83,7 @@ def read_yaml(path: Path) -> Any:
         text = path.read_bytes().decode("utf-8")
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
-        raise InputError(path, "<file>", "no such agent config") from None
+        raise InputError(path, "<file>", "no such file") from None
     except IsADirectoryError:
         raise InputError(path, "<file>", "is a directory, expected a YAML file") from None
     except OSError as err:
@@ -123,13 +132,6 @@ def load_config(path_or_name: Union[str, Path], env_id: str,
     return {**DEFAULTS, **cfg, "source": str(path)}
 
 
-#: what a config that does not set them gets
-DEFAULTS = {"policy": "MlpPolicy", "n_envs": 4, "vec_env": "dummy", "n_timesteps": 300_000, "normalize": True,
-            "eval_freq": 5000, "n_eval_episodes": 3, "checkpoint_freq": 10000}
-#: what ``rlrm train --resume`` reads from a run's ``config.yaml`` besides the hyperparameters
-RUN_KEYS = {"platform": str, "scenario": str, "train_scenarios": list, "eval_scenarios": list, "seed": int}
-
-
 def load_run_config(path: Union[str, Path]) -> dict:
     """A training run's ``config.yaml`` (what ``rlrm train --resume`` continues), validated.
 
@@ -165,10 +167,11 @@ def load_run_config(path: Union[str, Path]) -> dict:
 
 def _check_together(path: Path, cfg: Mapping[str, Any], fields: Mapping[str, str]) -> None:
     """Limits on combinations: the rollout ``n_steps * n_envs`` must hold 2 to :data:`MAX_ROLLOUT` steps."""
-    n_steps, n_envs = cfg.get("n_steps", SB3_N_STEPS), cfg.get("n_envs", 4)
+    n_steps, n_envs = cfg.get("n_steps", SB3_N_STEPS), cfg.get("n_envs", DEFAULTS["n_envs"])
     if not 2 <= n_steps * n_envs <= MAX_ROLLOUT:
         field = fields.get("n_steps") or fields.get("n_envs") or "n_steps"
-        raise InputError(path, field, f"n_steps x n_envs = {n_steps} x {n_envs} must be between 2 and {MAX_ROLLOUT}")
+        raise InputError(path, field, f"n_steps x n_envs = {short_repr(n_steps)} x {short_repr(n_envs)} must be "
+                                      f"between 2 and {MAX_ROLLOUT}")
 
 
 def _check(path: Path, field: str, key: Any, value: Any) -> Any:
