@@ -18,7 +18,14 @@ class InputError(ValueError):
     """
 
     def __init__(self, source: Union[str, Path], field: str, problem: str) -> None:
-        self.source = str(source)
-        self.field = field
+        self.source = _printable(str(source))
+        self.field = _printable(str(field))  # keys come from the file: "a\nb" must not break the line
         self.problem = " ".join(str(problem).split())  # always one line
         super().__init__(f"{self.source}: {self.field}: {self.problem}")
+
+
+def _printable(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped (``\\n``, ``\\x00``)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

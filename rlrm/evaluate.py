@@ -8,9 +8,10 @@ from typing import Any, Callable, Optional
 
 from rlrm.agents.base import Policy
 from rlrm.agents.registry import make_policy
-from rlrm.env.dynamic_dnn import DynamicDNNEnv
+from rlrm.env.dynamic_dnn import DynamicDNNEnv, select_units
 from rlrm.errors import InputError
 from rlrm.metrics import MetricsAccumulator
+from rlrm.platform import Platform, load_platform
 
 #: keys of the summary ``rlrm evaluate`` prints and writes, in order
 SUMMARY_KEYS = ("energy_per_inference_mj", "latency_mean_ms", "latency_p95_ms", "deadline_miss_rate",
@@ -32,11 +33,25 @@ def resolve_policy(name: str) -> Policy:
     return make_policy(name)
 
 
-def checkpoint_env_kwargs(policy: Policy) -> dict:
+def checkpoint_env_kwargs(policy: Policy, platform: Optional[Platform] = None) -> dict:
     """Environment arguments a trained policy's action table depends on (its ``units``), so the
-    policy, the baselines and the oracle are all evaluated in the environment it was made for."""
-    spec = getattr(getattr(policy, "policy", None), "spec", None)
-    units = (spec.env_kwargs or {}).get("units") if spec is not None else None
+    policy, the baselines and the oracle are all evaluated in the environment it was made for.
+
+    :param policy: any policy; only checkpoints need arguments
+    :param platform: the board the environment will model: a checkpoint trained for another
+        board, or with ``units`` this board lacks, is refused here, naming its ``policy.json``
+    """
+    inner = getattr(policy, "policy", None)
+    spec = getattr(inner, "spec", None)
+    if spec is None:
+        return {}
+    units = (spec.env_kwargs or {}).get("units")
+    if platform is not None:
+        source = str(getattr(inner, "sidecar_path", None) or "policy")
+        if spec.platform != platform.name:
+            raise InputError(source, "env.platform", f"the policy was trained for {spec.platform!r}, "
+                                                     f"the environment runs {platform.name!r}")
+        select_units(platform, units, source, "env.env_kwargs.units")
     return {"units": units} if units else {}
 
 
@@ -75,8 +90,9 @@ def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed
     if episodes < 1:
         raise InputError("--episodes", "episodes", "must be >= 1")
     policy = resolve_policy(policy_name)
-    env_kwargs = {**checkpoint_env_kwargs(policy), **(env_kwargs or {})}
-    env = DynamicDNNEnv(platform=platform, scenario=scenario, **env_kwargs)
+    board = platform if isinstance(platform, Platform) else load_platform(platform)
+    env_kwargs = {**checkpoint_env_kwargs(policy, board), **(env_kwargs or {})}
+    env = DynamicDNNEnv(platform=board, scenario=scenario, **env_kwargs)
     summary, per_episode = run_episodes(policy, env, episodes, seed)
     if policy_name == "oracle":
         oracle_reward = summary["reward_mean"]

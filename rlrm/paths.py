@@ -23,6 +23,10 @@ def resolve_named(name_or_path: str | os.PathLike[str], folder: Path, suffix: st
     """
     text = os.fspath(name_or_path)
     candidate = Path(text)
-    if candidate.is_file() or os.sep in text or text.endswith(suffix):
+    try:
+        is_file = candidate.is_file()
+    except OSError:  # e.g. a name too long for the file system: reading it will say so
+        is_file = False
+    if is_file or os.sep in text or text.endswith(suffix):
         return candidate
     return folder / f"{text}{suffix}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import reprlib
 import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
@@ -141,6 +142,16 @@ class Fields:
             raise self.error(unknown[0], "unknown key")
 
 
+def is_finite_number(value: Any) -> bool:
+    """``value`` is an int or float (not a bool) that is finite as a float (``10**400`` is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
+        return False
+
+
 def check_number(
     value: Any,
     source: str,
@@ -154,8 +165,8 @@ def check_number(
     """Validate one number and return it (int when ``integer``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(source, field, f"expected a number, got {_kind(value)}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(source, field, f"must be finite, got {value}")
+    if not is_finite_number(value):
+        raise InputError(source, field, f"must be finite, got {_kind(value)}")
     if integer:
         if isinstance(value, float):
             if not value.is_integer():
@@ -180,33 +191,66 @@ def read_toml(path: Union[str, Path]) -> dict:
         raise InputError(path, "<file>", "no such file") from None
     except IsADirectoryError:
         raise InputError(path, "<file>", "is a directory, expected a TOML file") from None
+    except OSError as err:  # permission denied, I/O error, ...
+        raise InputError(path, "<file>", f"cannot read: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(path, "<toml>", f"not valid TOML: {err}") from None
     except UnicodeDecodeError:
         raise InputError(path, "<toml>", "not valid UTF-8 text") from None
+    except RecursionError:
+        raise InputError(path, "<toml>", "nested too deeply") from None
 
 
 def read_json(path: Union[str, Path]) -> Any:
     """Read a JSON file; a missing or unparsable file is an :class:`InputError`."""
     path = Path(path)
+    constants: list[str] = []
     try:
         with open(path, "rb") as fh:
-            return json.loads(fh.read().decode("utf-8"), parse_constant=_refuse_constant)
+            data = json.loads(fh.read().decode("utf-8"), parse_constant=lambda name: _Constant(name, constants))
     except FileNotFoundError:
         raise InputError(path, "<file>", "no such file") from None
     except IsADirectoryError:
         raise InputError(path, "<file>", "is a directory, expected a JSON file") from None
+    except OSError as err:  # permission denied, I/O error, ...
+        raise InputError(path, "<file>", f"cannot read: {err.strerror or err}") from None
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as err:
         raise InputError(path, "<json>", f"not valid JSON: {err}") from None
+    except RecursionError:
+        raise InputError(path, "<json>", "nested too deeply") from None
+    if constants:
+        raise InputError(path, _where(data, lambda v: isinstance(v, _Constant)) or "<json>",
+                         f"{constants[0]} is not allowed (JSON has no NaN or infinity)")
+    return data
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
+class _Constant(float):
+    """A ``NaN`` / ``Infinity`` / ``-Infinity`` in a JSON file: parsed only to tell where it is, then refused."""
+
+    def __new__(cls, name: str, seen: list) -> "_Constant":
+        seen.append(name)
+        return super().__new__(cls, "nan")
+
+
+def _where(data: Any, match: Any) -> str:
+    """The dotted field (``a.b[2].c``) of the first value in ``data`` for which ``match`` is true ("" if none)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        name, value = stack.pop()
+        if match(value):
+            return name
+        if isinstance(value, dict):
+            stack.extend((f"{name}.{k}" if name else str(k), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((f"{name}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return ""
 
 
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, int) and abs(value) >= 10**30:  # str() refuses more than 4300 digits
+        return "a huge integer"
     if isinstance(value, (int, float)):
         return f"the number {value}"
     if isinstance(value, str):
@@ -216,3 +260,24 @@ def _kind(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a table"
     return type(value).__name__
+
+
+class _ShortRepr(reprlib.Repr):
+    """:mod:`reprlib` limits, and no ``repr`` of ints too long for ``str`` (4300 digits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxother, self.maxlong = 2, 40, 40, 40
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = 4
+
+    def repr_int(self, x: int, level: int) -> str:
+        return "<huge integer>" if abs(x) >= 10**40 else super().repr_int(x, level)
+
+
+_SHORT = _ShortRepr()
+
+
+def short_repr(value: Any) -> str:
+    """``repr`` of a value read from a file, cut short: error messages stay short even for a
+    YAML alias bomb or a 5000-digit integer."""
+    return _SHORT.repr(value)

@@ -16,48 +16,11 @@ from rlrm.paths import TRACES_DIR
 from rlrm.platform import load_platform, parse_platform
 from rlrm.sim import BoardSimulator, parse_scenario, parse_trace
 from tests.conftest import write_toml
-
-JUNK = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=8), st.lists(st.integers(-5, 5), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-)
-
-
-def _paths(d, prefix=()):
-    if isinstance(d, dict):
-        for k, v in d.items():
-            yield prefix + (k,)
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(d, list):
-        for i, v in enumerate(d):
-            yield prefix + (i,)
-            yield from _paths(v, prefix + (i,))
-
-
-def _mutate(d: dict, path: tuple, action: str, value) -> dict:
-    d = copy.deepcopy(d)
-    node = d
-    for key in path[:-1]:
-        node = node[key]
-    last = path[-1]
-    if action == "delete":
-        del node[last]
-    elif action == "replace":
-        node[last] = value
-    else:  # add an unknown sibling key
-        if isinstance(node, dict):
-            node["zz_unknown"] = value
-        else:
-            node[last] = value
-    return d
+from tests.fuzz_support import draw_mutation
 
 
 def _fuzz(parse, base: dict, data) -> None:  # noqa: ANN001
-    paths = list(_paths(base))
-    path = data.draw(st.sampled_from(paths))
-    action = data.draw(st.sampled_from(["delete", "replace", "add"]))
-    value = data.draw(JUNK)
-    bad = _mutate(base, path, action, value)
+    bad, _ = draw_mutation(data, base)
     try:
         parse(bad)
     except InputError as err:

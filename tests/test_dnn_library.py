@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from rlrm.dnn.library import LIBRARIES_DIR, load_library, parse_library
 from rlrm.errors import InputError
 from rlrm.paths import PROJECT_ROOT
+from tests.fuzz_support import paths
 
 REFERENCE = PROJECT_ROOT.parent / "shared" / "reference" / "dynamic_ofa_subnets.json"
 
@@ -84,19 +85,8 @@ JUNK = st.one_of(
 )
 
 
-def _paths(d, prefix=()):
-    if isinstance(d, dict):
-        for k, v in d.items():
-            yield prefix + (k,)
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(d, list):
-        for i, v in enumerate(d):
-            yield prefix + (i,)
-            yield from _paths(v, prefix + (i,))
-
-
 BASE = _lib_dict()
-PATHS = list(_paths(BASE))
+PATHS = list(paths(BASE))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -36,6 +36,7 @@ from rlrm.agents.registry import make_policy
 from rlrm.env.dynamic_dnn import DynamicDNNEnv
 from rlrm.errors import InputError
 from rlrm.evaluate import SUMMARY_KEYS, _fraction, checkpoint_env_kwargs, resolve_policy, run_episodes
+from rlrm.platform import Platform, load_platform
 
 #: what a non-finite value (inf, nan, missing) is written as in TensorBoard
 NONFINITE = -1.0
@@ -126,17 +127,18 @@ def parse_policies(text: str) -> list[PolicySpec]:
     return specs
 
 
-def common_env_kwargs(specs: list[PolicySpec]) -> dict:
+def common_env_kwargs(specs: list[PolicySpec], platform: Optional[Platform] = None) -> dict:
     """The environment arguments every policy runs in: those the checkpoints need (their
     ``units``), shared by the baselines and the oracle so all are comparable.
 
     :param specs: the loaded policies
+    :param platform: the board: checkpoints trained for another are refused (naming their policy.json)
     :raises InputError: if two checkpoints need different environments
     """
     chosen: dict = {}
     owner = ""
     for spec in specs:
-        kw = checkpoint_env_kwargs(spec.policy) if spec.policy is not None else {}
+        kw = checkpoint_env_kwargs(spec.policy, platform) if spec.policy is not None else {}
         if not kw:
             continue
         if chosen and kw != chosen:
@@ -218,7 +220,8 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
         if any(spec.source == "oracle" for spec in specs):
             raise InputError("--policies", "oracle", "the oracle needs the simulator's hidden state; it cannot run live")
         oracle = False
-    env_kwargs = common_env_kwargs(specs)
+    board = platform if isinstance(platform, Platform) else load_platform(platform)
+    env_kwargs = common_env_kwargs(specs, board)
     if period_s is not None:
         env_kwargs["period_s"] = period_s
     if episode_steps is not None:
@@ -235,9 +238,9 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
             if env is not None:
                 env.close()  # live: stop the background workers and restore the board between policies
             if backend == "live":
-                env = DynamicDNNEnv(platform=platform, scenario=scenario, backend="live", live=live, **env_kwargs)
+                env = DynamicDNNEnv(platform=board, scenario=scenario, backend="live", live=live, **env_kwargs)
             else:
-                env = DynamicDNNEnv(platform=platform, scenario=scenario, **env_kwargs)
+                env = DynamicDNNEnv(platform=board, scenario=scenario, **env_kwargs)
             run_dir = logdir / spec.run_name
             run_dir.mkdir(parents=True, exist_ok=True)
             writer = SummaryWriter(log_dir=str(run_dir))
@@ -252,7 +255,7 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
                          "per_episode": per_episode, "timeseries": hook.series})
 
         assert env is not None
-        _fill_oracle_fraction(rows, specs, platform, scenario, env_kwargs, seeds, seed, oracle)
+        _fill_oracle_fraction(rows, specs, board, scenario, env_kwargs, seeds, seed, oracle)
         steps = int(env.episode_steps)
         for spec, row, writer in zip(specs, rows, writers):
             _write_hparams(writer, {"policy": spec.label, "platform": env.platform.name,
@@ -286,7 +289,7 @@ def _write_hparams(writer: Any, hparam_dict: dict, metric_dict: dict) -> None:
         writer.add_scalar(k, v, 0)
 
 
-def _fill_oracle_fraction(rows: list[dict], specs: list[PolicySpec], platform: str, scenario: str,
+def _fill_oracle_fraction(rows: list[dict], specs: list[PolicySpec], platform: Platform, scenario: str,
                           env_kwargs: dict, seeds: int, seed: int, oracle: bool) -> None:
     """Set ``oracle_reward_mean`` and ``oracle_reward_fraction`` of every row: against the
     ``oracle`` row if there is one, else against a silent oracle run on the same seeds and

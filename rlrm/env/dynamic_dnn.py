@@ -11,6 +11,7 @@ from gymnasium import spaces
 
 from rlrm.env.reward import RewardWeights, step_reward
 from rlrm.errors import InputError
+from rlrm.validate import is_finite_number, short_repr
 from rlrm.platform import Platform, load_platform
 from rlrm.sim import BoardSimulator, OperatingPoint, Scenario, load_scenario
 
@@ -155,7 +156,7 @@ class DynamicDNNEnv(gym.Env):
             raise InputError("scenario", "scenario", "an empty scenario list")
         self.scenarios = [s if isinstance(s, Scenario) else load_scenario(s) for s in listed]
         self.scenario = self.scenarios[0]
-        self.randomization = _parse_randomization(randomization)
+        self.randomization = parse_randomization(randomization)
         if period_s is not None and not (isinstance(period_s, (int, float)) and 0 < period_s <= 3600):
             raise InputError("period_s", "period_s", f"must be in (0, 3600] seconds, got {period_s!r}")
         if episode_steps is not None and not (isinstance(episode_steps, int) and episode_steps >= 1):
@@ -179,7 +180,7 @@ class DynamicDNNEnv(gym.Env):
             if sim.options != self.options or len(sim.scenario.controlled_apps) != len(self.managed):
                 raise InputError(sim.scenario.path or sim.scenario.name, "apps",
                                  f"cannot mix with {self.scenario.name!r}: different managed apps or compute options")
-        self.units = self._parse_units(units)
+        self.units = select_units(self.platform, units)
         self._build_action_table()
         self._build_observation()
         self._unavailable = np.zeros(len(self.action_table), dtype=bool)
@@ -200,20 +201,6 @@ class DynamicDNNEnv(gym.Env):
         self.full_power_w = self.sim.full_load_power_w(self.platform.power_mode())
         top1 = self.sim._top1[self.managed[0]]
         self.top1_range = (min(top1), max(top1))
-
-    def _parse_units(self, units: Optional[Sequence[str]]) -> list[str]:
-        names = list(self.platform.units)
-        if units is None:
-            return names
-        if isinstance(units, str) or not all(isinstance(u, str) for u in units) or not units:
-            raise InputError("units", "units", f"expected a list of unit names, cpu or gpu, got {units!r}")
-        chosen: list[str] = []
-        for u in units:
-            match = [n for n in names if n == u or self.platform.units[n].kind == u]
-            if not match:
-                raise InputError("units", "units", f"{u!r} is not a unit of {self.platform.name} ({', '.join(names)})")
-            chosen += [m for m in match if m not in chosen]
-        return [n for n in names if n in chosen]
 
     def _randomize(self) -> None:
         r = self.randomization
@@ -423,23 +410,56 @@ class DynamicDNNEnv(gym.Env):
 _RANGES = ("latency_scale", "power_scale", "background_scale")
 
 
-def _parse_randomization(r: Optional[Mapping[str, Any]], source: str = "randomization") -> dict:
-    """Validate a domain-randomisation spec (see :class:`DynamicDNNEnv`)."""
+def select_units(platform: Platform, units: Optional[Sequence[str]], source: str = "units",
+                 field: str = "units") -> list[str]:
+    """The names of the units an agent may use, in the board's order (see ``DynamicDNNEnv(units=...)``).
+
+    :param platform: the board
+    :param units: unit names, or ``cpu`` / ``gpu`` for every unit of that kind; None: all
+    :param source: the file (or argument) ``units`` came from, for errors
+    :param field: its dotted name there
+    :raise InputError: not a non-empty list of names, or a name the board lacks
+    """
+    names = list(platform.units)
+    if units is None:
+        return names
+    if not isinstance(units, (list, tuple)) or not units or not all(isinstance(u, str) for u in units):
+        raise InputError(source, field, f"expected a list of unit names, cpu or gpu, got {short_repr(units)}")
+    chosen: list[str] = []
+    for i, u in enumerate(units):
+        match = [n for n in names if n == u or platform.units[n].kind == u]
+        if not match:
+            raise InputError(source, f"{field}[{i}]",
+                             f"{short_repr(u)} is not a unit of {platform.name} ({', '.join(names)})")
+        chosen += [m for m in match if m not in chosen]
+    return [n for n in names if n in chosen]
+
+
+def parse_randomization(r: Optional[Mapping[str, Any]], source: str = "randomization", field: str = "") -> dict:
+    """Validate a domain-randomisation spec (see :class:`DynamicDNNEnv`).
+
+    :param r: ``{latency_scale: [lo, hi], ..., freq_dropout: p}``, or None / empty for none
+    :param source: the file (or argument) it came from, for errors
+    :param field: its dotted name there ("": errors name the key alone)
+    """
     if not r:
         return {}
+    if not isinstance(r, Mapping):
+        raise InputError(source, field or "randomization", f"expected a table, got {short_repr(r)}")
     out: dict = {}
     for key, value in dict(r).items():
+        name = f"{field}.{key}" if field else str(key)
         if key in _RANGES:
             ok = (isinstance(value, (list, tuple)) and len(value) == 2
-                  and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+                  and all(is_finite_number(v) for v in value)
                   and 0 < value[0] <= value[1])
             if not ok:
-                raise InputError(source, key, f"expected [low, high] with 0 < low <= high, got {value!r}")
+                raise InputError(source, name, f"expected [low, high] with 0 < low <= high, got {short_repr(value)}")
             out[key] = (float(value[0]), float(value[1]))
         elif key == "freq_dropout":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-                raise InputError(source, key, f"expected a probability in [0, 1), got {value!r}")
+                raise InputError(source, name, f"expected a probability in [0, 1), got {short_repr(value)}")
             out[key] = float(value)
         else:
-            raise InputError(source, key, f"unknown randomisation (known: {', '.join(_RANGES)}, freq_dropout)")
+            raise InputError(source, name, f"unknown randomisation (known: {', '.join(_RANGES)}, freq_dropout)")
     return out

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Mapping, Optional
 
 from rlrm.errors import InputError
+from rlrm.validate import is_finite_number, short_repr
 
 #: the normalised energy-per-inference term is capped here
 ENERGY_TERM_CAP = 5.0
@@ -50,19 +51,28 @@ class RewardWeights:
     energy: float = 0.5
 
     @classmethod
-    def from_mapping(cls, values: Optional[Mapping], source: str = "reward_weights") -> "RewardWeights":
-        """Build from a dict, refusing unknown names and negative or non-finite weights."""
+    def from_mapping(cls, values: Optional[Mapping], source: str = "reward_weights",
+                     field: str = "") -> "RewardWeights":
+        """Build from a dict, refusing unknown names and negative or non-finite weights.
+
+        :param values: weight name -> value (missing names keep their default); None: defaults
+        :param source: the file (or argument) the values came from, for errors
+        :param field: their dotted name there ("": errors name the key alone)
+        """
         if values is None:
             return cls()
         if isinstance(values, RewardWeights):
             return values
+        if not isinstance(values, Mapping):
+            raise InputError(source, field or "reward_weights", f"expected a table, got {short_repr(values)}")
         known = {f.name for f in fields(cls)}
         out = {}
         for key, value in dict(values).items():
+            name = f"{field}.{key}" if field else str(key)
             if key not in known:
-                raise InputError(source, key, f"unknown reward weight (known: {', '.join(sorted(known))})")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise InputError(source, key, f"must be a finite number >= 0, got {value!r}")
+                raise InputError(source, name, f"unknown reward weight (known: {', '.join(sorted(known))})")
+            if not is_finite_number(value) or value < 0:
+                raise InputError(source, name, f"must be a finite number >= 0, got {short_repr(value)}")
             out[key] = float(value)
         return cls(**out)
 

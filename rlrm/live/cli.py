@@ -121,14 +121,17 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     from rlrm.evaluate import SUMMARY_KEYS, checkpoint_env_kwargs, resolve_policy
     from rlrm.live.board import LiveConfig
     from rlrm.metrics import MetricsAccumulator
+    from rlrm.platform import load_platform
 
     policy = resolve_policy(policy_name)
     if policy_name == "oracle":
         raise InputError("--policy", "policy", "the oracle needs the simulator's hidden state; it cannot run live")
     cfg = LiveConfig(model=model, inputs=inputs, sysfs_root=sysfs_root, observe_only=observe_only,
                      background=background, handlers=handlers)
-    env_kwargs = checkpoint_env_kwargs(policy)
-    probe = DynamicDNNEnv(platform=platform, scenario=scenario, period_s=period_s, **env_kwargs)
+    board = load_platform(platform)
+    env_kwargs = checkpoint_env_kwargs(policy, board)
+    probe = DynamicDNNEnv(platform=board, scenario=scenario, period_s=period_s, **env_kwargs)
+    policy.reset(probe, seed=seed)  # a checkpoint for another environment is refused before the board is opened
     period = float(probe.sim.period_s)
     steps = max(1, int(math.ceil(duration_s / period - 1e-9)))
     name = run_name or f"run_{_sanitize(Path(policy_name.rstrip('/')).name)}_{time.strftime('%Y%m%d-%H%M%S')}"
@@ -143,7 +146,7 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     writer = None
     decisions: list[float] = []
     try:
-        env = DynamicDNNEnv(platform=platform, scenario=scenario, backend="live", period_s=period_s,
+        env = DynamicDNNEnv(platform=board, scenario=scenario, backend="live", period_s=period_s,
                             episode_steps=steps, live=cfg, **env_kwargs)
         env.sim.open()
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -213,7 +213,8 @@ class NumpyPolicy:
         return m.reshape(n, self.n_managed, self.n_actions)
 
     def check_env(self, env: Any) -> None:
-        """Refuse an environment the policy was not trained for (board, observation layout, actions).
+        """Refuse an environment the policy was not trained for (board, observation layout, actions,
+        compute options and frequency tables).
 
         :raise InputError: naming ``policy.json`` and the field that differs
         """
@@ -235,6 +236,16 @@ class NumpyPolicy:
             raise InputError(src, "env.action_table", f"the environment has {len(table)} actions, the policy "
                                                       f"{self.n_actions}" + (" (same count, different rows)"
                                                                              if len(table) == self.n_actions else ""))
+        options = [(u, int(c)) for u, c in getattr(env, "options", [])]
+        if options != list(self.options):
+            raise InputError(src, "env.options", f"the environment's compute options {options} differ from the "
+                                                 f"policy's {list(self.options)}")
+        units = getattr(getattr(env, "platform", None), "units", {})
+        for unit in sorted(set(units) | set(self.unit_freqs_khz)):
+            have = [int(f) for f in units[unit].freqs_khz] if unit in units else None
+            want = self.unit_freqs_khz.get(unit)
+            if have != want:
+                raise InputError(src, f"env.unit_freqs_khz.{unit}", _table_difference(want, have))
         managed = len(getattr(env, "managed", []))
         if managed != self.n_managed:
             raise InputError(src, "env.n_managed", f"the environment manages {managed} application(s), "
@@ -267,6 +278,17 @@ class NumpyPolicy:
             f"source       {self.source.get('run', '?')}",
         ]
         return "\n".join(lines)
+
+
+def _table_difference(policy: Optional[list[int]], board: Optional[list[int]]) -> str:
+    """Why a unit's frequency table in the sidecar is not the board's, in a few words."""
+    if board is None:
+        return "the environment's board has no such unit"
+    if policy is None:
+        return "the policy has no frequency table for this unit of the environment's board"
+    i = next((i for i, (a, b) in enumerate(zip(policy, board)) if a != b), min(len(policy), len(board)))
+    return (f"the policy's table ({len(policy)} frequencies) differs from the board's ({len(board)}) at index {i}: "
+            f"{policy[i] if i < len(policy) else 'none'} vs {board[i] if i < len(board) else 'none'} kHz")
 
 
 def _masked_probs(logits: np.ndarray, masks: Optional[np.ndarray]) -> np.ndarray:
@@ -332,7 +354,7 @@ class CheckpointPolicy(Policy):
             views.append(np.asarray([position[w] for w in wanted]))
         probe = type("_View", (), {})()
         probe.platform, probe.observation_names = env.platform, names
-        probe.action_table, probe.managed = env.action_table, [0]
+        probe.action_table, probe.options, probe.managed = env.action_table, env.options, [0]
         self.policy.check_env(probe)
         return views
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from rlrm.errors import InputError
 from rlrm.policy.weights import atomic_write_bytes, read_file_bytes
-from rlrm.validate import Fields, read_json
+from rlrm.validate import Fields, read_json, short_repr
 
 PathLike = Union[str, Path]
 
@@ -36,6 +36,9 @@ MASKS_RULE = ("action a = action_table[a] = (subnet, option, freq_index) is vali
               "and freq_index <= the index of the power mode's frequency cap of that unit; "
               "with k managed apps the mask is the per-app mask repeated k times (one block of "
               "len(action_table) per app)")
+
+#: largest subnet index an action table may hold (its int64 array must hold it)
+MAX_INDEX = 2**31 - 1
 
 #: the keys of env.json, in the order they are written
 ENV_KEYS = ("env_id", "platform", "scenario", "env_kwargs", "observation_names", "action_table",
@@ -99,6 +102,11 @@ class EnvSpec:
         env_kwargs = t.raw("env_kwargs")
         if not isinstance(env_kwargs, dict):
             raise t.error("env_kwargs", "expected a table of constructor arguments")
+        units = env_kwargs.get("units")  # the one argument evaluation reuses (it shapes the action table)
+        if units is not None and not (isinstance(units, list) and units
+                                      and all(isinstance(u, str) and u for u in units)):
+            raise InputError(t.source, f"{t.name('env_kwargs')}.units",
+                             f"expected a non-empty list of unit names, cpu or gpu, got {short_repr(units)}")
         names = t.raw("observation_names")
         if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
             raise t.error("observation_names", "expected a non-empty list of names")
@@ -128,7 +136,7 @@ def _parse_options(t: Fields, unit_freqs: Mapping[str, list]) -> list[tuple[str,
         field_name = f"{t.name('options')}[{i}]"
         if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str)
                 and isinstance(row[1], int) and not isinstance(row[1], bool) and row[1] >= 0):
-            raise InputError(t.source, field_name, f"expected [unit, cores >= 0], got {row!r}")
+            raise InputError(t.source, field_name, f"expected [unit, cores >= 0], got {short_repr(row)}")
         if row[0] not in unit_freqs:
             raise InputError(t.source, field_name, f"unit {row[0]!r} is not in unit_freqs_khz "
                                                    f"({', '.join(unit_freqs)})")
@@ -145,7 +153,10 @@ def _parse_action_table(t: Fields, options: Sequence[tuple[str, int]],
         field_name = f"{t.name('action_table')}[{i}]"
         if not (isinstance(row, list) and len(row) == 3
                 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in row)):
-            raise InputError(t.source, field_name, f"expected [subnet, option, freq_index] >= 0, got {row!r}")
+            raise InputError(t.source, field_name,
+                             f"expected [subnet, option, freq_index] >= 0, got {short_repr(row)}")
+        if row[0] > MAX_INDEX:
+            raise InputError(t.source, field_name, f"subnet {short_repr(row[0])} is out of range")
         if row[1] >= len(options):
             raise InputError(t.source, field_name, f"option {row[1]} outside options (0..{len(options) - 1})")
         n_f = len(unit_freqs[options[row[1]][0]])

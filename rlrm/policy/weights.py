@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import zipfile
+import math
 from pathlib import Path
 from typing import Mapping, Union
 
@@ -22,11 +22,14 @@ import numpy as np
 
 from rlrm.atomic import atomic_write_bytes  # noqa: F401 - re-exported for rlrm.policy
 from rlrm.errors import InputError
+from rlrm.validate import short_repr
 
 #: the weights file suffixes a checkpoint may use
 WEIGHT_SUFFIXES = (".safetensors", ".npz")
 #: refuse safetensors headers larger than this (the format's own limit is 100 MB)
 MAX_HEADER_BYTES = 16 * 1024 * 1024
+#: refuse tensors of more dimensions than this (a policy's are 1-D and 2-D)
+MAX_NDIM = 8
 
 PathLike = Union[str, Path]
 
@@ -87,8 +90,8 @@ def decode_weights(data: bytes, source: PathLike) -> dict[str, np.ndarray]:
 def _decode_npz(data: bytes, source: PathLike) -> dict[str, np.ndarray]:
     try:
         archive = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise InputError(source, "<npz>", f"not a valid .npz archive: {err}") from None
+    except Exception as err:  # noqa: BLE001 - zipfile, zlib and numpy raise many kinds for a damaged archive
+        raise InputError(source, "<npz>", f"not a valid .npz archive: {_reason(err)}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise InputError(source, "<npz>", "not an .npz archive (a single .npy array)")
     out = {}
@@ -104,10 +107,15 @@ def _decode_npz(data: bytes, source: PathLike) -> dict[str, np.ndarray]:
                     raise InputError(source, name, "holds a pickled object array; refused "
                                                    "(weights must be plain float32 arrays)") from None
                 raise InputError(source, name, f"unreadable array: {err}") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as err:
-                raise InputError(source, name, f"unreadable array: {err}") from None
+            except Exception as err:  # noqa: BLE001 - unsupported compression or zip version, encryption, bad CRC, ...
+                raise InputError(source, name, f"unreadable array: {_reason(err)}") from None
             out[name] = _check_float32(arr, source, name)
     return out
+
+
+def _reason(err: BaseException) -> str:
+    """An exception as a few words for an error message."""
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
 _ST_DTYPES = {"F32": "<f4"}
@@ -123,6 +131,8 @@ def _decode_safetensors(data: bytes, source: PathLike) -> dict[str, np.ndarray]:
         header = json.loads(data[8:8 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         raise InputError(source, "<header>", f"not valid JSON: {err}") from None
+    except RecursionError:
+        raise InputError(source, "<header>", "JSON nested too deeply") from None
     if not isinstance(header, dict):
         raise InputError(source, "<header>", "expected a JSON object")
     meta = header.pop("__metadata__", {})
@@ -135,19 +145,22 @@ def _decode_safetensors(data: bytes, source: PathLike) -> dict[str, np.ndarray]:
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise InputError(source, name, "expected {dtype, shape, data_offsets}")
         dtype = entry["dtype"]
-        if dtype not in _ST_DTYPES:
-            raise InputError(source, f"{name}.dtype", f"{dtype!r} refused: weights must be float32 (F32)")
+        if not isinstance(dtype, str) or dtype not in _ST_DTYPES:
+            raise InputError(source, f"{name}.dtype", f"{short_repr(dtype)} refused: weights must be float32 (F32)")
         shape, offsets = entry["shape"], entry["data_offsets"]
-        if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                                for d in shape)):
-            raise InputError(source, f"{name}.shape", f"expected a list of sizes, got {shape!r}")
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)
+        if not (isinstance(shape, list) and len(shape) <= MAX_NDIM
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+            raise InputError(source, f"{name}.shape", f"expected a list of at most {MAX_NDIM} sizes, "
+                                                      f"got {short_repr(shape)}")
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
                 and 0 <= offsets[0] <= offsets[1] <= len(body)):
-            raise InputError(source, f"{name}.data_offsets", f"{offsets!r} outside the data ({len(body)} bytes)")
+            raise InputError(source, f"{name}.data_offsets",
+                             f"{short_repr(offsets)} outside the data ({len(body)} bytes)")
         itemsize = np.dtype(_ST_DTYPES[dtype]).itemsize
-        if offsets[1] - offsets[0] != itemsize * int(np.prod(shape, dtype=np.int64)):
+        if offsets[1] - offsets[0] != itemsize * math.prod(shape):  # exact: no int64 overflow
             raise InputError(source, f"{name}.data_offsets", f"{offsets[1] - offsets[0]} bytes do not hold "
-                                                             f"a {dtype} array of shape {shape}")
+                                                             f"a {dtype} array of shape {short_repr(shape)}")
         spans.append((offsets[0], offsets[1], name))
         arr = np.frombuffer(body[offsets[0]:offsets[1]], dtype=_ST_DTYPES[dtype]).reshape(shape).copy()
         out[name] = _check_float32(arr, source, name)

@@ -41,7 +41,7 @@ from rlrm.train.callbacks import (
     write_final,
 )
 from rlrm.policy.spec import env_spec_of, write_env_json
-from rlrm.train.config import load_config
+from rlrm.train.config import load_config, load_run_config
 
 TB_NAME = "PPO"
 
@@ -96,7 +96,7 @@ def train(
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-    cfg = load_config(config, ENV_ID)
+    cfg = load_config(config, ENV_ID, platform=None if resume else platform)  # units checked against the board
     timesteps = int(timesteps or cfg["n_timesteps"])
     if timesteps < 1:
         raise InputError("--timesteps", "timesteps", "must be >= 1")
@@ -107,8 +107,8 @@ def train(
         snapshot = latest_snapshot(run_dir)
         if snapshot is None:
             raise InputError(run_dir, "<run>", "no complete snapshot to resume from")
+        saved = load_run_config(run_dir / "config.yaml")
         remove_interrupted_writes(run_dir)  # a killed run's temporaries: never a snapshot
-        saved = yaml.safe_load((run_dir / "config.yaml").read_text())
         platform, train_sc, eval_sc, seed = saved["platform"], saved["train_scenarios"], saved["eval_scenarios"], saved["seed"]
         cfg = saved["hyperparameters"]
         scen_label = saved["scenario"]
