@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from rlrm import __version__
+from rlrm.atomic import atomic_write_bytes
 from rlrm.env import ENV_ID, DynamicDNNEnv
 from rlrm.errors import InputError
 from rlrm.train.callbacks import (
@@ -184,7 +185,7 @@ def _write_run_files(run_dir: Path, platform: str, scen_label: str, train_sc: li
     snapshot = {"platform": platform, "scenario": scen_label, "train_scenarios": train_sc, "eval_scenarios": eval_sc,
                 "seed": seed, "timesteps": timesteps, "env_id": ENV_ID, "command": " ".join(sys.argv),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions(), "hyperparameters": cfg}
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(snapshot, sort_keys=False))
+    atomic_write_bytes(run_dir / "config.yaml", yaml.safe_dump(snapshot, sort_keys=False).encode())
     env_kwargs = {"randomization": cfg.get("randomization"), "reward_weights": cfg.get("reward_weights"),
                   "episode_steps": cfg.get("episode_steps"), "units": cfg.get("units")}
     write_env_json(run_dir / "env.json", env_spec_of(env, env_kwargs, env_id=ENV_ID, scenario=scen_label))
