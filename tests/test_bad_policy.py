@@ -350,3 +350,21 @@ def test_run_subprocess_prints_one_line_and_no_traceback(ck: Path, tmp_path: Pat
     _one_line_error(proc.stderr, file, field)
     assert proc.stdout == ""
     assert fake.snapshot_tree(xavier) == before and list(state_dir.iterdir()) == []
+
+
+def test_compare_live_with_a_bad_checkpoint_leaves_the_board_alone(ck: Path, tmp_path: Path,  # noqa: F811
+                                                                   xavier: Path, state_dir: Path,  # noqa: F811
+                                                                   capsys: pytest.CaptureFixture,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(ck, dict(BASE, env={**BASE["env"], "unit_freqs_khz": {
+        **BASE["env"]["unit_freqs_khz"], "gpu": BASE["env"]["unit_freqs_khz"]["gpu"][:-1] + [1_200_000]}}))
+    before = fake.snapshot_tree(xavier)
+    writes: list[str] = []
+    real = rlrm.hw.sysfs._kernel_write
+    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", lambda p, d: (writes.append(p), real(p, d)))
+    code = main(["compare", "--backend", "live", "--platform", "jetson-xavier-nx", "--scenario", "steady",
+                 "--policies", f"schedutil+dofa,ppo:{ck}", "--seeds", "1", "--episode-steps", "2",
+                 "--period", "0.1", "--sysfs-root", str(xavier), "--logdir", str(tmp_path / "cmp")])
+    _one_line_error(capsys.readouterr().err, str(ck / "policy.json"), "env.unit_freqs_khz.gpu")
+    assert code == 2 and writes == [] and fake.snapshot_tree(xavier) == before
+    assert list(state_dir.iterdir()) == []  # the board was never opened, not even for the first policy

@@ -229,6 +229,10 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
     logdir = Path(logdir)
     for spec in specs:
         _clear_run_dir(logdir / spec.run_name, overwrite)
+    if backend == "live":  # a checkpoint for another environment is refused before the board is opened
+        probe = DynamicDNNEnv(platform=board, scenario=scenario, **env_kwargs)
+        for spec in specs:
+            spec.policy.reset(probe, seed=seed)
 
     rows: list[dict] = []
     writers: list[Any] = []
