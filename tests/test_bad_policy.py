@@ -368,3 +368,19 @@ def test_compare_live_with_a_bad_checkpoint_leaves_the_board_alone(ck: Path, tmp
     _one_line_error(capsys.readouterr().err, str(ck / "policy.json"), "env.unit_freqs_khz.gpu")
     assert code == 2 and writes == [] and fake.snapshot_tree(xavier) == before
     assert list(state_dir.iterdir()) == []  # the board was never opened, not even for the first policy
+
+
+@pytest.mark.parametrize("shape,stored", [((20000, 20000), 64), ((2**40,), 0), ((64, 64), 64)])
+def test_npz_header_claiming_more_than_it_holds_is_refused_before_allocating(shape: tuple, stored: int) -> None:
+    """numpy would allocate the claimed size before reading; the header is checked first."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("pi.0.weight.npy", header.getvalue() + b"\0" * stored)
+    with pytest.raises(InputError) as err:
+        decode_weights(buf.getvalue(), "policy.npz")
+    assert err.value.field == "pi.0.weight" and "header claims shape" in err.value.problem

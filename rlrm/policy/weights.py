@@ -100,6 +100,7 @@ def _decode_npz(data: bytes, source: PathLike) -> dict[str, np.ndarray]:
             if not member.endswith(".npy"):
                 raise InputError(source, member, "unexpected member in the archive (only .npy arrays are allowed)")
         for name in archive.files:
+            _check_npy_header(archive, name, source)
             try:
                 arr = archive[name]
             except ValueError as err:  # object arrays: "Object arrays cannot be loaded when allow_pickle=False"
@@ -111,6 +112,31 @@ def _decode_npz(data: bytes, source: PathLike) -> dict[str, np.ndarray]:
                 raise InputError(source, name, f"unreadable array: {_reason(err)}") from None
             out[name] = _check_float32(arr, source, name)
     return out
+
+
+#: the largest array member of a ``.npz`` policy read (uncompressed); a controller MLP is far smaller
+NPZ_MEMBER_MAX = 256 * 2**20
+
+
+def _check_npy_header(archive: "np.lib.npyio.NpzFile", name: str, source: PathLike) -> None:
+    """Refuse a member whose header claims more data than it holds (numpy would allocate the
+    claimed size first) or that is implausibly large, before any array is allocated."""
+    member = name if name in archive.zip.namelist() else f"{name}.npy"
+    size = archive.zip.getinfo(member).file_size
+    if size > NPZ_MEMBER_MAX:
+        raise InputError(source, name, f"{size} bytes uncompressed; a policy array is at most {NPZ_MEMBER_MAX}")
+    try:
+        with archive.zip.open(member) as fh:
+            version = np.lib.format.read_magic(fh)
+            readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in readers:
+                raise ValueError(f".npy format version {version[0]}.{version[1]} (float32 arrays are 1.0 or 2.0)")
+            shape, _, dtype = readers[version](fh)  # the header only: nothing allocated yet
+    except Exception as err:  # noqa: BLE001 - a damaged header: numpy raises ValueError, zipfile others
+        raise InputError(source, name, f"unreadable array header: {_reason(err)}") from None
+    claimed = int(np.prod([int(d) for d in shape], dtype=object)) * dtype.itemsize if not dtype.hasobject else 0
+    if claimed > size:
+        raise InputError(source, name, f"header claims shape {tuple(shape)} ({claimed} bytes), the member holds {size}")
 
 
 def _reason(err: BaseException) -> str:
