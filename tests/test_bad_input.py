@@ -16,22 +16,24 @@ from rlrm.paths import TRACES_DIR
 from rlrm.platform import load_platform, parse_platform
 from rlrm.sim import BoardSimulator, parse_scenario, parse_trace
 from tests.conftest import write_toml
-from tests.fuzz_support import draw_mutation
+from tests.fuzz_support import assert_one_line, draw_mutation, note_outcome
 
 
-def _fuzz(parse, base: dict, data) -> None:  # noqa: ANN001
+def _fuzz(parse, base: dict, data, source: str) -> None:  # noqa: ANN001
+    """Parse one corruption of ``base``: it is accepted, or refused in one line naming ``source`` and a field."""
     bad, _ = draw_mutation(data, base)
     try:
         parse(bad)
+        note_outcome("accepted")
     except InputError as err:
-        msg = str(err)
-        assert "\n" not in msg and msg.startswith("fuzz.")
+        assert_one_line(err, source)
+        note_outcome("refused")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzzed_profiles_never_crash(xavier_dict, data) -> None:
-    _fuzz(lambda d: parse_platform(d, "fuzz.toml"), xavier_dict, data)
+    _fuzz(lambda d: parse_platform(d, "fuzz.toml"), xavier_dict, data, "fuzz.toml")
 
 
 @settings(max_examples=300, deadline=None)
@@ -50,7 +52,7 @@ def test_fuzzed_scenarios_never_crash(data) -> None:
         sc = parse_scenario(d, "fuzz.toml")
         BoardSimulator(platform, sc, seed=0)  # unit names etc. are checked against the board
 
-    _fuzz(parse, base, data)
+    _fuzz(parse, base, data, "fuzz.toml")
 
 
 @settings(max_examples=200, deadline=None)
@@ -59,7 +61,7 @@ def test_fuzzed_traces_never_crash(data) -> None:
     base = json.loads((TRACES_DIR / "odroid-xu3" / "dynamic-ofa-6.json").read_text())
     base["entries"] = base["entries"][:8]
     platform = load_platform("odroid-xu3")
-    _fuzz(lambda d: parse_trace(d, "fuzz.json", platform), base, data)
+    _fuzz(lambda d: parse_trace(d, "fuzz.json", platform), base, data, "fuzz.json")
 
 
 def test_trace_rules(tmp_path) -> None:
