@@ -64,7 +64,7 @@ def scenario_lists(scenario: Union[str, Sequence[str]], cfg: dict) -> tuple[list
     if scenario == "mix":
         train = list(cfg.get("train_scenarios") or [])
         if not train:
-            raise InputError(cfg["source"], "train_scenarios", "needed for --scenario mix")
+            raise InputError(cfg["source"], f"{ENV_ID}.train_scenarios", "needed for --scenario mix (or under default)")
         held_out = list(cfg.get("eval_scenarios") or train)
         return train, held_out
     train = [scenario] if isinstance(scenario, str) else list(scenario)
