@@ -110,6 +110,39 @@ def test_sigterm_stops_workers_and_restores(xavier: Path, tmp_path: Path, state_
     assert fake.snapshot_tree(xavier) == before_tree
 
 
+def test_sigkill_leaves_no_worker_and_rlrm_restore_recovers(xavier: Path, tmp_path: Path,  # noqa: F811
+                                                             state_dir: Path) -> None:  # noqa: F811
+    """SIGKILL runs no handler: the board keeps rlrm's settings and the state file stays, the
+    background workers exit by themselves, and ``rlrm restore`` puts the board back."""
+    before_tree = fake.snapshot_tree(xavier)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RLRM_STATE_DIR": str(state_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "rlrm", "run", "--policy", "performance", "--scenario", "steady",
+                             "--duration", "60s", "--period", "0.2", "--logdir", str(tmp_path / "runs"),
+                             "--sysfs-root", str(xavier)], env=env, cwd=str(ROOT),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers: list[psutil.Process] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (workers and fake.snapshot_tree(xavier) != before_tree):
+            time.sleep(0.2)
+            workers = psutil.Process(proc.pid).children()
+        assert workers, "the background workers never started"
+        assert fake.snapshot_tree(xavier) != before_tree, "the run never wrote a frequency"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    # the workers notice their parent is gone and exit (no one else would ever stop them)
+    gone, alive = psutil.wait_procs(workers, timeout=20)
+    for orphan in alive:  # do not leave them burning CPU if the check fails
+        orphan.kill()
+    assert alive == [], f"workers still burning CPU after the controller was killed: {alive}"
+    statefiles = sorted(state_dir.glob("rlrm-hw-state-*.json"))
+    assert [f.name for f in statefiles] == [f"rlrm-hw-state-{proc.pid}.json"]
+    assert main(["restore", str(statefiles[0])]) == 0
+    assert fake.snapshot_tree(xavier) == before_tree and not statefiles[0].exists()
+
+
 def test_compare_live_backend_on_a_fake_board(xavier: Path, tmp_path: Path,  # noqa: F811
                                               capsys: pytest.CaptureFixture) -> None:
     """rlrm compare --backend live: real demo inferences, one TensorBoard run per policy with

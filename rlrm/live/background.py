@@ -12,15 +12,16 @@ from typing import Any, Optional
 CYCLE_S = 0.02
 
 
-def _burn(level: Any, stop: Any, cpu: Optional[int]) -> None:  # pragma: no cover - runs in a child
-    """Busy for ``level`` of every cycle, asleep for the rest, until ``stop`` is set."""
+def _burn(level: Any, stop: Any, cpu: Optional[int], parent: int) -> None:  # pragma: no cover - runs in a child
+    """Busy for ``level`` of every cycle, asleep for the rest, until ``stop`` is set or the
+    parent process is gone (SIGKILLed: nobody would ever set ``stop``)."""
     if cpu is not None:
         try:
             os.sched_setaffinity(0, {cpu})
         except OSError:
             pass
     x = 0
-    while not stop.is_set():
+    while not stop.is_set() and os.getppid() == parent:
         duty = min(1.0, max(0.0, float(level.value)))
         start = time.perf_counter()
         busy_until = start + duty * CYCLE_S
@@ -37,7 +38,8 @@ class BackgroundLoad:
     ``set_load(core_equivalents)`` spreads the load evenly over the workers (a load of 1.5 on
     2 workers: each busy 75 % of the time). Workers are started on the first load above zero
     and always stopped by :meth:`stop` (also at interpreter exit and, through the caller's
-    signal handling, on SIGINT/SIGTERM).
+    signal handling, on SIGINT/SIGTERM). If the parent is SIGKILLed the workers notice within
+    one cycle (their parent process changes) and exit by themselves.
 
     :param workers: number of worker processes (the scenario's background cores, at most the
         CPUs of this machine)
@@ -60,7 +62,7 @@ class BackgroundLoad:
         self._stop.clear()
         for i in range(self.n):
             cpu = self.cpus[i % len(self.cpus)] if self.cpus else None
-            p = self._ctx.Process(target=_burn, args=(self._levels[i], self._stop, cpu), daemon=True,
+            p = self._ctx.Process(target=_burn, args=(self._levels[i], self._stop, cpu, os.getpid()), daemon=True,
                                   name=f"rlrm-background-{i}")
             p.start()
             self.procs.append(p)
