@@ -147,7 +147,8 @@ def main() -> int:
           f"fault warnings {starts}, recovery warnings {ends}")
     print(f"board restored byte for byte: {fake.snapshot_tree(root) == before_tree}; "
           f"state files left: {len(list((work / 'state').iterdir()))}; worker processes left: {len(left)}")
-    print(f"open file descriptors {fds0} -> {fds1}; RSS {rss0:.1f} -> {rss1:.1f} MB")
+    print(f"open file descriptors {fds0} -> {fds1}; RSS {rss0:.1f} -> {rss1:.1f} MB "
+          f"({(rss1 - rss0) * 1024 / max(1, s['steps']) * 1000:.0f} KB per 1000 steps)")
     ok = (flagged == broken_steps[0] and fake.snapshot_tree(root) == before_tree and not left
           and not list((work / "state").iterdir()) and fds1 <= fds0)
     shutil.rmtree(work, ignore_errors=True)

@@ -150,9 +150,10 @@ def common_env_kwargs(specs: list[PolicySpec], platform: Optional[Platform] = No
 
 class _StepLogger:
     """The ``on_step`` hook of :func:`rlrm.evaluate.run_episodes`: per-step scalars, and the
-    steps of the first episode for the time-series figure."""
+    steps of episode ``keep_episode`` for the time-series figure (None: keep none, for runs of
+    unbounded length such as ``rlrm run``)."""
 
-    def __init__(self, writer: Any, env: DynamicDNNEnv, keep_episode: int = 0) -> None:
+    def __init__(self, writer: Any, env: DynamicDNNEnv, keep_episode: Optional[int] = 0) -> None:
         self.writer = writer
         self.env = env
         self.units = list(env.platform.units)

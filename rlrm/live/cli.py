@@ -151,7 +151,7 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
         env.sim.open()
         run_dir.mkdir(parents=True, exist_ok=True)
         writer = SummaryWriter(log_dir=str(run_dir))
-        hook = _StepLogger(writer, env)
+        hook = _StepLogger(writer, env, keep_episode=None)  # a live run may be long: keep nothing per step
         acc = MetricsAccumulator()
         obs, info = env.reset(seed=seed)
         policy.reset(env, seed=seed)
