@@ -84,13 +84,18 @@ def test_bad_input_is_one_line_exit_2(bad: list[str], tmp_path: Path, state_dir:
     assert len(err) == 1 and err[0].startswith("rlrm: error:")
 
 
+def _start_run(root: Path, tmp_path: Path, state_dir: Path) -> subprocess.Popen:
+    """A real ``rlrm run`` (60 s, performance, steady background) on the fake board ``root``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RLRM_STATE_DIR": str(state_dir)}
+    return subprocess.Popen([sys.executable, "-m", "rlrm", "run", "--policy", "performance", "--scenario", "steady",
+                             "--duration", "60s", "--period", "0.2", "--logdir", str(tmp_path / "runs"),
+                             "--sysfs-root", str(root)], env=env, cwd=str(ROOT),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def test_sigterm_stops_workers_and_restores(xavier: Path, tmp_path: Path, state_dir: Path) -> None:  # noqa: F811
     before_tree = fake.snapshot_tree(xavier)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RLRM_STATE_DIR": str(state_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "rlrm", "run", "--policy", "performance", "--scenario", "steady",
-                             "--duration", "60s", "--period", "0.2", "--logdir", str(tmp_path / "runs"),
-                             "--sysfs-root", str(xavier)], env=env, cwd=str(ROOT),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _start_run(xavier, tmp_path, state_dir)
     try:
         workers: set[int] = set()
         deadline = time.monotonic() + 30
@@ -115,11 +120,7 @@ def test_sigkill_leaves_no_worker_and_rlrm_restore_recovers(xavier: Path, tmp_pa
     """SIGKILL runs no handler: the board keeps rlrm's settings and the state file stays, the
     background workers exit by themselves, and ``rlrm restore`` puts the board back."""
     before_tree = fake.snapshot_tree(xavier)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RLRM_STATE_DIR": str(state_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "rlrm", "run", "--policy", "performance", "--scenario", "steady",
-                             "--duration", "60s", "--period", "0.2", "--logdir", str(tmp_path / "runs"),
-                             "--sysfs-root", str(xavier)], env=env, cwd=str(ROOT),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _start_run(xavier, tmp_path, state_dir)
     try:
         workers: list[psutil.Process] = []
         deadline = time.monotonic() + 30
