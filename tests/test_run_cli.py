@@ -84,35 +84,56 @@ def test_bad_input_is_one_line_exit_2(bad: list[str], tmp_path: Path, state_dir:
     assert len(err) == 1 and err[0].startswith("rlrm: error:")
 
 
-def _start_run(root: Path, tmp_path: Path, state_dir: Path) -> subprocess.Popen:
-    """A real ``rlrm run`` (60 s, performance, steady background) on the fake board ``root``."""
+def _start_run(root: Path, tmp_path: Path, state_dir: Path) -> tuple[subprocess.Popen, list[psutil.Process]]:
+    """A real ``rlrm run`` (60 s, performance, steady background) on the fake board ``root``, in
+    its own process group (as in a terminal), once its workers run and it has written a
+    frequency; returns the process (stderr piped) and its workers."""
+    before = fake.snapshot_tree(root)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RLRM_STATE_DIR": str(state_dir)}
-    return subprocess.Popen([sys.executable, "-m", "rlrm", "run", "--policy", "performance", "--scenario", "steady",
+    proc = subprocess.Popen([sys.executable, "-m", "rlrm", "run", "--policy", "performance", "--scenario", "steady",
                              "--duration", "60s", "--period", "0.2", "--logdir", str(tmp_path / "runs"),
-                             "--sysfs-root", str(root)], env=env, cwd=str(ROOT),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--sysfs-root", str(root)], env=env, cwd=str(ROOT), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    workers: list[psutil.Process] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (workers and fake.snapshot_tree(root) != before):
+        time.sleep(0.2)
+        workers = psutil.Process(proc.pid).children()
+    if not workers or fake.snapshot_tree(root) == before:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("the run never started its workers or never wrote a frequency")
+    return proc, workers
 
 
-def test_sigterm_stops_workers_and_restores(xavier: Path, tmp_path: Path, state_dir: Path) -> None:  # noqa: F811
+def _gone(workers: list[psutil.Process]) -> None:
+    """The workers exit (killed here if they do not, so a failure leaves nothing burning CPU)."""
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    for orphan in alive:
+        orphan.kill()
+    assert alive == [], f"workers still burning CPU: {alive}"
+
+
+@pytest.mark.parametrize("sig,group", [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, True)],
+                         ids=["SIGTERM", "SIGTERM to the group", "Ctrl-C (SIGINT to the group)"])
+def test_signal_stops_workers_and_restores(xavier: Path, tmp_path: Path, state_dir: Path,  # noqa: F811
+                                           sig: int, group: bool) -> None:
+    """The controller restores the board and exits 130 with one line; workers that got the
+    signal too (Ctrl-C reaches the whole group) go quietly: no traceback from anyone."""
     before_tree = fake.snapshot_tree(xavier)
-    proc = _start_run(xavier, tmp_path, state_dir)
+    proc, workers = _start_run(xavier, tmp_path, state_dir)
     try:
-        workers: set[int] = set()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not workers:
-            time.sleep(0.2)
-            workers = {c.pid for c in psutil.Process(proc.pid).children()}
-        assert workers, "the background workers never started"
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+        os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
-    for pid in workers:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+            proc.communicate()
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "rlrm: interrupted", err
+    _gone(workers)
     assert fake.snapshot_tree(xavier) == before_tree
+    assert list(state_dir.iterdir()) == []
 
 
 def test_sigkill_leaves_no_worker_and_rlrm_restore_recovers(xavier: Path, tmp_path: Path,  # noqa: F811
@@ -120,24 +141,11 @@ def test_sigkill_leaves_no_worker_and_rlrm_restore_recovers(xavier: Path, tmp_pa
     """SIGKILL runs no handler: the board keeps rlrm's settings and the state file stays, the
     background workers exit by themselves, and ``rlrm restore`` puts the board back."""
     before_tree = fake.snapshot_tree(xavier)
-    proc = _start_run(xavier, tmp_path, state_dir)
-    try:
-        workers: list[psutil.Process] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (workers and fake.snapshot_tree(xavier) != before_tree):
-            time.sleep(0.2)
-            workers = psutil.Process(proc.pid).children()
-        assert workers, "the background workers never started"
-        assert fake.snapshot_tree(xavier) != before_tree, "the run never wrote a frequency"
-    finally:
-        proc.kill()
-        proc.wait()
+    proc, workers = _start_run(xavier, tmp_path, state_dir)
+    proc.kill()
+    proc.communicate()
     assert proc.returncode == -signal.SIGKILL
-    # the workers notice their parent is gone and exit (no one else would ever stop them)
-    gone, alive = psutil.wait_procs(workers, timeout=20)
-    for orphan in alive:  # do not leave them burning CPU if the check fails
-        orphan.kill()
-    assert alive == [], f"workers still burning CPU after the controller was killed: {alive}"
+    _gone(workers)  # they notice their parent is gone: no one else would ever stop them
     statefiles = sorted(state_dir.glob("rlrm-hw-state-*.json"))
     assert [f.name for f in statefiles] == [f"rlrm-hw-state-{proc.pid}.json"]
     assert main(["restore", str(statefiles[0])]) == 0

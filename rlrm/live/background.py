@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing as mp
 import os
+import signal
 import time
 from typing import Any, Optional
 
@@ -14,7 +15,13 @@ CYCLE_S = 0.02
 
 def _burn(level: Any, stop: Any, cpu: Optional[int], parent: int) -> None:  # pragma: no cover - runs in a child
     """Busy for ``level`` of every cycle, asleep for the rest, until ``stop`` is set or the
-    parent process is gone (SIGKILLed: nobody would ever set ``stop``)."""
+    parent process is gone (SIGKILLed: nobody would ever set ``stop``).
+
+    Ctrl-C reaches the whole process group: the worker ignores SIGINT (the parent stops it)
+    and dies quietly on SIGTERM, instead of running the handlers it inherited from the
+    parent (which would print a KeyboardInterrupt traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if cpu is not None:
         try:
             os.sched_setaffinity(0, {cpu})
