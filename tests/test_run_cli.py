@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ from rlrm.compare.runner import EPISODE_KEYS, STEP_KEYS
 from rlrm.hw import fake
 from rlrm.paths import CHECKPOINTS_DIR
 
-from tests.hw_support import board_dir, state_dir, xavier  # noqa: F401
+from tests.hw_support import board_dir, inject, state_dir, xavier  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,3 +172,33 @@ def test_compare_live_backend_on_a_fake_board(xavier: Path, tmp_path: Path,  # n
     assert (logdir / "summary.md").exists()
     assert fake.snapshot_tree(xavier) == before_tree
     assert _children() - before == set()
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_a_setting_the_kernel_will_not_restore_fails_the_run_and_rlrm_restore_finishes(
+        command: str, xavier: Path, tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        capsys: pytest.CaptureFixture) -> None:
+    """EBUSY on the GPU's max_freq from the third write on: the run carries on (observe-only
+    for that write), but it cannot put the board back, so it exits 1 with one line naming the
+    kept state file; once the file is free, ``rlrm restore`` finishes the job."""
+    before = fake.snapshot_tree(xavier)
+    inject(monkeypatch, "/max_freq", errno.EBUSY, after=2)
+    common = ["--platform", "jetson-xavier-nx", "--scenario", "bursty", "--period", "0.1",
+              "--sysfs-root", str(xavier)]
+    ck = str(CHECKPOINTS_DIR / "jetson-xavier-nx-ppo")
+    if command == "run":
+        args = ["run", "--policy", ck, "--duration", "1s", "--no-background", "--logdir", str(tmp_path / "runs"), *common]
+    else:
+        args = ["compare", "--backend", "live", "--policies", f"ppo:{ck}", "--seeds", "1", "--episode-steps", "5",
+                "--logdir", str(tmp_path / "cmp"), *common]
+    code = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    statefiles = sorted(state_dir.glob("rlrm-hw-state-*.json"))
+    assert len(statefiles) == 1
+    assert err[-1].startswith("rlrm: the board is NOT fully restored: ") and "EBUSY" in err[-1]
+    assert err[-1].endswith(f"run `rlrm restore {statefiles[0]}`")
+    assert fake.snapshot_tree(xavier) != before
+    monkeypatch.undo()  # the device is free again
+    assert main(["restore", str(statefiles[0]), "--force"]) == 0
+    assert fake.snapshot_tree(xavier) == before and not statefiles[0].exists()

@@ -65,4 +65,6 @@ def run(args: argparse.Namespace) -> int:
     print(summary_table(result))
     print(f"TensorBoard: tensorboard --logdir {args.logdir}   (non-finite values logged as -1)")
     print(f"wrote {args.logdir}/summary.md, summary.csv, summary.json, tradeoff.png, timeseries.png, bars.png")
-    return 0
+    from rlrm.live.cli import report_unrestored
+
+    return report_unrestored(result.get("restore_problems", []), result.get("statefile"))

@@ -209,7 +209,9 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
         one policy after the other; the oracle cannot run live, so the fraction is nan)
     :param live: the live backend's :class:`rlrm.live.LiveConfig` (or its fields)
     :param period_s: control period (default: the scenario's)
-    :return: ``{"platform", "scenario", "seeds", "seed", "episode_steps", "env_kwargs", "rows"}``;
+    :return: ``{"platform", "scenario", "seeds", "seed", "episode_steps", "env_kwargs", "rows",
+        "restore_problems", "statefile"}`` (live: what the kernel refused to put back, and the
+        state file kept for ``rlrm restore``);
         each row is the summary of one policy (``rlrm evaluate``'s keys) with ``per_episode``
         and ``timeseries`` (the steps of its first episode)
     """
@@ -238,10 +240,12 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
     rows: list[dict] = []
     writers: list[Any] = []
     env = None
+    unrestored: list[tuple[str, str]] = []  # live: (problem, state file kept) the kernel refused to restore
     try:
         for spec in specs:
             if env is not None:
                 env.close()  # live: stop the background workers and restore the board between policies
+                unrestored += _restore_problems(env)
             if backend == "live":
                 env = DynamicDNNEnv(platform=board, scenario=scenario, backend="live", live=live, **env_kwargs)
             else:
@@ -272,8 +276,20 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
             writer.close()
         if env is not None:
             env.close()
+            unrestored += _restore_problems(env)
+    problems = [p for p, _ in unrestored]
     return {"platform": env.platform.name, "scenario": env.scenario.name, "seeds": seeds, "seed": seed,
-            "episode_steps": steps, "env_kwargs": env_kwargs, "backend": backend, "rows": rows}
+            "episode_steps": steps, "env_kwargs": env_kwargs, "backend": backend, "rows": rows,
+            "restore_problems": problems, "statefile": unrestored[0][1] if unrestored else None}
+
+
+def _restore_problems(env: DynamicDNNEnv) -> list[tuple[str, str]]:
+    """What closing a live environment could not put back on the board, with the state file kept."""
+    board = env.sim
+    problems = getattr(board, "restore_problems", [])
+    out = [(p, str(board.kept_statefile)) for p in problems]
+    problems.clear()  # reported once
+    return out
 
 
 def _write_hparams(writer: Any, hparam_dict: dict, metric_dict: dict) -> None:

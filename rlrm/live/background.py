@@ -14,7 +14,7 @@ CYCLE_S = 0.02
 
 
 def _burn(level: Any, stop: Any, cpu: Optional[int], parent: int) -> None:  # pragma: no cover - runs in a child
-    """Busy for ``level`` of every cycle, asleep for the rest, until ``stop`` is set or the
+    """Busy for ``level`` of every cycle, asleep for the rest, until ``stop`` is non-zero or the
     parent process is gone (SIGKILLed: nobody would ever set ``stop``).
 
     Ctrl-C reaches the whole process group: the worker ignores SIGINT (the parent stops it)
@@ -28,7 +28,7 @@ def _burn(level: Any, stop: Any, cpu: Optional[int], parent: int) -> None:  # pr
         except OSError:
             pass
     x = 0
-    while not stop.is_set() and os.getppid() == parent:
+    while not stop.value and os.getppid() == parent:
         duty = min(1.0, max(0.0, float(level.value)))
         start = time.perf_counter()
         busy_until = start + duty * CYCLE_S
@@ -36,7 +36,7 @@ def _burn(level: Any, stop: Any, cpu: Optional[int], parent: int) -> None:  # pr
             x = (x * 31 + 7) & 0xFFFF
         rest = CYCLE_S - (time.perf_counter() - start)
         if rest > 0:
-            stop.wait(rest)
+            time.sleep(rest)
 
 
 class BackgroundLoad:
@@ -58,7 +58,8 @@ class BackgroundLoad:
         self.cpus = list(cpus) if cpus else None
         self._ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
         self._levels = [self._ctx.Value("d", 0.0, lock=False) for _ in range(self.n)]
-        self._stop = self._ctx.Event()
+        # plain shared memory, no lock: a worker killed at any moment cannot leave a lock held
+        self._stop = self._ctx.Value("b", 0, lock=False)
         self.procs: list[Any] = []
         atexit.register(self.stop)
 
@@ -66,7 +67,7 @@ class BackgroundLoad:
         """Start the workers (idle until a load is set)."""
         if self.procs or self.n == 0:
             return
-        self._stop.clear()
+        self._stop.value = 0
         for i in range(self.n):
             cpu = self.cpus[i % len(self.cpus)] if self.cpus else None
             p = self._ctx.Process(target=_burn, args=(self._levels[i], self._stop, cpu, os.getpid()), daemon=True,
@@ -92,7 +93,7 @@ class BackgroundLoad:
         """Stop every worker (terminate, then kill what is left); idempotent."""
         if not self.procs:
             return
-        self._stop.set()
+        self._stop.value = 1
         for p in self.procs:
             p.join(timeout)
         for p in self.procs:

@@ -90,6 +90,8 @@ class LiveBoard(BoardSimulator):
         self.actuator: Any = None
         self.energy_estimated = True
         self.sensor_fault_steps = 0
+        self.restore_problems: list[str] = []  # what close() could not put back (the kernel refused)
+        self.kept_statefile: Optional[Path] = None  # then the originals are here, for `rlrm restore`
         self._rails: Optional[list[str]] = None  # the rails summed for board power, fixed at the first good read
         self._rail_units: Optional[set[int]] = None  # the units those rails measure (None: the whole board)
         self._sensor_fault: Optional[str] = None  # the current fault (None: sensors fine)
@@ -125,7 +127,9 @@ class LiveBoard(BoardSimulator):
             self._sensors_ok = bool(act.sensors)
 
     def close(self) -> None:
-        """Stop the background workers and restore the board (idempotent)."""
+        """Stop the background workers and restore the board (idempotent); what could not be
+        restored is logged and kept in :attr:`restore_problems` (the state file stays, in
+        :attr:`kept_statefile`)."""
         try:
             self.background.stop()
         finally:
@@ -134,6 +138,9 @@ class LiveBoard(BoardSimulator):
                 problems = act.close()
                 for p in problems:
                     log.warning("rlrm: restore: %s", p)
+                if problems:
+                    self.restore_problems += problems
+                    self.kept_statefile = act.guard.statefile
 
     def reset(self, seed: Optional[int] = None) -> None:
         super().reset(seed)

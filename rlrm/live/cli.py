@@ -7,6 +7,7 @@ import json
 import math
 import signal
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -73,7 +74,16 @@ def run(args: argparse.Namespace) -> int:
               f"power model's estimate (step/sensor_fault in TensorBoard)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))
-    return 0
+    return report_unrestored(result["restore_problems"], result["statefile"])
+
+
+def report_unrestored(problems: list[str], statefile: Optional[str]) -> int:
+    """1, with one line on stderr, when the board could not be put back as it was; else 0."""
+    if not problems:
+        return 0
+    print(f"rlrm: the board is NOT fully restored: {len(problems)} setting(s) refused (first: {problems[0]}); "
+          f"the original values are in {statefile}: run `rlrm restore {statefile}`", file=sys.stderr)
+    return 1
 
 
 def _fast_decision(policy: Any, env: Any) -> Optional[Any]:
@@ -111,7 +121,8 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     :param seed: seed of the background schedule
     :param handlers: restore the board on SIGINT/SIGTERM (and turn SIGTERM into an interrupt)
     :return: ``{"policy", "platform", "scenario", "period_s", "summary", "decision_us_median",
-        "energy_estimated", "run_dir"}``; the summary's ``sensor_fault_steps`` counts the steps
+        "energy_estimated", "run_dir", "restore_problems", "statefile"}`` (the last two: what the
+        kernel refused to put back, and the state file kept for ``rlrm restore``); the summary's ``sensor_fault_steps`` counts the steps
         whose power came from the power model because a sensor failed
     """
     from torch.utils.tensorboard import SummaryWriter
@@ -175,10 +186,14 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
         _write_hparams(writer, {"policy": policy_name, "platform": env.platform.name, "scenario": env.scenario.name,
                                 "seeds": 1, "seed": seed, "episode_steps": steps, "backend": "live", "model": model},
                        {f"hparam/{k}": finite(summary.get(k)) for k in SUMMARY_KEYS})
-        return {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
-                "scenario": env.scenario.name, "period_s": period, "steps": steps, "summary": summary,
-                "decision_us_median": statistics.median(decisions) if decisions else math.nan,
-                "energy_estimated": estimated, "run_dir": str(run_dir)}
+        result = {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
+                  "scenario": env.scenario.name, "period_s": period, "steps": steps, "summary": summary,
+                  "decision_us_median": statistics.median(decisions) if decisions else math.nan,
+                  "energy_estimated": estimated, "run_dir": str(run_dir)}
+        board, closing, env = env.sim, env, None
+        closing.close()  # background workers stopped, board restored: what it could not do goes in the result
+        kept = board.kept_statefile
+        return {**result, "restore_problems": list(board.restore_problems), "statefile": str(kept) if kept else None}
     finally:
         if writer is not None:
             writer.close()
