@@ -124,7 +124,6 @@ class LiveBoard(BoardSimulator):
                                    observe_only=self.config.observe_only, handlers=self.config.handlers)
             act.open()
             self.actuator = act
-            self._sensors_ok = bool(act.sensors)
 
     def close(self) -> None:
         """Stop the background workers and restore the board (idempotent); what could not be

@@ -122,8 +122,9 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     :param handlers: restore the board on SIGINT/SIGTERM (and turn SIGTERM into an interrupt)
     :return: ``{"policy", "platform", "scenario", "period_s", "summary", "decision_us_median",
         "energy_estimated", "run_dir", "restore_problems", "statefile"}`` (the last two: what the
-        kernel refused to put back, and the state file kept for ``rlrm restore``); the summary's ``sensor_fault_steps`` counts the steps
-        whose power came from the power model because a sensor failed
+        kernel refused to put back, and the state file kept for ``rlrm restore``); the summary's
+        ``sensor_fault_steps`` counts the steps whose power came from the power model because a
+        sensor failed
     """
     from torch.utils.tensorboard import SummaryWriter
 
@@ -190,10 +191,11 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
                   "scenario": env.scenario.name, "period_s": period, "steps": steps, "summary": summary,
                   "decision_us_median": statistics.median(decisions) if decisions else math.nan,
                   "energy_estimated": estimated, "run_dir": str(run_dir)}
-        board, closing, env = env.sim, env, None
+        live_board, closing, env = env.sim, env, None
         closing.close()  # background workers stopped, board restored: what it could not do goes in the result
-        kept = board.kept_statefile
-        return {**result, "restore_problems": list(board.restore_problems), "statefile": str(kept) if kept else None}
+        kept = live_board.kept_statefile
+        return {**result, "restore_problems": list(live_board.restore_problems),
+                "statefile": str(kept) if kept else None}
     finally:
         if writer is not None:
             writer.close()
