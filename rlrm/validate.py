@@ -181,6 +181,18 @@ def check_number(
     return value
 
 
+def check_bool(value: Any, source: str, field: str) -> bool:
+    """Validate a true/false value and return it (``1`` and ``0`` are not booleans)."""
+    if not isinstance(value, bool):
+        raise InputError(source, field, f"expected true or false, got {_kind(value)}")
+    return value
+
+
+def check_fraction(value: Any, source: str, field: str) -> float:
+    """Validate a number in [0, 1] and return it as a float."""
+    return float(check_number(value, source, field, minimum=0.0, maximum=1.0))
+
+
 def read_toml(path: Union[str, Path]) -> dict:
     """Read a TOML file; a missing or unparsable file is an :class:`InputError`."""
     path = Path(path)

@@ -42,6 +42,7 @@ def test_tables_are_the_real_ones() -> None:
 def test_registry_and_make() -> None:
     assert g.available() == [
         "performance", "powersave", "userspace", "ondemand", "conservative", "schedutil", "simple_ondemand",
+        "nvhost_podgov",
     ]  # fmt: skip
     for name in g.available():
         gov = g.make(name, XAVIER_CPU)
