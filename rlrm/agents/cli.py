@@ -12,8 +12,9 @@ from rlrm.evaluate import evaluate, format_table
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a policy (governor, baseline, oracle or checkpoint) on the simulator")
     p.add_argument("--policy", required=True,
-                   help="schedutil, schedutil+dofa, performance, powersave, ondemand, conservative, "
-                        "oracle, random, fixed:subnet=L,unit=U,freq=F, or a checkpoint path")
+                   help="schedutil, schedutil+dofa, schedutil@L (subnetwork pinned at level L), performance, "
+                        "powersave, ondemand, conservative (each also +dofa and @L), oracle, random, "
+                        "fixed:subnet=L,unit=U,freq=F, or a checkpoint path")
     p.add_argument("--platform", default="jetson-xavier-nx", help="board profile: name or TOML path")
     p.add_argument("--scenario", default="steady", help="scenario: name or TOML path")
     p.add_argument("--episodes", type=int, default=5)

@@ -1,4 +1,4 @@
-"""Policies by name: ``schedutil``, ``schedutil+dofa``, ``oracle``, ``random``, ``fixed:...``."""
+"""Policies by name: ``schedutil``, ``schedutil@0``, ``schedutil+dofa``, ``oracle``, ``random``, ``fixed:...``."""
 
 from __future__ import annotations
 
@@ -8,24 +8,37 @@ from rlrm.agents.oracle import OraclePolicy
 from rlrm.errors import InputError
 
 GOVERNOR_BASELINES = ("performance", "powersave", "ondemand", "conservative", "schedutil")
+#: the name forms besides :func:`available_policies`, for help and error messages
+NAME_FORMS = "G@L (governor G, subnetwork pinned at level L, e.g. schedutil@0), fixed:subnet=L,unit=U,freq=F"
 
 
 def available_policies() -> list[str]:
-    """The policy names :func:`make_policy` knows (besides ``fixed:...``)."""
+    """The policy names :func:`make_policy` knows (besides ``G@L`` and ``fixed:...``)."""
     names = list(GOVERNOR_BASELINES) + [f"{g}+dofa" for g in GOVERNOR_BASELINES]
     return names + ["oracle", "random"]
 
 
 def make_policy(name: str) -> Policy:
-    """A baseline policy by name; ``fixed:subnet=L,unit=U,freq=F`` for a fixed operating point."""
+    """A baseline policy by name.
+
+    ``G`` (a governor with the largest subnetwork), ``G@L`` (subnetwork pinned at level L),
+    ``G+dofa`` (Dynamic-OFA's manager), ``oracle``, ``random``, or
+    ``fixed:subnet=L,unit=U,freq=F`` for a fixed operating point.
+    """
     if name.startswith("fixed:"):
         return FixedPolicy(name)
     if name == "oracle":
         return OraclePolicy()
     if name == "random":
         return RandomPolicy()
+    gov, at, level = name.partition("@")
+    if at:
+        if gov in GOVERNOR_BASELINES and level.isdigit():
+            return GovernorPolicy(gov, level=int(level))
+        raise InputError("--policy", "policy", f"{name!r}: expected G@L with G one of {', '.join(GOVERNOR_BASELINES)} "
+                                               "and L a subnetwork level (0, 1, ...)")
     gov, _, extra = name.partition("+")
     if gov in GOVERNOR_BASELINES and extra in ("", "dofa"):
         return GovernorPolicy(gov, dofa=extra == "dofa")
     raise InputError("--policy", "policy", f"unknown policy {name!r}; known: {', '.join(available_policies())}, "
-                                           "fixed:subnet=L,unit=U,freq=F")
+                                           f"{NAME_FORMS}")

@@ -57,6 +57,8 @@ class ComputeUnit:
     :param dvfs_latency_us: frequency-transition latency, microseconds
     :param power: the unit's :class:`PowerModel`
     :param sysfs: sysfs locations for live use (cpufreq policies, devfreq node)
+    :param governor: the kernel governor the board runs on this unit by default (GPU:
+        ``nvhost_podgov`` on Jetson, ``simple_ondemand`` on Mali); "" when not stated
     """
 
     name: str
@@ -70,6 +72,7 @@ class ComputeUnit:
     dvfs_latency_us: float
     power: PowerModel
     sysfs: dict = field(default_factory=dict)
+    governor: str = ""
 
     @property
     def f_max_khz(self) -> int:
@@ -279,12 +282,13 @@ def _parse_unit(t: Fields, unit_name: str) -> ComputeUnit:
     )
     p.finish()
     sysfs = _parse_sysfs(t.table("sysfs", {}), kind)
+    governor = t.str("governor", "")
     t.finish()
     return ComputeUnit(
         name=unit_name, kind=kind, cores=int(cores), core_type=core_type,
         freqs_khz=tuple(int(f) for f in freqs), volts_mv=tuple(float(v) for v in volts),
         freq_source=freq_source, volt_source=volt_source, dvfs_latency_us=float(dvfs_latency_us),
-        power=power, sysfs=sysfs,
+        power=power, sysfs=sysfs, governor=governor,
     )
 
 
@@ -362,6 +366,8 @@ def platform_to_dict(p: Platform) -> dict:
         }
         if u.sysfs:
             d["sysfs"] = dict(u.sysfs)
+        if u.governor:
+            d["governor"] = u.governor
         units[u.name] = d
     out = {
         "schema": SCHEMA, "name": p.name, "description": p.description, "sources": list(p.sources),

@@ -31,6 +31,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from rlrm.agents.governors.schedutil import map_util_freq
 from rlrm.errors import InputError
 from rlrm.platform.profile import Platform
 from rlrm.sim.scenario import INF, Scenario, sample_background
@@ -480,10 +481,7 @@ class BoardSimulator:
         return min(1.0, latency_ms * fps / 1000.0)
 
     def _schedutil_index(self, u: int, util: float) -> int:
+        """The frequency index schedutil (:func:`rlrm.agents.governors.map_util_freq`) picks for a
+        unit's utilisation, capped by the power mode."""
         unit = self._units[u]
-        target = 1.25 * unit.f_max_khz * min(1.0, util)
-        top = self.max_freq_index(u)
-        for i in range(top + 1):
-            if unit.freqs_khz[i] >= target:
-                return i
-        return top
+        return min(unit.freqs_khz.index(map_util_freq(unit.freqs_khz, util)), self.max_freq_index(u))

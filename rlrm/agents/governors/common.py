@@ -138,6 +138,27 @@ CPUFREQ_FACTS: Tuple[Tunable, ...] = (
 # --------------------------------------------------------------------------- frequency table
 
 
+def resolve_frequency(freqs_khz: Sequence[int], target_khz: int, relation: str) -> int:
+    """``cpufreq_frequency_table_target()`` on an ascending table (see :class:`FrequencyTable`).
+
+    :param freqs_khz: the table, strictly increasing (not checked here)
+    :param target_khz: the requested frequency, clamped to the table's ends first
+    :param relation: :data:`RELATION_L`, :data:`RELATION_H` or :data:`RELATION_C`
+    """
+    t = min(max(int(target_khz), freqs_khz[0]), freqs_khz[-1])
+    i = bisect_left(freqs_khz, t)
+    if freqs_khz[i] == t:
+        return t
+    lo, hi = freqs_khz[i - 1], freqs_khz[i]  # lo < t < hi: t is clamped inside
+    if relation == RELATION_L:
+        return hi
+    if relation == RELATION_H:
+        return lo
+    if relation == RELATION_C:
+        return hi if t - lo > hi - t else lo
+    raise ValueError(f"unknown relation {relation!r}")
+
+
 class FrequencyTable:
     """A policy's frequency table, resolved the way ``cpufreq_frequency_table_target()`` does.
 
@@ -188,18 +209,7 @@ class FrequencyTable:
         :param target_khz: the requested frequency
         :param relation: :data:`RELATION_L`, :data:`RELATION_H` or :data:`RELATION_C`
         """
-        t = min(max(int(target_khz), self.min), self.max)
-        i = bisect_left(self.freqs, t)
-        if self.freqs[i] == t:
-            return t
-        lo, hi = self.freqs[i - 1], self.freqs[i]  # lo < t < hi: t is clamped inside
-        if relation == RELATION_L:
-            return hi
-        if relation == RELATION_H:
-            return lo
-        if relation == RELATION_C:
-            return hi if t - lo > hi - t else lo
-        raise ValueError(f"unknown relation {relation!r}")
+        return resolve_frequency(self.freqs, target_khz, relation)
 
 
 # --------------------------------------------------------------------------- default cadence

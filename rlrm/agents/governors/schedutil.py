@@ -11,7 +11,7 @@ one utilisation number; both boards have shared (multi-CPU) policies.
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional, Tuple
+from typing import ClassVar, Optional, Sequence, Tuple
 
 from rlrm.agents.governors.common import (
     CPUFREQ_FACTS,
@@ -21,13 +21,13 @@ from rlrm.agents.governors.common import (
     SCHED_CAPACITY_SCALE,
     U32,
     USEC_PER_SEC,
-    FrequencyTable,
     Governor,
     KernelVersion,
     PlatformFacts,
     Tunable,
     boolean,
     integer,
+    resolve_frequency,
     seconds,
     tick_nsec,
     transition_delay_us,
@@ -42,7 +42,7 @@ def util_of(load: float) -> int:
     return int(load * SCHED_CAPACITY_SCALE + 0.5)
 
 
-def raw_next_freq(table: FrequencyTable, util: int, cur: int, kernel: KernelVersion = DEFAULT_KERNEL,
+def raw_next_freq(f_max_khz: int, util: int, cur: int, kernel: KernelVersion = DEFAULT_KERNEL,
                   freq_invariant: bool = True) -> int:
     """``get_next_freq()`` before resolution: the raw target in kHz.
 
@@ -53,24 +53,25 @@ def raw_next_freq(table: FrequencyTable, util: int, cur: int, kernel: KernelVers
     """
     cap = SCHED_CAPACITY_SCALE
     if kernel >= (6, 8):
-        ref = table.max if freq_invariant else cur + (cur >> 2)
+        ref = f_max_khz if freq_invariant else cur + (cur >> 2)
         return ref * min(util + (util >> 2), cap) // cap
-    ref = table.max if freq_invariant else cur
+    ref = f_max_khz if freq_invariant else cur
     return (ref + (ref >> 2)) * util // cap
 
 
-def map_util_freq(table: FrequencyTable, load: float, cur: Optional[int] = None,
+def map_util_freq(freqs_khz: Sequence[int], load: float, cur: Optional[int] = None,
                   kernel: KernelVersion = DEFAULT_KERNEL, freq_invariant: bool = True) -> int:
     """The table frequency schedutil picks for a utilisation ``load`` (= util / capacity).
 
-    :param table: the policy's frequency table
-    :param load: frequency-invariant utilisation / capacity, in [0, 1]
-    :param cur: ``policy->cur`` (only used without frequency invariance)
+    :param freqs_khz: the policy's frequency table, strictly increasing (not checked here)
+    :param load: frequency-invariant utilisation / capacity, clipped to [0, 1]
+    :param cur: ``policy->cur`` (only used without frequency invariance; default max)
     :param kernel: kernel version (formula before / since v6.8)
     :param freq_invariant: the platform has frequency-invariant utilisation
     """
-    raw = raw_next_freq(table, util_of(min(1.0, max(0.0, load))), cur or table.max, kernel, freq_invariant)
-    return table.resolve(raw, RELATION_L)  # cpufreq_driver_resolve_freq
+    util = util_of(min(1.0, max(0.0, load)))
+    raw = raw_next_freq(freqs_khz[-1], util, cur or freqs_khz[-1], kernel, freq_invariant)
+    return resolve_frequency(freqs_khz, raw, RELATION_L)  # cpufreq_driver_resolve_freq
 
 
 class SchedutilGovernor(Governor):
@@ -178,7 +179,7 @@ class SchedutilGovernor(Governor):
         return True
 
     def _get_next_freq(self, util: int, cur: int) -> int:
-        freq = raw_next_freq(self.table, util, cur, self.kernel, self.freq_invariant)
+        freq = raw_next_freq(self.table.max, util, cur, self.kernel, self.freq_invariant)
         if freq == self._cached_raw_freq and not self._need_freq_update:
             return self._next_freq
         self._cached_raw_freq = freq
