@@ -8,7 +8,8 @@ Jetson, ``simple_ondemand`` on Mali). Inside each control period the governor sa
 own rate (schedutil at its rate limit, ondemand / conservative at ``sampling_rate``, devfreq
 at ``polling_ms``; :func:`rlrm.agents.governors.run_period`). The backend reports one
 utilisation per unit and period, so each sub-interval sees the last period's work at the
-sub-interval's frequency (work-conserving: ``min(1, u * f_last / f)``). The first period,
+sub-interval's frequency (work-conserving: ``min(1, u * f_last / f)``; a saturated unit stays
+busy, see :func:`rlrm.agents.governors.subinterval_load`). The first period,
 before anything is measured, runs at the frequency the unit starts at (its maximum); from
 the second on the governor follows the scenario's measured load.
 """

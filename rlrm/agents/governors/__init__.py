@@ -39,10 +39,13 @@ Time model
 Inside one control period of the simulator (:func:`run_period`)
     The governor samples :func:`samples_per_period` times (its own period, at most
     :data:`MAX_SAMPLES_PER_PERIOD`). The backend reports one utilisation per unit and
-    period, so every sub-interval sees that period's work: at frequency ``f`` the busy
-    fraction is ``min(1, u * f_last / f)`` (schedutil: ``min(1, u * f_last / f_max)``),
-    ``u`` being the utilisation measured over the last period at ``f_last``. The frequency
-    after the last sample is the one the next period runs at.
+    period, so every sub-interval sees that period's work (:func:`subinterval_load`): at
+    frequency ``f`` the busy fraction is ``min(1, u * f_last / f)``, ``u`` being the
+    utilisation measured over the last period at ``f_last``, and 1 when that period was
+    saturated (its demand is unknown but at least the unit's capacity: a closed-loop
+    inference app keeps a unit busy at any frequency); schedutil's frequency-invariant
+    utilisation is the busy fraction times ``f / f_max``. The frequency after the last
+    sample is the one the next period runs at.
 
 Default cadence (``sampling_period_s``)
     The dbs ``sampling_rate`` and schedutil's ``rate_limit_us`` come from
@@ -74,6 +77,7 @@ from rlrm.agents.governors.common import (
     RELATION_C,
     RELATION_H,
     RELATION_L,
+    SATURATED,
     FrequencyTable,
     Governor,
     PlatformFacts,
@@ -99,6 +103,7 @@ __all__ = [
     "RELATION_C",
     "RELATION_H",
     "RELATION_L",
+    "SATURATED",
     "ConservativeGovernor",
     "DbsGovernor",
     "DevfreqGovernor",

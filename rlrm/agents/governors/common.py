@@ -43,6 +43,8 @@ NSEC_PER_SEC = 1_000_000_000
 #: upper bound on governor samples per control period (cost bound; a 1 s control period
 #: holds 100 samples of a 10 ms ``sampling_rate``)
 MAX_SAMPLES_PER_PERIOD = 100
+#: a measured utilisation at or above this is a saturated unit (busy all the period)
+SATURATED = 1.0 - 1e-9
 
 
 def u32(value: int) -> int:
@@ -449,12 +451,14 @@ def samples_per_period(gov: Governor, period_s: float) -> int:
 def subinterval_load(gov: Governor, util: float, f_last_khz: int, f_khz: int) -> float:
     """The load ``gov`` sees in a sub-interval at ``f_khz`` of a period measured at ``f_last_khz``.
 
-    Work-conserving: the period's work ``util * f_last`` is the same in every sub-interval,
-    so the busy fraction at ``f`` is ``min(1, util * f_last / f)``; schedutil's
-    frequency-invariant utilisation is ``min(1, util * f_last / f_max)``.
+    The busy fraction at ``f`` is that of the period's work ``util * f_last`` run at ``f``,
+    ``min(1, util * f_last / f)`` (work-conserving); a saturated period (``util`` 1: the unit
+    was busy all the time, its demand unknown but at least its capacity) is busy at every
+    frequency. schedutil's frequency-invariant utilisation is that busy fraction times
+    ``f / f_max`` (a unit busy all the time at ``f`` has utilisation ``f / f_max``).
     """
-    ref = gov.table.max if gov.load_is_invariant else f_khz
-    return min(1.0, max(0.0, util) * f_last_khz / ref)
+    busy = 1.0 if util >= SATURATED else min(1.0, max(0.0, util) * f_last_khz / f_khz)
+    return busy * f_khz / gov.table.max if gov.load_is_invariant else busy
 
 
 def run_period(gov: Governor, util: float, f_last_khz: int, samples: int) -> List[int]:
