@@ -14,13 +14,7 @@ from rlrm.agents.registry import make_policy
 from rlrm.env import DynamicDNNEnv
 from rlrm.errors import InputError
 from rlrm.platform.profile import load_platform, platform_to_dict
-
-XAVIER_CPU = [115200 + 76800 * k for k in range(24)] + [1907200]
-XU3_A15 = list(range(200000, 2000001, 100000))
-XAVIER_GPU = [
-    114750, 204000, 306000, 408000, 510000, 599250, 701250, 752250,
-    803250, 854250, 905250, 956250, 1007250, 1058250, 1109250,
-]  # fmt: skip
+from tests.test_governors import XAVIER_CPU, XAVIER_GPU, XU3_A15
 
 
 # --------------------------------------------------------------------------- sub-sampling

@@ -440,7 +440,9 @@ def samples_per_period(gov: Governor, period_s: float) -> int:
     """How many times ``gov`` samples in one control period of ``period_s`` seconds.
 
     ``round(period_s / gov.period_s)``, at least 1 and at most :data:`MAX_SAMPLES_PER_PERIOD`
-    (a static governor: 1).
+    (a static governor: 1). When capped (schedutil's 1 ms default rate limit, ondemand's
+    8 ms), the samples cover the start of the period in the governor's own clock; the load
+    is the same in every sub-interval at one frequency, so it has settled by then.
     """
     own = gov.period_s
     if not own:
