@@ -37,6 +37,12 @@ def test_fast_decider_agrees_with_predict_and_refuses_the_same(policy) -> None:
         assert action == policy.predict(obs, action_masks=mask)[0]
         assert decider.decide(obs) == policy.predict(obs)[0]
         obs, *_ = env.step(action)
+    rng = np.random.default_rng(0)
+    for scale in (1.0, 10.0, 1e4):  # inside and far outside the normalisation's clip range
+        for _ in range(100):
+            x = (rng.uniform(0.0, scale, policy.obs_size)).astype(np.float32)
+            mask = rng.random(policy.n_actions) < 0.5
+            assert decider.decide(x, mask) == policy.predict(x, action_masks=mask)[0]
     for bad in (np.nan, np.inf, -np.inf):
         x = obs.copy()
         x[3] = bad
