@@ -71,7 +71,7 @@ def controller_steps(n: int, timed: bool = True) -> tuple[list[float], float]:
             times.append((t1 - t0) / 1000.0)
         if i % 97 == 0:
             checked += 1
-            agree += int(action == policy.policy.predict(obs, action_masks=mask))
+            agree += int(action == policy.policy.predict(obs, action_masks=mask)[0])
         # the "inference": the simulator's step, not timed
         result = env.sim.step(points)
         reward, _ = env.reward_of(result)

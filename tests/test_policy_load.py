@@ -286,35 +286,61 @@ def test_predict_shapes_and_masks(steady_ck: Path, two_ck: Path) -> None:
     p = load(steady_ck)
     env = DynamicDNNEnv(platform=PLATFORM, scenario="steady")
     obs, _ = env.reset(seed=0)
-    a = p.predict(obs, env.action_masks())
-    assert isinstance(a, int) and env.action_masks()[a]
+    a, state = p.predict(obs, action_masks=env.action_masks())
+    assert state is None and isinstance(a, np.ndarray) and a.shape == () and a.dtype == np.int64
+    assert env.action_masks()[a]
+    assert p.predict(obs, state=("h",), episode_start=np.ones(1, bool))[1] == ("h",)  # handed back, as SB3
     batch = np.stack([obs] * 4)
-    assert p.predict(batch).shape == (4,)
+    assert p.predict(batch)[0].shape == (4,)
     only = np.zeros(990, bool)
     only[417] = True
-    assert p.predict(obs, only) == 417
-    assert p.predict(obs, np.zeros(990, bool)) == 0  # all masked: uniform, first index (as torch)
+    assert p.predict(obs, action_masks=only)[0] == 417
+    assert p.predict(obs, action_masks=np.zeros(990, bool))[0] == 0  # all masked: uniform, first index (as torch)
     rng = np.random.default_rng(0)
     two = np.zeros(990, bool)
     two[[5, 600]] = True
-    draws = {p.predict(obs, two, deterministic=False, rng=rng) for _ in range(200)}
+    draws = {int(p.predict(obs, action_masks=two, deterministic=False, rng=rng)[0]) for _ in range(200)}
     assert draws == {5, 600}
     probs = p.probabilities(obs, two)
     assert probs.shape == (1, 990) and np.isclose(probs.sum(), 1.0) and np.count_nonzero(probs) == 2
-    with pytest.raises(ValueError, match="observation shape"):
-        p.predict(obs[:-1])
-    with pytest.raises(ValueError, match="action mask"):
-        p.predict(batch, np.ones((4, 10), bool))
 
     q = load(two_ck)
     env2 = DynamicDNNEnv(platform=PLATFORM, scenario="two-models")
     obs2, _ = env2.reset(seed=0)
-    a2 = q.predict(obs2, env2.action_masks())
+    a2, _ = q.predict(obs2, action_masks=env2.action_masks())
     assert a2.shape == (2,) and a2.dtype == np.int64
-    assert q.predict(np.stack([obs2] * 3), env2.action_masks()).shape == (3, 2)
+    assert q.predict(np.stack([obs2] * 3), action_masks=env2.action_masks())[0].shape == (3, 2)
     m = np.zeros((2, 990), bool)
     m[0, 11], m[1, 22] = True, True
-    assert q.predict(obs2, m.reshape(-1)).tolist() == [11, 22]  # per-sub-action masks
+    assert q.predict(obs2, action_masks=m.reshape(-1))[0].tolist() == [11, 22]  # per-sub-action masks
+
+
+def test_predict_refuses_wrong_sizes_and_non_finite(steady_ck: Path) -> None:
+    """One line naming the field; never an answer on an observation or mask it cannot read."""
+    p = load(steady_ck)
+    env = DynamicDNNEnv(platform=PLATFORM, scenario="steady")
+    obs, _ = env.reset(seed=0)
+    batch = np.stack([obs] * 4)
+
+    def refused(match: str, *args: object, **kwargs: object) -> None:
+        with pytest.raises(ValueError, match=match) as err:
+            p.predict(*args, **kwargs)
+        assert "\n" not in str(err.value)
+
+    refused(rf"^observation: shape \({p.obs_size - 1},\)", obs[:-1])
+    refused(rf"^observation: shape \({p.obs_size + 1},\)", np.append(obs, 0.0))
+    refused(r"^action_masks: shape \(4, 10\)", batch, action_masks=np.ones((4, 10), bool))
+    refused(r"^action_masks: shape \(90,\).* 990 actions", obs, action_masks=np.ones(90, bool))  # 90- vs 990-action
+    refused(r"^action_masks: shape \(1980,\)", obs, action_masks=np.ones(1980, bool))
+    refused(r"^action_masks: shape \(3960,\)", batch, action_masks=np.ones(3960, bool))  # flat: ambiguous
+    refused(r"^state: .*action_masks=", obs, env.action_masks())  # the old positional mask
+    for bad in (np.nan, np.inf, -np.inf):
+        x = obs.copy()
+        x[5] = bad
+        refused(rf"^observation: element 5 \({p.observation_names[5]}\) is {bad}", x,
+                action_masks=env.action_masks())
+        refused(r"^observation: element 5 ", np.stack([obs, x]))
+    refused(r"^observation: dtype", np.asarray(["a"] * p.obs_size))
 
 
 def test_env_policy_runs_in_evaluate(steady_ck: Path, two_ck: Path, capsys: pytest.CaptureFixture) -> None:

@@ -31,7 +31,7 @@ def test_per_app_views_match_single_app_decisions(checkpoint) -> None:
         for k, app in enumerate(("first", "second")):
             # the single-app layout, built by hand from the names
             view = [names.index(n.replace("main.", app + ".")) for n in policy.observation_names]
-            assert action[k] == policy.predict(obs[view], action_masks=masks[k])
+            assert action[k] == policy.predict(obs[view], action_masks=masks[k])[0]
             assert masks[k][action[k]]
         obs, r, term, trunc, info = env.step(action)
 

@@ -24,7 +24,7 @@ def _parity(runs: Path, scenario: str, n_env: int, n_random: int, weights_format
     policy = load(cached_checkpoint(runs, weights_format, platform=PLATFORM, scenario=scenario, **run_kwargs))
     model = MaskablePPO.load(run / "model.zip", device="cpu")
     obs, masks = sample_observations(PLATFORM, scenario, n_env, n_random, seed=1)
-    ours = policy.predict(obs, action_masks=masks, deterministic=True)
+    ours, _ = policy.predict(obs, action_masks=masks, deterministic=True)
     theirs, _ = model.predict(policy.normalize(obs), action_masks=masks, deterministic=True)
     assert ours.shape == theirs.shape
     # every chosen action is valid under its mask (rows with no valid action excepted)
@@ -63,6 +63,7 @@ def test_unmasked_predict_matches(runs: Path) -> None:
     policy = load(cached_checkpoint(runs, platform=PLATFORM, scenario="steady"))
     model = MaskablePPO.load(run / "model.zip", device="cpu")
     obs, _ = sample_observations(PLATFORM, "steady", 200, 200, seed=2)
-    assert np.array_equal(policy.predict(obs), model.predict(policy.normalize(obs), deterministic=True)[0])
+    assert np.array_equal(policy.predict(obs)[0], model.predict(policy.normalize(obs), deterministic=True)[0])
     single, _ = model.predict(policy.normalize(obs[0]), deterministic=True)
-    assert policy.predict(obs[0]) == int(single)
+    ours_single, state = policy.predict(obs[0])
+    assert ours_single.shape == single.shape == () and ours_single == single and state is None

@@ -52,7 +52,7 @@ def test_load_and_predict_without_torch_sb3_gymnasium_or_safetensors(runs: Path,
     for scenario, ck in cks.items():
         obs, masks = sample_observations(PLATFORM, scenario, 200, 200, seed=3)
         np.savez(tmp_path / f"{scenario}.npz", obs=obs, masks=masks)
-        expected[scenario] = np.asarray(load(ck).predict(obs, masks)).tolist()
+        expected[scenario] = np.asarray(load(ck).predict(obs, action_masks=masks)[0]).tolist()
     code = f"""
         import json, sys
         import numpy as np
@@ -62,7 +62,7 @@ def test_load_and_predict_without_torch_sb3_gymnasium_or_safetensors(runs: Path,
         for scenario, ck in {json.dumps({k: str(v) for k, v in cks.items()})}.items():
             policy = load(ck, expected_platform="{PLATFORM}")
             with np.load(r"{tmp_path}/" + scenario + ".npz", allow_pickle=False) as data:
-                out[scenario] = np.asarray(policy.predict(data["obs"], data["masks"])).tolist()
+                out[scenario] = np.asarray(policy.predict(data["obs"], action_masks=data["masks"])[0]).tolist()
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in
                        ("torch", "stable_baselines3", "sb3_contrib", "gymnasium", "safetensors"))
         try:

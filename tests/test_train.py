@@ -24,6 +24,30 @@ def _tiny_config(tmp_path, **extra):
     return path
 
 
+def _readme_recipe_matches_export(run, out) -> None:
+    """README.txt's code, run as written from the run folder, acts as the exported NumPy policy does."""
+    import os
+
+    from rlrm.env import DynamicDNNEnv
+    from rlrm.policy import load
+    from rlrm.policy.export import export_run
+
+    code = [line[4:] for line in (run / "README.txt").read_text().splitlines() if line.startswith("    ")]
+    assert len(code) == 4 and "obs_norm.npz" in code[1] and "norm.apply(obs)" in code[2]
+    env = DynamicDNNEnv(platform="jetson-xavier-nx", scenario="steady")
+    obs, _ = env.reset(seed=3)
+    scope = {"env": env, "obs": obs}
+    here = os.getcwd()
+    os.chdir(run)
+    try:
+        exec("\n".join(code[:3]), scope)  # noqa: S102 - the README's recipe, as a user would paste it
+    finally:
+        os.chdir(here)
+    export_run(run, out)
+    ours, _ = load(out).predict(obs, action_masks=env.action_masks())
+    assert int(scope["action"]) == int(ours)
+
+
 def test_short_run_then_resume(tmp_path) -> None:
     from sb3_contrib import MaskablePPO
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -40,6 +64,7 @@ def test_short_run_then_resume(tmp_path) -> None:
     assert len(env_json["action_table"]) == 990 and len(env_json["observation_names"]) == 23
     model = MaskablePPO.load(run / "model.zip", device="cpu")
     assert model.num_timesteps == 128
+    _readme_recipe_matches_export(run, tmp_path / "exported")
     assert latest_snapshot(run) == run
     # resume: the step count continues and the same TensorBoard run gets the new points
     assert main(["train", "--resume", str(run), "--timesteps", "256", "--no-progress"]) == 0

@@ -255,6 +255,12 @@ class DynamicDNNEnv(gym.Env):
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (len(names),), dtype=np.float32)
 
     # ------------------------------------------------------------------ masks
+    @property
+    def actions_dropped(self) -> bool:
+        """True when domain randomisation made some actions unavailable this episode (``freq_dropout``):
+        the masks then depend on more than the power mode."""
+        return bool(self._unavailable.any())
+
     def action_masks(self) -> np.ndarray:
         """Valid actions now: one boolean per action (concatenated per managed app)."""
         sim = self.sim

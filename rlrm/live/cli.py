@@ -93,7 +93,7 @@ def _fast_decision(policy: Any, env: Any) -> Optional[Any]:
 
     inner = getattr(policy, "policy", None)
     if inner is None or getattr(inner, "n_managed", 0) != 1 or len(env.managed) != 1 or \
-            getattr(policy, "_views", None) is not None:
+            getattr(policy, "splits_apps", False):
         return None
     decider = FastDecider(inner)
     masks = MaskCache(env)

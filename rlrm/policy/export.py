@@ -22,7 +22,9 @@ import numpy as np
 
 import rlrm
 from rlrm.errors import InputError
-from rlrm.policy.numpy_policy import (FORMAT, FORMAT_VERSION, SIDECAR_NAME, LayerSpec, NumpyPolicy, load)
+from rlrm.policy.checkpoint import FORMAT, FORMAT_VERSION, SIDECAR_NAME, load
+from rlrm.policy.network import LayerSpec
+from rlrm.policy.numpy_policy import NumpyPolicy
 from rlrm.policy.spec import EnvSpec, dumps_json, read_env_json, read_obs_norm
 from rlrm.policy.weights import WEIGHT_SUFFIXES, atomic_write_bytes, encode_weights, read_file_bytes, sha256_bytes
 

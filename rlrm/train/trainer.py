@@ -13,6 +13,7 @@ continue (``--resume``) or export the run lives in its folder::
       checkpoints/step_<N>/{model.zip, obs_norm.npz, COMPLETE}
       tb/PPO_1/          TensorBoard events (resume appends to the same curve)
       eval/evaluations.npz
+      README.txt         how to load model.zip with its normalisation (obs_norm.npz)
 """
 
 from __future__ import annotations
@@ -180,12 +181,34 @@ def train(
     return run_dir
 
 
+def load_instructions(normalized: bool) -> str:
+    """``README.txt`` of a run folder: how to load ``model.zip`` (with ``obs_norm.npz`` when
+    training normalised the observations) and act on the environment's raw observations."""
+    if normalized:
+        how = ("model.zip was trained on NORMALISED observations: VecNormalize's statistics are in obs_norm.npz\n"
+               "(no pickle), not in model.zip. To act on the environment's raw observations (from this folder):\n\n"
+               "    from sb3_contrib import MaskablePPO; from rlrm.policy.spec import read_obs_norm\n"
+               "    model, norm = MaskablePPO.load(\"model.zip\", device=\"cpu\"), read_obs_norm(\"obs_norm.npz\")\n"
+               "    action, _ = model.predict(norm.apply(obs), action_masks=env.action_masks(), deterministic=True)\n")
+    else:
+        how = ("model.zip was trained on raw observations (normalize: false). To act (from this folder):\n\n"
+               "    from sb3_contrib import MaskablePPO\n"
+               "    model = MaskablePPO.load(\"model.zip\", device=\"cpu\")\n"
+               "    action, _ = model.predict(obs, action_masks=env.action_masks(), deterministic=True)\n")
+    return ("This is an rlrm training run (rlrm train). env.json says which environment it is for (board,\n"
+            "scenarios, observation names, action table); checkpoints/step_<N>/ load the same way.\n\n"
+            + how +
+            "\nWith NumPy alone (on the board): `rlrm export <this folder> -o checkpoints/NAME`, then\n"
+            "    action, _ = rlrm.policy.load(\"checkpoints/NAME\").predict(obs, action_masks=env.action_masks())\n")
+
+
 def _write_run_files(run_dir: Path, platform: str, scen_label: str, train_sc: list, eval_sc: list, seed: int,
                      cfg: dict, env: DynamicDNNEnv, timesteps: int) -> None:
     snapshot = {"platform": platform, "scenario": scen_label, "train_scenarios": train_sc, "eval_scenarios": eval_sc,
                 "seed": seed, "timesteps": timesteps, "env_id": ENV_ID, "command": " ".join(sys.argv),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions(), "hyperparameters": cfg}
     atomic_write_bytes(run_dir / "config.yaml", yaml.safe_dump(snapshot, sort_keys=False).encode())
+    atomic_write_bytes(run_dir / "README.txt", load_instructions(bool(cfg["normalize"])).encode())
     env_kwargs = {"randomization": cfg.get("randomization"), "reward_weights": cfg.get("reward_weights"),
                   "episode_steps": cfg.get("episode_steps"), "units": cfg.get("units")}
     write_env_json(run_dir / "env.json", env_spec_of(env, env_kwargs, env_id=ENV_ID, scenario=scen_label))
