@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from rlrm.errors import InputError
-from rlrm.paths import CHECKPOINTS_DIR
+from rlrm.paths import CHECKPOINTS_DIR, resolve_checkpoint
 
 
 def add_parser(subparsers: Any) -> None:
@@ -58,7 +58,7 @@ def add_parser(subparsers: Any) -> None:
                            "with random weights (latency does not depend on weight values)")
     prof.add_argument("--weights", type=Path, default=None, help="weights file for the library's supernet")
     prof.add_argument("--name", default="host", help="profile name (default: host)")
-    prof.add_argument("--envs", type=Path, default=None, help="where platforms/ and traces/ go (default: envs/)")
+    prof.add_argument("--envs", type=Path, default=None, help="where platforms/ and traces/ go (default: $RLRM_HOME/envs, where every command finds them by name)")
     prof.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1..usable cores)")
     prof.add_argument("--warmup", type=int, default=3, help="untimed runs per measurement (default: 3)")
     prof.add_argument("--repeats", type=int, default=20, help="timed runs per measurement (default: 20)")
@@ -74,7 +74,7 @@ def _model_dir(name: str) -> Path:
     p = Path(name)
     if p.is_dir() or "/" in name:
         return p
-    return CHECKPOINTS_DIR / name
+    return resolve_checkpoint(name, "model.json") or CHECKPOINTS_DIR / name
 
 
 def _parse_levels(text: Optional[str], n: int, source: str) -> list[int]:
@@ -150,7 +150,7 @@ def run_profile(args: argparse.Namespace) -> int:
     from rlrm.dnn.dynamic_ofa import DynamicOFA
     from rlrm.dnn.library import load_library
     from rlrm.dnn.profile import HostProfiler, build_model, write_profile
-    from rlrm.paths import ENVS_DIR
+    from rlrm.paths import ENVS_DIR, user_dir
 
     if args.repeats < 1 or args.warmup < 0:
         raise InputError("--repeats", "repeats", "need --repeats >= 1 and --warmup >= 0")
@@ -171,7 +171,7 @@ def run_profile(args: argparse.Namespace) -> int:
     profiler = HostProfiler(model, args.name, threads, args.warmup, args.repeats,
                             frequencies=not args.no_freqs, cuda=not args.no_cuda, freq_steps=args.freq_steps)
     results = profiler.run(progress=not args.quiet)
-    plat_path, trace_path = write_profile(profiler, results, args.envs or ENVS_DIR)
+    plat_path, trace_path = write_profile(profiler, results, args.envs or user_dir(ENVS_DIR))
     print(f"wrote {plat_path}")
     print(f"wrote {trace_path}")
     return 0

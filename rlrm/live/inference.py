@@ -38,11 +38,13 @@ def load_model(spec: str) -> Any:
     """
     from rlrm.dnn.demo import DEMO_DIR
     from rlrm.dnn.dynamic_ofa import DynamicOFA
+    from rlrm.paths import resolve_checkpoint
 
     if spec == "demo":
         path = Path(DEMO_DIR)
     else:
-        path = Path(spec[4:] if spec.startswith("ofa:") else spec)
+        text = spec[4:] if spec.startswith("ofa:") else spec
+        path = resolve_checkpoint(text, "model.json") or Path(text)
     if not path.is_dir() or not (path / "model.json").is_file():
         raise InputError(str(path), "model", "not a Dynamic-OFA model directory (model.json missing); use demo or ofa:PATH")
     model = DynamicOFA.from_pretrained(path)
