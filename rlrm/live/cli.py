@@ -25,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--platform", default="jetson-xavier-nx", help="board profile: name or TOML path")
     p.add_argument("--policy", required=True, help="a checkpoint path (checkpoints/NAME) or a baseline name (schedutil, "
                                                    "schedutil+dofa, performance, fixed:subnet=L,unit=U,freq=F, ...)")
-    p.add_argument("--model", default="demo", help="demo, ofa:PATH or a model directory (default: demo)")
+    p.add_argument("--model", default="demo", help="demo, ofa:PATH or a model directory, run with the torch that imports here "
+                                                   "(the vendor's on a board); or onnx:DIR, an export of rlrm dnn export-onnx, "
+                                                   "run with ONNX Runtime (default: demo)")
     p.add_argument("--input", default="synthetic", help="synthetic (default) or a directory of images")
     p.add_argument("--scenario", default="steady", help="scenario: name or TOML path (targets, background load)")
     p.add_argument("--duration", default="60s", help="how long: 60s, 2m or seconds (default 60s)")
