@@ -146,6 +146,11 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     env_kwargs = checkpoint_env_kwargs(policy, board)
     probe = DynamicDNNEnv(platform=board, scenario=scenario, period_s=period_s, **env_kwargs)
     policy.reset(probe, seed=seed)  # a checkpoint for another environment is refused before the board is opened
+    from rlrm.live.power_mode import power_mode_warning
+
+    mode_warning = power_mode_warning(board, probe.scenario, sysfs_root)
+    if mode_warning:
+        print(mode_warning, file=sys.stderr)
     period = float(probe.sim.period_s)
     steps = max(1, int(math.ceil(duration_s / period - 1e-9)))
     name = run_name or f"run_{_sanitize(Path(policy_name.rstrip('/')).name)}_{time.strftime('%Y%m%d-%H%M%S')}"
