@@ -132,3 +132,35 @@ def test_export_demo_matches_torch(tmp_path: Path, capsys: pytest.CaptureFixture
             onnx_model.switch(lv)
             x = torch.randn(1, 3, onnx_model.resolution, onnx_model.resolution)
             np.testing.assert_allclose(onnx_model(x.numpy()), model(x).numpy(), atol=1e-4)
+
+
+BOARD = """
+import sys
+BLOCKED = {"torch", "stable_baselines3", "sb3_contrib", "tensorboard", "matplotlib", "sklearn", "yaml", "tqdm", "rich"}
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError("No module named " + repr(name), name=name)
+        return None
+sys.meta_path.insert(0, Block())
+from rlrm.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_rlrm_run_onnx_on_a_board_without_torch(export: Path, xavier: Path, tmp_path: Path) -> None:  # noqa: F811
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "board.py"
+    script.write_text(BOARD)
+    done = subprocess.run([sys.executable, str(script), "run", "--platform", "jetson-xavier-nx", "--policy",
+                           "jetson-xavier-nx-ppo", "--model", f"onnx:{export}", "--scenario", "steady",
+                           "--duration", "0.3", "--period", "0.1", "--no-background",
+                           "--logdir", str(tmp_path / "runs"), "--sysfs-root", str(xavier)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr
+    assert "ppo:jetson-xavier-nx-ppo" in done.stdout and "TensorBoard: off (no torch)" in done.stdout

@@ -79,6 +79,19 @@ def run(args: argparse.Namespace) -> int:
     return report_unrestored(result["restore_problems"], result["statefile"])
 
 
+class _NoTensorBoard:
+    """Stands in for a SummaryWriter where torch is missing: logs nothing."""
+
+    def add_scalar(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def report_unrestored(problems: list[str], statefile: Optional[str]) -> int:
     """1, with one line on stderr, when the board could not be put back as it was; else 0."""
     if not problems:
@@ -128,7 +141,10 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
         ``sensor_fault_steps`` counts the steps whose power came from the power model because a
         sensor failed
     """
-    from torch.utils.tensorboard import SummaryWriter
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # a board without torch (e.g. --model onnx:DIR): no TensorBoard, the summary still prints
+        SummaryWriter = None  # type: ignore[assignment,misc]
 
     from rlrm.compare.runner import EPISODE_KEYS, _StepLogger, _write_hparams, finite
     from rlrm.env.dynamic_dnn import DynamicDNNEnv
@@ -169,7 +185,11 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
                             episode_steps=steps, live=cfg, **env_kwargs)
         env.sim.open()
         run_dir.mkdir(parents=True, exist_ok=True)
-        writer = SummaryWriter(log_dir=str(run_dir))
+        if SummaryWriter is not None:
+            writer = SummaryWriter(log_dir=str(run_dir))
+        else:
+            writer = _NoTensorBoard()
+            print("rlrm: note: no torch here, so no TensorBoard log (the summary below is complete)", file=sys.stderr)
         hook = _StepLogger(writer, env, keep_episode=None)  # a live run may be long: keep nothing per step
         acc = MetricsAccumulator()
         obs, info = env.reset(seed=seed)
@@ -191,13 +211,15 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
         summary = acc.summary()
         for key in EPISODE_KEYS + ("sensor_fault_steps",):
             writer.add_scalar(f"episode/{key}", finite(summary.get(key)), 0)
-        _write_hparams(writer, {"policy": policy_name, "platform": env.platform.name, "scenario": env.scenario.name,
-                                "seeds": 1, "seed": seed, "episode_steps": steps, "backend": "live", "model": model},
-                       {f"hparam/{k}": finite(summary.get(k)) for k in SUMMARY_KEYS})
+        if SummaryWriter is not None:
+            _write_hparams(writer, {"policy": policy_name, "platform": env.platform.name,
+                                    "scenario": env.scenario.name, "seeds": 1, "seed": seed, "episode_steps": steps,
+                                    "backend": "live", "model": model},
+                           {f"hparam/{k}": finite(summary.get(k)) for k in SUMMARY_KEYS})
         result = {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
                   "scenario": env.scenario.name, "period_s": period, "steps": steps, "summary": summary,
                   "decision_us_median": statistics.median(decisions) if decisions else math.nan,
-                  "energy_estimated": estimated, "run_dir": str(run_dir)}
+                  "energy_estimated": estimated, "run_dir": str(run_dir) if SummaryWriter is not None else "off (no torch)"}
         live_board, closing, env = env.sim, env, None
         closing.close()  # background workers stopped, board restored: what it could not do goes in the result
         kept = live_board.kept_statefile
