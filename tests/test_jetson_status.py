@@ -96,3 +96,41 @@ def test_rlrm_run_warns_once_when_the_mode_differs(xavier: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert code == 0
     assert len([x for x in err.splitlines() if "nvpmodel mode is 4" in x]) == 1
+
+
+def _fake_nvpmodel(tmp_path: Path, root: Path) -> tuple[Path, Path]:
+    log = tmp_path / "nvpmodel.log"
+    script = tmp_path / "nvpmodel"
+    script.write_text("#!/bin/sh\n[ \"$1\" = -m ] || exit 2\n"
+                      f"printf 'pmode:%04d fmode:quiet\\n' \"$2\" > '{root}/var/lib/nvpmodel/status'\n"
+                      f"echo \"$2\" >> '{log}'\n")
+    script.chmod(0o755)
+    return script, log
+
+
+def test_set_power_mode_switches_for_the_run_and_back(xavier: Path, tmp_path: Path,  # noqa: F811
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    script, log = _fake_nvpmodel(tmp_path, xavier)
+    monkeypatch.setenv("RLRM_NVPMODEL", str(script))
+    (xavier / "var/lib/nvpmodel/status").write_text("pmode:0004 fmode:quiet\n")
+    code = main(["run", "--platform", "jetson-xavier-nx", "--policy", "schedutil", "--scenario", "steady",
+                 "--duration", "0.2", "--period", "0.1", "--no-background", "--logdir", str(tmp_path / "runs"),
+                 "--sysfs-root", str(xavier), "--set-power-mode"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert log.read_text().split() == ["2", "4"]  # the scenario's mode, then the one it was in
+    assert "nvpmodel mode 4 -> 2" in err and "nvpmodel mode is" not in err
+    assert (xavier / "var/lib/nvpmodel/status").read_text().startswith("pmode:0004")
+
+
+def test_set_power_mode_without_nvpmodel_is_one_line(xavier: Path, tmp_path: Path,  # noqa: F811
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("RLRM_NVPMODEL", str(tmp_path / "no-such-nvpmodel"))
+    (xavier / "var/lib/nvpmodel/status").write_text("pmode:0004 fmode:quiet\n")
+    code = main(["run", "--platform", "jetson-xavier-nx", "--policy", "schedutil", "--scenario", "steady",
+                 "--duration", "0.2", "--period", "0.1", "--no-background", "--logdir", str(tmp_path / "runs"),
+                 "--sysfs-root", str(xavier), "--set-power-mode"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "nvpmodel" in err[0]

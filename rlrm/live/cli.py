@@ -39,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-background", action="store_true", help="do not run the scenario's background load")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenario's background schedule")
     p.add_argument("--json", default=None, help="also write the summary (and per-step decisions' time) as JSON")
+    p.add_argument("--set-power-mode", action="store_true",
+                   help="on a Jetson: switch nvpmodel to the scenario's mode for the run (needs root), and back at exit "
+                        "(default: only warn when the mode differs)")
     p.set_defaults(func=run)
 
 
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_live(args.policy, args.platform, args.scenario, duration, period_s=period, model=args.model,
                       inputs=args.input, logdir=args.logdir, run_name=args.run_name, sysfs_root=args.sysfs_root,
                       observe_only=True if args.observe_only else None, background=not args.no_background,
-                      seed=args.seed)
+                      seed=args.seed, set_power_mode=args.set_power_mode)
     from rlrm.evaluate import format_table
 
     s = result["summary"]
@@ -118,7 +121,7 @@ def _fast_decision(policy: Any, env: Any) -> Optional[Any]:
 def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, period_s: Optional[float] = None,
              model: str = "demo", inputs: str = "synthetic", logdir: str = "runs", run_name: Optional[str] = None,
              sysfs_root: Optional[str] = None, observe_only: Optional[bool] = None, background: bool = True,
-             seed: int = 0, handlers: bool = True) -> dict:
+             seed: int = 0, handlers: bool = True, set_power_mode: bool = False) -> dict:
     """Run a policy on the live backend for ``duration_s`` and log it like ``rlrm compare``.
 
     :param policy_name: checkpoint path or baseline name
@@ -135,6 +138,7 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     :param background: generate the scenario's CPU background load
     :param seed: seed of the background schedule
     :param handlers: restore the board on SIGINT/SIGTERM (and turn SIGTERM into an interrupt)
+    :param set_power_mode: switch nvpmodel to the scenario's mode for the run (put back at exit)
     :return: ``{"policy", "platform", "scenario", "period_s", "summary", "decision_us_median",
         "energy_estimated", "run_dir", "restore_problems", "statefile"}`` (the last two: what the
         kernel refused to put back, and the state file kept for ``rlrm restore``); the summary's
@@ -162,9 +166,10 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     env_kwargs = checkpoint_env_kwargs(policy, board)
     probe = DynamicDNNEnv(platform=board, scenario=scenario, period_s=period_s, **env_kwargs)
     policy.reset(probe, seed=seed)  # a checkpoint for another environment is refused before the board is opened
-    from rlrm.live.power_mode import power_mode_warning
+    from rlrm.live.power_mode import PowerModeSwitch, power_mode_warning
 
-    mode_warning = power_mode_warning(board, probe.scenario, sysfs_root)
+    mode_switch = PowerModeSwitch(board, probe.scenario, sysfs_root) if set_power_mode else None
+    mode_warning = None if set_power_mode else power_mode_warning(board, probe.scenario, sysfs_root)
     if mode_warning:
         print(mode_warning, file=sys.stderr)
     period = float(probe.sim.period_s)
@@ -181,6 +186,10 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     writer = None
     decisions: list[float] = []
     try:
+        if mode_switch is not None:
+            switched = mode_switch.apply()
+            if switched:
+                print(switched, file=sys.stderr)
         env = DynamicDNNEnv(platform=board, scenario=scenario, backend="live", period_s=period_s,
                             episode_steps=steps, live=cfg, **env_kwargs)
         env.sim.open()
@@ -230,5 +239,9 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
             writer.close()
         if env is not None:
             env.close()  # background workers stopped, board restored
+        if mode_switch is not None:
+            problem = mode_switch.restore()
+            if problem:
+                print(problem, file=sys.stderr)
         if handlers:
             signal.signal(signal.SIGTERM, old_term if old_term is not None else signal.SIG_DFL)
