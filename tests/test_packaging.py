@@ -195,3 +195,30 @@ def test_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "ppo:jetson-xavier-nx-ppo" in done.stdout
 
+
+
+def test_profile_writes_to_the_user_folder_by_default(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rlrm profile`` without ``--envs`` writes into ``$RLRM_HOME/envs``, where names resolve."""
+    import rlrm.dnn.profile as profile_mod
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_write(profiler, results, envs):  # noqa: ANN001
+        seen["envs"] = Path(envs)
+        raise Stop
+
+    class FakeProfiler:
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            pass
+
+        def run(self, progress: bool = True) -> list:
+            return []
+
+    monkeypatch.setattr(profile_mod, "write_profile", fake_write)
+    monkeypatch.setattr(profile_mod, "HostProfiler", FakeProfiler)
+    with pytest.raises(Stop):
+        main(["profile", "--model", "demo", "--threads", "1", "--quiet"])
+    assert seen["envs"] == home / "envs"
