@@ -102,9 +102,10 @@ def format_line(state: Dict[str, Any]) -> str:
 
 
 def watch(fs: Sysfs, seconds: float, as_json: bool = False, count: Optional[int] = None,
-          out: TextIO = sys.stdout) -> int:
+          out: Optional[TextIO] = None) -> int:
     """Print the state every ``seconds`` (one line, or one JSON object a line) until
-    interrupted, or ``count`` times."""
+    interrupted, or ``count`` times (to ``out``, default: the current ``sys.stdout``)."""
+    out = out or sys.stdout
     if not seconds > 0 or seconds > 86400:
         raise InputError("--watch", "watch", f"expected seconds in (0, 86400], got {seconds:g}")
     reader = StatusReader(fs)
@@ -121,8 +122,9 @@ def watch(fs: Sysfs, seconds: float, as_json: bool = False, count: Optional[int]
     return 0
 
 
-def print_json(fs: Sysfs, out: TextIO = sys.stdout) -> int:
-    """``rlrm hw status --json``."""
+def print_json(fs: Sysfs, out: Optional[TextIO] = None) -> int:
+    """``rlrm hw status --json`` (to ``out``, default: the current ``sys.stdout``)."""
+    out = out or sys.stdout
     reader = StatusReader(fs)
     if any(isinstance(s, power.Rapl) for s in reader.sensors):
         reader.read()
