@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 from rlrm import __version__
 from rlrm.errors import InputError
+from rlrm.extras import missing_extra_message
 
 #: Modules that contribute subcommands, in the order ``rlrm --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -51,6 +52,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args.func(args) or 0)
     except InputError as err:
         print(f"rlrm: error: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:  # an optional dependency: say which extra installs it
+        message = missing_extra_message(err.name, args.command)
+        if message is None:
+            raise
+        print(f"rlrm: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `rlrm platforms | head`
         sys.stderr.close()

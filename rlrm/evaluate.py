@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Callable, Optional
 
 from rlrm.agents.base import Policy
@@ -22,14 +21,14 @@ StepHook = Callable[[int, int, dict, float], None]
 
 
 def resolve_policy(name: str) -> Policy:
-    """A policy from a baseline name or a checkpoint path."""
-    if os.path.exists(name):
-        try:
-            from rlrm.policy import load  # type: ignore[attr-defined]
-        except ImportError:
-            raise InputError(name, "policy", "this rlrm version cannot load policy checkpoints yet "
-                                             "(they come with rlrm train / rlrm export)") from None
-        return load(name).as_env_policy()
+    """A policy from a checkpoint path, a shipped or user checkpoint's name
+    (``jetson-xavier-nx-ppo``, in ``checkpoints/`` or ``$RLRM_HOME/checkpoints``), or a baseline name."""
+    from rlrm.paths import resolve_checkpoint
+    from rlrm.policy import SIDECAR_NAME, load
+
+    path = resolve_checkpoint(name, SIDECAR_NAME)
+    if path is not None:
+        return load(path).as_env_policy()
     return make_policy(name)
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 import json
 import math
 import reprlib
-import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from rlrm.errors import InputError
+
+try:  # Python 3.11+
+    import tomllib
+except ImportError:  # older Pythons: the same parser, installed as a dependency below 3.11
+    import tomli as tomllib  # type: ignore[no-redef]
 
 _MISSING = object()
 

@@ -35,6 +35,21 @@ def deep(d: dict) -> dict:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _private_rlrm_home(tmp_path_factory):
+    """Every test (and the rlrm subprocesses it starts) sees an empty ``$RLRM_HOME``, never the
+    user's own data folder."""
+    import os
+
+    before = os.environ.get("RLRM_HOME")
+    os.environ["RLRM_HOME"] = str(tmp_path_factory.mktemp("rlrm-home"))
+    yield
+    if before is None:
+        os.environ.pop("RLRM_HOME", None)
+    else:
+        os.environ["RLRM_HOME"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread():
     """One intra-op torch thread for the whole run: the networks here are small, and on a
     busy 2-core machine torch's thread pool makes them many times slower."""

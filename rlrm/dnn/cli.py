@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from rlrm.errors import InputError
-from rlrm.paths import CHECKPOINTS_DIR
+from rlrm.paths import CHECKPOINTS_DIR, resolve_checkpoint
 
 
 def add_parser(subparsers: Any) -> None:
@@ -41,6 +41,17 @@ def add_parser(subparsers: Any) -> None:
     lib.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lib.set_defaults(func=run_library)
 
+    onx = sub.add_parser(
+        "export-onnx", help="export every level of a model to ONNX (one file per level + manifest.json)",
+        description="Write one ONNX file per subnetwork level (its BatchNorm statistics folded in) and a "
+                    "manifest with their SHA-256s, checked against the torch model with ONNX Runtime. "
+                    "`rlrm run --model onnx:DIR` runs them without torch. Needs torch and rlrm[onnx].",
+    )
+    onx.add_argument("--model", default="demo", help="'demo' or a model directory (default: demo)")
+    onx.add_argument("-o", "--output", required=True, type=Path, metavar="DIR", help="the export folder (replaced)")
+    onx.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17)")
+    onx.set_defaults(func=run_export_onnx)
+
     dnn.set_defaults(func=lambda args: (dnn.print_help(), 2)[1])
 
     prof = subparsers.add_parser(
@@ -58,7 +69,7 @@ def add_parser(subparsers: Any) -> None:
                            "with random weights (latency does not depend on weight values)")
     prof.add_argument("--weights", type=Path, default=None, help="weights file for the library's supernet")
     prof.add_argument("--name", default="host", help="profile name (default: host)")
-    prof.add_argument("--envs", type=Path, default=None, help="where platforms/ and traces/ go (default: envs/)")
+    prof.add_argument("--envs", type=Path, default=None, help="where platforms/ and traces/ go (default: $RLRM_HOME/envs, where every command finds them by name)")
     prof.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1..usable cores)")
     prof.add_argument("--warmup", type=int, default=3, help="untimed runs per measurement (default: 3)")
     prof.add_argument("--repeats", type=int, default=20, help="timed runs per measurement (default: 20)")
@@ -74,7 +85,7 @@ def _model_dir(name: str) -> Path:
     p = Path(name)
     if p.is_dir() or "/" in name:
         return p
-    return CHECKPOINTS_DIR / name
+    return resolve_checkpoint(name, "model.json") or CHECKPOINTS_DIR / name
 
 
 def _parse_levels(text: Optional[str], n: int, source: str) -> list[int]:
@@ -150,7 +161,7 @@ def run_profile(args: argparse.Namespace) -> int:
     from rlrm.dnn.dynamic_ofa import DynamicOFA
     from rlrm.dnn.library import load_library
     from rlrm.dnn.profile import HostProfiler, build_model, write_profile
-    from rlrm.paths import ENVS_DIR
+    from rlrm.paths import ENVS_DIR, user_dir
 
     if args.repeats < 1 or args.warmup < 0:
         raise InputError("--repeats", "repeats", "need --repeats >= 1 and --warmup >= 0")
@@ -171,9 +182,32 @@ def run_profile(args: argparse.Namespace) -> int:
     profiler = HostProfiler(model, args.name, threads, args.warmup, args.repeats,
                             frequencies=not args.no_freqs, cuda=not args.no_cuda, freq_steps=args.freq_steps)
     results = profiler.run(progress=not args.quiet)
-    plat_path, trace_path = write_profile(profiler, results, args.envs or ENVS_DIR)
+    plat_path, trace_path = write_profile(profiler, results, args.envs or user_dir(ENVS_DIR))
     print(f"wrote {plat_path}")
     print(f"wrote {trace_path}")
+    return 0
+
+
+def run_export_onnx(args: argparse.Namespace) -> int:
+    from rlrm.dnn.dynamic_ofa import DynamicOFA
+    from rlrm.dnn.onnx_export import DEFAULT_OPSET, export_onnx
+
+    opset = DEFAULT_OPSET if args.opset is None else args.opset
+    if not 14 <= opset <= 25:
+        raise InputError("--opset", "opset", f"expected 14..25 (HardSwish needs 14), got {opset}")
+    path = _model_dir(args.model)
+    if not (path / "model.json").is_file():
+        raise InputError(path / "model.json", "<file>", "no such file (use demo or a model directory)")
+    model = DynamicOFA.from_pretrained(path)
+    model.eval()
+    manifest = export_onnx(model, args.output, source=args.model if args.model == "demo" else str(path), opset=opset)
+    import json
+
+    levels = json.loads(manifest.read_text())["levels"]
+    for lv in levels:
+        print(f"level {lv['level']}  {lv['resolution']:>4} px  {lv['file']}  sha256 {lv['sha256'][:12]}  "
+              f"max |onnx - torch| {lv['max_abs_diff']:.1e}")
+    print(f"wrote {manifest.parent} ({len(levels)} levels); run it with: rlrm run --model onnx:{manifest.parent}")
     return 0
 
 

@@ -37,7 +37,7 @@ from typing import Any, Optional, Sequence, Union
 from rlrm.dnn.arch import N_STAGES, SupernetArch
 from rlrm.dnn.flops import Cost, count_subnet
 from rlrm.errors import InputError
-from rlrm.paths import ENVS_DIR
+from rlrm.paths import ENVS_DIR, find_data
 
 #: Folder of the project's libraries, ``envs/libraries/<name>.json``.
 LIBRARIES_DIR = ENVS_DIR / "libraries"
@@ -147,7 +147,7 @@ def resolve_library(name_or_path: Union[str, "os.PathLike[str]"]) -> tuple[Path,
     p = Path(text)
     if p.is_file() or os.sep in text or text.endswith(".json"):
         return p, name
-    return LIBRARIES_DIR / f"{text}.json", name or text
+    return find_data(LIBRARIES_DIR, f"{text}.json"), name or text
 
 
 def load_library(name_or_path: Union[str, "os.PathLike[str]"], name: Optional[str] = None) -> SubnetLibrary:

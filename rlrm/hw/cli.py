@@ -35,6 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hw_sub = hw.add_subparsers(dest="hw_command", metavar="ACTION")
     st = hw_sub.add_parser("status", help="print clusters, frequencies, governors, GPU node, sensors and readings")
     add_sysfs_root_argument(st)
+    st.add_argument("--watch", type=float, default=None, metavar="SECONDS",
+                    help="print a tegrastats-like line every SECONDS until interrupted")
+    st.add_argument("--count", type=int, default=None, help=argparse.SUPPRESS)  # --watch: stop after N lines
+    st.add_argument("--json", action="store_true", help="print the state as JSON (with --watch: one object a line)")
     st.set_defaults(func=run_status)
     pin = hw_sub.add_parser("pin", help="set frequencies and hold them until interrupted; "
                                         "Ctrl-C or SIGTERM puts the old ones back")
@@ -107,6 +111,14 @@ def _cluster_khz(text: str) -> tuple[Union[int, str], int]:
 
 def run_status(args: argparse.Namespace) -> int:
     fs = Sysfs(args.sysfs_root)
+    if getattr(args, "watch", None) is not None:
+        from rlrm.hw.status import watch
+
+        return watch(fs, args.watch, as_json=args.json, count=args.count)
+    if getattr(args, "json", False):
+        from rlrm.hw.status import print_json
+
+        return print_json(fs)
     print(f"sysfs root: {fs.root}")
     online = online_cpus(fs)
     print(f"CPUs online: {_cpus(online) if online is not None else 'unknown (no sys/devices/system/cpu/online)'}")
@@ -139,6 +151,10 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"power {s.name} ({s.kind}): {_reading(s.read(), '.3f')}")
     for z in thermal.discover_thermal_zones(fs):
         print(f"temperature {z.name}: {_reading(z.read(), '.1f')}")
+    from rlrm.hw.status import jetson_lines
+
+    for line in jetson_lines(fs, clusters, gpu):
+        print(line)
     cpu_why, gpu_why = control_problems(fs, clusters, gpu)
     print(f"control: CPU frequency {'can be set' if not cpu_why else 'observe-only: ' + cpu_why}; "
           f"GPU frequency {'can be set' if not gpu_why else 'observe-only: ' + gpu_why}")

@@ -190,7 +190,27 @@ def make_fake_xavier_nx(root: PathLike, *, power_layout: str = "iio", governor: 
         raise ValueError(f"power_layout must be 'iio' or 'hwmon', got {power_layout!r}")
     _thermal(root, [("CPU-therm", 38500), ("GPU-therm", 37000), ("AUX-therm", 37500), ("AO-therm", 38000),
                     ("PMIC-Die", 100000), ("thermal-fan-est", 37700)])
+    _jetson_files(root)
     return root
+
+
+#: nvpmodel's modes on a Xavier NX (JetPack 5 ``/etc/nvpmodel.conf``): id -> name
+XAVIER_NX_NVPMODEL = ("MODE_15W_2CORE", "MODE_15W_4CORE", "MODE_15W_6CORE", "MODE_10W_2CORE", "MODE_10W_4CORE",
+                      "MODE_10W_DESKTOP", "MODE_20W_2CORE", "MODE_20W_4CORE", "MODE_20W_6CORE")
+
+
+def _jetson_files(root: Path, mode: int = 2, emc_hz: int = 1600000000) -> None:
+    """What L4T adds beside sysfs (read by :mod:`rlrm.hw.jetson`): device-tree model, L4T
+    release, nvpmodel's status and configuration (mode 2, 15W_6CORE, the default), the EMC
+    clock in debugfs. The GPU's ``load`` is made with the GPU node."""
+    _file(root, "sys/firmware/devicetree/base/model", b"NVIDIA Jetson Xavier NX Developer Kit\x00", 0o444)
+    _link(root, "proc/device-tree", "../sys/firmware/devicetree/base")
+    _file(root, "etc/nv_tegra_release", "# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, "
+                                        "EABI: aarch64, DATE: Tue Aug  1 19:57:35 UTC 2023\n", 0o444)
+    _file(root, "var/lib/nvpmodel/status", f"pmode:{mode:04d} fmode:quiet\n")
+    conf = "".join(f"< POWER_MODEL ID={i} NAME={name} >\n" for i, name in enumerate(XAVIER_NX_NVPMODEL))
+    _file(root, "etc/nvpmodel.conf", f"< PM_CONFIG DEFAULT=2 >\n{conf}", 0o444)
+    _file(root, "sys/kernel/debug/bpmp/debug/clk/emc/rate", f"{emc_hz}\n", 0o444)
 
 
 def make_fake_odroid_xu3(root: PathLike, *, governor: str = "ondemand", gpu_governor: str = "simple_ondemand",

@@ -104,6 +104,13 @@ class LiveBoard(BoardSimulator):
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
         """Load the model and open the actuator (idempotent)."""
+        if self.runner is None and str(self.config.model).startswith("onnx:"):
+            from rlrm.live.onnx_inference import load_onnx_runner
+
+            device = self.config.device
+            if device == "auto" and self._units[self._scenario_unit].kind != "gpu":
+                device = "cpu"
+            self.runner = load_onnx_runner(self.config.model, self.config.inputs, device)  # type: ignore[assignment]
         if self.runner is None:
             model = load_model(self.config.model)
             device = self.config.device

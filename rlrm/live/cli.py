@@ -25,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--platform", default="jetson-xavier-nx", help="board profile: name or TOML path")
     p.add_argument("--policy", required=True, help="a checkpoint path (checkpoints/NAME) or a baseline name (schedutil, "
                                                    "schedutil+dofa, performance, fixed:subnet=L,unit=U,freq=F, ...)")
-    p.add_argument("--model", default="demo", help="demo, ofa:PATH or a model directory (default: demo)")
+    p.add_argument("--model", default="demo", help="demo, ofa:PATH or a model directory, run with the torch that imports here "
+                                                   "(the vendor's on a board); or onnx:DIR, an export of rlrm dnn export-onnx, "
+                                                   "run with ONNX Runtime (default: demo)")
     p.add_argument("--input", default="synthetic", help="synthetic (default) or a directory of images")
     p.add_argument("--scenario", default="steady", help="scenario: name or TOML path (targets, background load)")
     p.add_argument("--duration", default="60s", help="how long: 60s, 2m or seconds (default 60s)")
@@ -37,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-background", action="store_true", help="do not run the scenario's background load")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenario's background schedule")
     p.add_argument("--json", default=None, help="also write the summary (and per-step decisions' time) as JSON")
+    p.add_argument("--set-power-mode", action="store_true",
+                   help="on a Jetson: switch nvpmodel to the scenario's mode for the run (needs root), and back at exit "
+                        "(default: only warn when the mode differs)")
     p.set_defaults(func=run)
 
 
@@ -60,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_live(args.policy, args.platform, args.scenario, duration, period_s=period, model=args.model,
                       inputs=args.input, logdir=args.logdir, run_name=args.run_name, sysfs_root=args.sysfs_root,
                       observe_only=True if args.observe_only else None, background=not args.no_background,
-                      seed=args.seed)
+                      seed=args.seed, set_power_mode=args.set_power_mode)
     from rlrm.evaluate import format_table
 
     s = result["summary"]
@@ -75,6 +80,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))
     return report_unrestored(result["restore_problems"], result["statefile"])
+
+
+class _NoTensorBoard:
+    """Stands in for a SummaryWriter where torch is missing: logs nothing."""
+
+    def add_scalar(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def report_unrestored(problems: list[str], statefile: Optional[str]) -> int:
@@ -103,7 +121,7 @@ def _fast_decision(policy: Any, env: Any) -> Optional[Any]:
 def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, period_s: Optional[float] = None,
              model: str = "demo", inputs: str = "synthetic", logdir: str = "runs", run_name: Optional[str] = None,
              sysfs_root: Optional[str] = None, observe_only: Optional[bool] = None, background: bool = True,
-             seed: int = 0, handlers: bool = True) -> dict:
+             seed: int = 0, handlers: bool = True, set_power_mode: bool = False) -> dict:
     """Run a policy on the live backend for ``duration_s`` and log it like ``rlrm compare``.
 
     :param policy_name: checkpoint path or baseline name
@@ -120,13 +138,17 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     :param background: generate the scenario's CPU background load
     :param seed: seed of the background schedule
     :param handlers: restore the board on SIGINT/SIGTERM (and turn SIGTERM into an interrupt)
+    :param set_power_mode: switch nvpmodel to the scenario's mode for the run (put back at exit)
     :return: ``{"policy", "platform", "scenario", "period_s", "summary", "decision_us_median",
         "energy_estimated", "run_dir", "restore_problems", "statefile"}`` (the last two: what the
         kernel refused to put back, and the state file kept for ``rlrm restore``); the summary's
         ``sensor_fault_steps`` counts the steps whose power came from the power model because a
         sensor failed
     """
-    from torch.utils.tensorboard import SummaryWriter
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # a board without torch (e.g. --model onnx:DIR): no TensorBoard, the summary still prints
+        SummaryWriter = None  # type: ignore[assignment,misc]
 
     from rlrm.compare.runner import EPISODE_KEYS, _StepLogger, _write_hparams, finite
     from rlrm.env.dynamic_dnn import DynamicDNNEnv
@@ -144,6 +166,12 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     env_kwargs = checkpoint_env_kwargs(policy, board)
     probe = DynamicDNNEnv(platform=board, scenario=scenario, period_s=period_s, **env_kwargs)
     policy.reset(probe, seed=seed)  # a checkpoint for another environment is refused before the board is opened
+    from rlrm.live.power_mode import PowerModeSwitch, power_mode_warning
+
+    mode_switch = PowerModeSwitch(board, probe.scenario, sysfs_root) if set_power_mode else None
+    mode_warning = None if set_power_mode else power_mode_warning(board, probe.scenario, sysfs_root)
+    if mode_warning:
+        print(mode_warning, file=sys.stderr)
     period = float(probe.sim.period_s)
     steps = max(1, int(math.ceil(duration_s / period - 1e-9)))
     name = run_name or f"run_{_sanitize(Path(policy_name.rstrip('/')).name)}_{time.strftime('%Y%m%d-%H%M%S')}"
@@ -158,11 +186,19 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     writer = None
     decisions: list[float] = []
     try:
+        if mode_switch is not None:
+            switched = mode_switch.apply()
+            if switched:
+                print(switched, file=sys.stderr)
         env = DynamicDNNEnv(platform=board, scenario=scenario, backend="live", period_s=period_s,
                             episode_steps=steps, live=cfg, **env_kwargs)
         env.sim.open()
         run_dir.mkdir(parents=True, exist_ok=True)
-        writer = SummaryWriter(log_dir=str(run_dir))
+        if SummaryWriter is not None:
+            writer = SummaryWriter(log_dir=str(run_dir))
+        else:
+            writer = _NoTensorBoard()
+            print("rlrm: note: no torch here, so no TensorBoard log (the summary below is complete)", file=sys.stderr)
         hook = _StepLogger(writer, env, keep_episode=None)  # a live run may be long: keep nothing per step
         acc = MetricsAccumulator()
         obs, info = env.reset(seed=seed)
@@ -184,13 +220,15 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
         summary = acc.summary()
         for key in EPISODE_KEYS + ("sensor_fault_steps",):
             writer.add_scalar(f"episode/{key}", finite(summary.get(key)), 0)
-        _write_hparams(writer, {"policy": policy_name, "platform": env.platform.name, "scenario": env.scenario.name,
-                                "seeds": 1, "seed": seed, "episode_steps": steps, "backend": "live", "model": model},
-                       {f"hparam/{k}": finite(summary.get(k)) for k in SUMMARY_KEYS})
+        if SummaryWriter is not None:
+            _write_hparams(writer, {"policy": policy_name, "platform": env.platform.name,
+                                    "scenario": env.scenario.name, "seeds": 1, "seed": seed, "episode_steps": steps,
+                                    "backend": "live", "model": model},
+                           {f"hparam/{k}": finite(summary.get(k)) for k in SUMMARY_KEYS})
         result = {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
                   "scenario": env.scenario.name, "period_s": period, "steps": steps, "summary": summary,
                   "decision_us_median": statistics.median(decisions) if decisions else math.nan,
-                  "energy_estimated": estimated, "run_dir": str(run_dir)}
+                  "energy_estimated": estimated, "run_dir": str(run_dir) if SummaryWriter is not None else "off (no torch)"}
         live_board, closing, env = env.sim, env, None
         closing.close()  # background workers stopped, board restored: what it could not do goes in the result
         kept = live_board.kept_statefile
@@ -201,5 +239,9 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
             writer.close()
         if env is not None:
             env.close()  # background workers stopped, board restored
+        if mode_switch is not None:
+            problem = mode_switch.restore()
+            if problem:
+                print(problem, file=sys.stderr)
         if handlers:
             signal.signal(signal.SIGTERM, old_term if old_term is not None else signal.SIG_DFL)

@@ -32,22 +32,41 @@ def parse_duration(text: Union[str, float, int], field: str = "--duration") -> f
 
 
 def load_model(spec: str) -> Any:
-    """The Dynamic-OFA model of ``--model``: ``demo``, ``ofa:PATH`` or a model directory.
+    """The Dynamic-OFA model of ``--model``: ``demo``, ``ofa:PATH`` or a model directory (a
+    path, or a name in ``checkpoints/``), run with the torch that imports here (the vendor's
+    on a board: any torch >= 1.13; rlrm never installs one). ``onnx:DIR`` goes to
+    :mod:`rlrm.live.onnx_inference` instead.
 
     :param spec: what the user wrote
     """
+    import torch
+
+    if _version_tuple(torch.__version__) < (1, 13):
+        raise InputError("--model", "model", f"torch {torch.__version__} is too old (need >= 1.13); "
+                                             "or export the model to ONNX and use --model onnx:DIR")
     from rlrm.dnn.demo import DEMO_DIR
     from rlrm.dnn.dynamic_ofa import DynamicOFA
+    from rlrm.paths import resolve_checkpoint
 
     if spec == "demo":
         path = Path(DEMO_DIR)
     else:
-        path = Path(spec[4:] if spec.startswith("ofa:") else spec)
+        text = spec[4:] if spec.startswith("ofa:") else spec
+        path = resolve_checkpoint(text, "model.json") or Path(text)
     if not path.is_dir() or not (path / "model.json").is_file():
         raise InputError(str(path), "model", "not a Dynamic-OFA model directory (model.json missing); use demo or ofa:PATH")
     model = DynamicOFA.from_pretrained(path)
     model.eval()
     return model
+
+
+def _version_tuple(text: str) -> tuple:
+    """``"2.13.0+cpu"`` -> ``(2, 13)``; unparsable parts count as 0."""
+    parts = []
+    for piece in text.split("+")[0].split(".")[:2]:
+        digits = re.match(r"[0-9]*", piece)
+        parts.append(int(digits.group(0)) if digits and digits.group(0) else 0)
+    return tuple(parts)
 
 
 class InferenceRunner:

@@ -14,7 +14,7 @@ from typing import Optional, Union
 
 
 from rlrm.errors import InputError
-from rlrm.paths import PLATFORMS_DIR, resolve_named
+from rlrm.paths import PLATFORMS_DIR, list_names, resolve_named
 from rlrm.validate import Fields, read_toml
 
 SCHEMA = "rlrm-platform/1"
@@ -212,8 +212,8 @@ def load_platform(name_or_path: Union[str, Path]) -> Platform:
 
 
 def available_platforms() -> list[str]:
-    """Names of the profiles shipped in ``envs/platforms``."""
-    return sorted(p.stem for p in PLATFORMS_DIR.glob("*.toml"))
+    """Names of the board profiles in ``envs/platforms`` (shipped, then ``$RLRM_HOME``'s)."""
+    return list_names(PLATFORMS_DIR, ".toml")
 
 
 def parse_platform(data: dict, source: Union[str, Path]) -> Platform:

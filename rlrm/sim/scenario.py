@@ -17,7 +17,7 @@ from typing import Optional, Union
 import numpy as np
 
 from rlrm.errors import InputError
-from rlrm.paths import SCENARIOS_DIR, resolve_named
+from rlrm.paths import SCENARIOS_DIR, list_names, resolve_named
 from rlrm.validate import Fields, read_toml
 
 SCHEMA = "rlrm-scenario/1"
@@ -136,8 +136,8 @@ class Scenario:
 
 
 def available_scenarios() -> list[str]:
-    """Names of the scenarios shipped in ``envs/scenarios``."""
-    return sorted(p.stem for p in SCENARIOS_DIR.glob("*.toml"))
+    """Names of the scenarios in ``envs/scenarios`` (shipped, then ``$RLRM_HOME``'s)."""
+    return list_names(SCENARIOS_DIR, ".toml")
 
 
 def load_scenario(name_or_path: Union[str, Path]) -> Scenario:

@@ -16,7 +16,7 @@ from typing import Optional, Union
 import numpy as np
 
 from rlrm.errors import InputError
-from rlrm.paths import TRACES_DIR
+from rlrm.paths import TRACES_DIR, find_data
 from rlrm.platform.profile import Platform
 from rlrm.validate import Fields, read_json
 
@@ -116,8 +116,8 @@ class Trace:
 
 
 def trace_path(platform: str, library: str) -> Path:
-    """Where the shipped trace of a board and library lives."""
-    return TRACES_DIR / platform / f"{library}.json"
+    """Where the trace of a board and library lives (shipped, else in ``$RLRM_HOME``)."""
+    return find_data(TRACES_DIR, f"{platform}/{library}.json")
 
 
 def load_trace(path_or_platform: Union[str, Path], library: Optional[str] = None,

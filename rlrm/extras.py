@@ -1,0 +1,53 @@
+"""Which install extra provides a third-party module, for one-line "install rlrm[...]" errors.
+
+The default install is the board runtime (NumPy, psutil, Gymnasium, TOML); the workstation
+stack comes with extras (``pip install 'rlrm[train]'`` ...). A command that imports a module of
+a missing extra ends with :func:`missing_extra_message` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+#: top-level module -> (extra that installs it, what it is for)
+EXTRA_OF: Dict[str, str] = {
+    "stable_baselines3": "train",
+    "sb3_contrib": "train",
+    "tensorboard": "train",
+    "matplotlib": "train",
+    "yaml": "train",
+    "tqdm": "train",
+    "rich": "train",
+    "sklearn": "demo",
+    "PIL": "demo",
+    "onnxruntime": "onnx",
+    "onnx": "onnx",
+    "onnxscript": "onnx",
+    "ray": "sweep",
+    "pytest": "test",
+    "hypothesis": "test",
+}
+
+#: distribution names where they differ from the module's
+PIP_NAME: Dict[str, str] = {"yaml": "pyyaml", "sklearn": "scikit-learn", "PIL": "pillow",
+                            "stable_baselines3": "stable-baselines3", "sb3_contrib": "sb3-contrib"}
+
+#: modules no extra installs on a board: the vendor's build is used when it imports
+VENDOR_MODULES = {"torch", "torchvision"}
+
+
+def missing_extra_message(module: Optional[str], command: Optional[str] = None) -> Optional[str]:
+    """One line saying which extra (or vendor package) provides ``module``; ``None`` when the
+    module is not one of rlrm's optional dependencies (a real bug: let the traceback show)."""
+    if not module:
+        return None
+    root = module.split(".")[0]
+    what = f"rlrm {command}" if command else "this command"
+    if root in VENDOR_MODULES:
+        return (f"{what} needs {root}, which is not installed: on a workstation `pip install 'rlrm[train]'` "
+                f"(install torch first, see README); on a Jetson install NVIDIA's torch build for your JetPack, "
+                f"or run the model with ONNX Runtime (`--model onnx:DIR`, `pip install 'rlrm[onnx]'`)")
+    extra = EXTRA_OF.get(root)
+    if extra is None:
+        return None
+    return f"{what} needs {PIP_NAME.get(root, root)}, which is not installed: pip install 'rlrm[{extra}]'"

@@ -1,0 +1,112 @@
+"""Inference through ONNX Runtime for the live backend (``rlrm run --model onnx:DIR``).
+
+The counterpart of :class:`rlrm.live.inference.InferenceRunner` without torch: the same
+``switch``/``run_for`` interface, over an :class:`~rlrm.dnn.onnx_model.OnnxDynamicModel`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from rlrm.errors import InputError
+from rlrm.live.inference import IMAGE_SUFFIXES
+
+
+class OnnxInferenceRunner:
+    """Runs an ONNX export's active level back to back (or at a frame rate) for a period and
+    measures each inference's latency (wall clock; ONNX Runtime's ``run`` returns when done).
+
+    :param model: an :class:`~rlrm.dnn.onnx_model.OnnxDynamicModel`
+    :param inputs: ``synthetic`` (random images of the level's resolution) or a directory of
+        images (cycled through; resized to each level's resolution once, bilinear)
+    :param seed: seed of the synthetic inputs
+    """
+
+    def __init__(self, model: Any, inputs: str = "synthetic", seed: int = 0) -> None:
+        self.model = model
+        self.inputs = inputs
+        self._rng = np.random.default_rng(seed)
+        self._files: Optional[List[Path]] = None
+        self._cache: Dict[int, List[np.ndarray]] = {}
+        self._next = 0
+        if inputs != "synthetic":
+            folder = Path(inputs)
+            if not folder.is_dir():
+                raise InputError(str(folder), "input", "not a directory (use --input synthetic or a folder of images)")
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise InputError(str(folder), "input", f"no image ({', '.join(IMAGE_SUFFIXES)}) in the folder")
+            self._files = files[:256]
+        self.level = int(model.level)
+
+    @property
+    def n_levels(self) -> int:
+        return int(self.model.n_levels)
+
+    def switch(self, level: int) -> None:
+        """Make ``level`` the subnetwork that runs (no-op when it already is)."""
+        if level != self.level:
+            self.model.switch(level)
+            self.level = level
+
+    def _images(self, r: int) -> List[np.ndarray]:
+        batch = self._cache.get(r)
+        if batch is not None:
+            return batch
+        if self._files is None:
+            batch = [self._rng.standard_normal((1, 3, r, r)).astype(np.float32)]
+        else:
+            from PIL import Image
+
+            batch = []
+            for f in self._files:
+                try:
+                    img = Image.open(f).convert("RGB").resize((r, r), Image.BILINEAR)
+                except OSError as err:
+                    raise InputError(str(f), "input", f"unreadable image: {err}") from None
+                arr = np.asarray(img, dtype=np.float32) / 255.0
+                batch.append(np.ascontiguousarray(arr.transpose(2, 0, 1)[None]))
+        self._cache[r] = batch
+        return batch
+
+    def _input(self) -> np.ndarray:
+        batch = self._images(int(self.model.resolution))
+        x = batch[self._next % len(batch)]
+        self._next += 1
+        return x
+
+    def run_for(self, seconds: float, fps: float = 0.0, max_inferences: Optional[int] = None) -> List[float]:
+        """Run inferences for ``seconds`` (back to back, or at ``fps`` when > 0); returns each
+        one's latency in ms. At least one inference runs."""
+        lat: List[float] = []
+        end = time.perf_counter() + seconds
+        frame = 1.0 / fps if fps > 0 else 0.0
+        while True:
+            x = self._input()
+            t0 = time.perf_counter()
+            self.model(x)
+            t1 = time.perf_counter()
+            lat.append((t1 - t0) * 1e3)
+            if t1 >= end or (max_inferences is not None and len(lat) >= max_inferences):
+                break
+            if frame:
+                wait = t0 + frame - time.perf_counter()
+                if wait > 0:
+                    time.sleep(min(wait, max(0.0, end - time.perf_counter())))
+                if time.perf_counter() >= end:
+                    break
+        return lat
+
+
+def load_onnx_runner(spec: str, inputs: str, device: str) -> OnnxInferenceRunner:
+    """The runner of ``--model onnx:DIR`` (DIR: a path, or an export's name in ``checkpoints/``)."""
+    from rlrm.dnn.onnx_model import MANIFEST_NAME, OnnxDynamicModel
+    from rlrm.paths import resolve_checkpoint
+
+    text = spec[5:] if spec.startswith("onnx:") else spec
+    path = resolve_checkpoint(text, MANIFEST_NAME) or Path(text)
+    return OnnxInferenceRunner(OnnxDynamicModel(path, device=device), inputs)
