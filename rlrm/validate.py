@@ -289,7 +289,7 @@ class List(Field):
 
     def _check(self, value: Any, source: str, name: str) -> Any:
         if not isinstance(value, list):
-            raise InputError(source, name, f"expected a list, got {_kind(value)}")
+            raise InputError(source, _top(name), f"expected a list, got {_kind(value)}")
         if self.nonempty and not value:
             raise InputError(source, name, "must not be empty")
         if self.max_len is not None and len(value) > self.max_len:
@@ -328,9 +328,9 @@ class MapOf(Field):
 
     def _check(self, value: Any, source: str, name: str) -> Any:
         if not isinstance(value, Mapping):
-            raise InputError(source, name, f"expected a table, got {_kind(value)}")
+            raise InputError(source, _top(name), f"expected a table, got {_kind(value)}")
         if self.nonempty and not value:
-            raise InputError(source, name, "must not be empty")
+            raise InputError(source, _top(name), "must not be empty")
         return {k: self.item.check(v, source, _dotted(name, k)) for k, v in value.items()}
 
 
@@ -362,11 +362,12 @@ class Spec:
         """A spec with these fields added (or replaced)."""
         return Spec({**self.fields, **fields}, what=self.what, open=self.open, switch=self.switch)
 
-    def check(self, data: Any, source: Union[str, Path], prefix: str = "") -> Dict[str, Any]:
-        """Validate ``data`` (the table at dotted name ``prefix`` of ``source``) and return its fields."""
+    def check(self, data: Any, source: Union[str, Path], prefix: Optional[str] = None) -> Dict[str, Any]:
+        """Validate ``data`` (the table at dotted name ``prefix`` of ``source``, None: the whole file)
+        and return its fields."""
         source = str(source)
         if not isinstance(data, Mapping):
-            raise InputError(source, prefix or "<top>", f"expected a table, got {_kind(data)}")
+            raise InputError(source, "<top>" if prefix is None else prefix, f"expected a table, got {_kind(data)}")
         fields = dict(self.fields)
         variant = None
         if self.switch is not None:
@@ -388,7 +389,7 @@ class Spec:
         return out
 
     @staticmethod
-    def _fields(fields: Mapping[str, Field], data: Mapping, source: str, prefix: str) -> Dict[str, Any]:
+    def _fields(fields: Mapping[str, Field], data: Mapping, source: str, prefix: Optional[str]) -> Dict[str, Any]:
         out: Dict[str, Any] = {}
         for key, field in fields.items():
             name = _dotted(prefix, key)
@@ -406,8 +407,13 @@ def load(path: PathLike, spec: Spec, kind: Optional[str] = None) -> Dict[str, An
     return spec.check(read_data(path, kind), Path(path))
 
 
-def _dotted(prefix: str, key: Any) -> str:
-    return f"{prefix}.{key}" if prefix else str(key)
+def _top(name: Optional[str]) -> str:
+    return "<top>" if name is None else name
+
+
+def _dotted(prefix: Optional[str], key: Any) -> str:
+    """``prefix.key``; at the top of a file (``prefix`` None) ``key`` alone."""
+    return str(key) if prefix is None else f"{prefix}.{key}"
 
 
 # ====================================================================== reading files
@@ -584,7 +590,7 @@ class Fields:
 
     def name(self, key: str) -> str:
         """Dotted field name of ``key`` inside this table."""
-        return _dotted(self.prefix, key)
+        return f"{self.prefix}.{key}" if self.prefix else str(key)
 
     def error(self, key: str, problem: str) -> InputError:
         """An :class:`InputError` for ``key`` of this table."""
