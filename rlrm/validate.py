@@ -303,6 +303,18 @@ class List(Field):
         return out
 
 
+class Nullable(Field):
+    """``null`` (None) or a value ``item`` accepts; absent, it takes ``default`` (None unless given)."""
+
+    def __init__(self, item: Field, default: Any = None, then: Optional[Check] = None) -> None:
+        super().__init__(default, then)
+        self.item = item
+        self.type = item.type
+
+    def _check(self, value: Any, source: str, name: str) -> Any:
+        return None if value is None else self.item.check(value, source, name)
+
+
 class Table(Field):
     """A nested table declared by a :class:`Spec`."""
 
