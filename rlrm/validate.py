@@ -425,7 +425,8 @@ def _top(name: Optional[str]) -> str:
 
 def _dotted(prefix: Optional[str], key: Any) -> str:
     """``prefix.key``; at the top of a file (``prefix`` None) ``key`` alone."""
-    return str(key) if prefix is None else f"{prefix}.{key}"
+    text = str(key) or '""'  # an empty key ("" = 1 in TOML) still names a field
+    return text if prefix is None else f"{prefix}.{text}"
 
 
 # ====================================================================== reading files
