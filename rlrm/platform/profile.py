@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
+from rlrm.atomic import atomic_write_bytes
 from rlrm.errors import InputError
 from rlrm.paths import PLATFORMS_DIR, resolve_named
 from rlrm.validate import OMIT, REQUIRED, Float, Fraction, Int, List, MapOf, Spec, Str, Table, read_toml
@@ -366,14 +367,9 @@ def platform_to_dict(p: Platform) -> dict:
 
 
 def save_platform(p: Platform, path: Union[str, Path]) -> Path:
-    """Write a profile as TOML (what ``rlrm profile`` uses for a measured board)."""
-    import tomli_w
+    """Write a profile as TOML, atomically (what ``rlrm profile`` uses for a measured board)."""
+    import tomli_w  # only to write: not needed on the board
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(tomli_w.dumps(platform_to_dict(p)).encode("utf-8"))
-    tmp.replace(path)
-    return path
+    return atomic_write_bytes(path, tomli_w.dumps(platform_to_dict(p)).encode("utf-8"))
 
 

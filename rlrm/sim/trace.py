@@ -15,6 +15,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from rlrm.atomic import atomic_write_bytes
 from rlrm.errors import InputError
 from rlrm.paths import TRACES_DIR
 from rlrm.platform.profile import Platform
@@ -243,9 +244,4 @@ def trace_to_dict(trace: Trace) -> dict:
 
 def save_trace(trace: Trace, path: Union[str, Path]) -> Path:
     """Write a trace as JSON, atomically (what ``rlrm profile`` uses)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(trace_to_dict(trace), indent=1) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic_write_bytes(path, (json.dumps(trace_to_dict(trace), indent=1) + "\n").encode("utf-8"))

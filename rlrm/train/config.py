@@ -42,25 +42,19 @@ def _scenario_exists(value: str, source: str, field: str) -> str:
     return value
 
 
-def _table(value: Any, source: str, field: str) -> dict:
-    if not isinstance(value, dict):
-        raise InputError(source, field, f"expected a table, got {short_repr(value)}")
-    return value
-
-
 def _randomization(value: Any, source: str, field: str) -> dict:
-    _table(value, source, field)
     parse_randomization(value, source, field)
     return value
 
 
 def _reward_weights(value: Any, source: str, field: str) -> dict:
-    _table(value, source, field)
     RewardWeights.from_mapping(value, source, field)
     return value
 
 
 def _units(value: Any, source: str, field: str) -> list:
+    """A non-empty list of unit names (checked against the board later), refused as a whole: the
+    error names ``units``, never one member of an alias bomb."""
     if not (isinstance(value, list) and value and all(isinstance(u, str) and u for u in value)):
         raise InputError(source, field, f"expected a non-empty list of unit names, cpu or gpu, got {short_repr(value)}")
     return value
@@ -98,17 +92,16 @@ EXTRA_SPEC = Spec({
     "vec_env": Str(OMIT, choices=("dummy", "subproc")), "n_timesteps": StrictInt(OMIT, minimum=1),
     "normalize": Bool(OMIT), "policy_kwargs": Table(POLICY_KWARGS, OMIT),
     "train_scenarios": _scenarios(), "eval_scenarios": _scenarios(),
-    "randomization": Any_(OMIT, then=_randomization), "eval_freq": StrictInt(OMIT, minimum=1),
+    "randomization": MapOf(Any_(), OMIT, then=_randomization), "eval_freq": StrictInt(OMIT, minimum=1),
     "n_eval_episodes": StrictInt(OMIT, minimum=1), "checkpoint_freq": StrictInt(OMIT, minimum=1),
-    "episode_steps": StrictInt(OMIT, minimum=1), "reward_weights": Any_(OMIT, then=_reward_weights),
+    "episode_steps": StrictInt(OMIT, minimum=1), "reward_weights": MapOf(Any_(), OMIT, then=_reward_weights),
     "units": Any_(OMIT, then=_units),
 })
 #: the hyperparameters of one entry of a config
 HYPERPARAMETERS = Spec({**PPO_SPEC.fields, **EXTRA_SPEC.fields}, what="hyperparameter")
-#: the Python type of each key (``randomization`` and ``reward_weights`` are tables)
+#: the Python type of each key (``units`` is a list)
 PPO_KEYS = {k: f.type for k, f in PPO_SPEC.fields.items()}
-EXTRA_KEYS = {k: (dict if k in ("randomization", "reward_weights") else list if k == "units" else f.type)
-              for k, f in EXTRA_SPEC.fields.items()}
+EXTRA_KEYS = {k: (list if k == "units" else f.type) for k, f in EXTRA_SPEC.fields.items()}
 #: a training run's ``config.yaml`` as ``rlrm train`` writes it (what ``--resume`` continues)
 RUN_SPEC = Spec({
     "platform": Str(), "scenario": Str(),
