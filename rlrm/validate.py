@@ -195,7 +195,11 @@ class Field:
 
 
 class Any_(Field):
-    """A field of any value (checked by ``then`` alone, when given)."""
+    """A field of any value, checked by ``then`` alone when given (``type``: what it holds once checked)."""
+
+    def __init__(self, default: Any = REQUIRED, then: Optional[Check] = None, type: type = object) -> None:
+        super().__init__(default, then)
+        self.type = type
 
 
 class Str(Field):

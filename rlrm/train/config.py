@@ -75,7 +75,7 @@ def _scenarios(default: Any = OMIT) -> List:
 
 
 #: ``policy_kwargs``: the policy network
-POLICY_KWARGS = Spec({"net_arch": Any_(OMIT, then=_net_arch), "activation_fn": Str(OMIT, choices=ACTIVATIONS)},
+POLICY_KWARGS = Spec({"net_arch": Any_(OMIT, then=_net_arch, type=dict), "activation_fn": Str(OMIT, choices=ACTIVATIONS)},
                      what="policy argument")
 #: PPO / MaskablePPO constructor arguments a config may set
 PPO_SPEC = Spec({
@@ -95,13 +95,13 @@ EXTRA_SPEC = Spec({
     "randomization": MapOf(Any_(), OMIT, then=_randomization), "eval_freq": StrictInt(OMIT, minimum=1),
     "n_eval_episodes": StrictInt(OMIT, minimum=1), "checkpoint_freq": StrictInt(OMIT, minimum=1),
     "episode_steps": StrictInt(OMIT, minimum=1), "reward_weights": MapOf(Any_(), OMIT, then=_reward_weights),
-    "units": Any_(OMIT, then=_units),
+    "units": Any_(OMIT, then=_units, type=list),
 })
 #: the hyperparameters of one entry of a config
 HYPERPARAMETERS = Spec({**PPO_SPEC.fields, **EXTRA_SPEC.fields}, what="hyperparameter")
-#: the Python type of each key (``units`` is a list)
+#: the Python type of each key
 PPO_KEYS = {k: f.type for k, f in PPO_SPEC.fields.items()}
-EXTRA_KEYS = {k: (list if k == "units" else f.type) for k, f in EXTRA_SPEC.fields.items()}
+EXTRA_KEYS = {k: f.type for k, f in EXTRA_SPEC.fields.items()}
 #: a training run's ``config.yaml`` as ``rlrm train`` writes it (what ``--resume`` continues)
 RUN_SPEC = Spec({
     "platform": Str(), "scenario": Str(),
