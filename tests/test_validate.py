@@ -103,7 +103,7 @@ def test_every_loader_reads_through_the_one_reader() -> None:
     """No module of rlrm parses TOML/JSON/YAML from a file with its own ``except`` ladder."""
     offenders = []
     for path in sorted((ROOT / "rlrm").rglob("*.py")):
-        if path.name == "validate.py":
+        if path == ROOT / "rlrm" / "validate" / "files.py":
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
@@ -120,7 +120,7 @@ def test_tomli_stands_in_for_tomllib_before_python_3_11(monkeypatch: pytest.Monk
     fake.TOMLDecodeError = tomllib.TOMLDecodeError  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "tomllib", None)  # "import tomllib" raises ImportError
     monkeypatch.setitem(sys.modules, "tomli", fake)
-    spec = importlib.util.spec_from_file_location("_validate_py38", ROOT / "rlrm" / "validate.py")
+    spec = importlib.util.spec_from_file_location("_validate_files_py38", ROOT / "rlrm" / "validate" / "files.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     assert module.tomllib is fake
@@ -284,7 +284,8 @@ def test_scenario_and_trace_refuse_implausible_numbers(steady_dict: dict) -> Non
 
 # ---------------------------------------------------------------------- Python 3.8 on the board
 #: the files this rule covers (the reading and validation path the board runtime imports)
-PY38_FILES = ["rlrm/validate.py", "rlrm/errors.py", "rlrm/platform/profile.py", "rlrm/sim/scenario.py",
+PY38_FILES = ["rlrm/validate/__init__.py", "rlrm/validate/files.py", "rlrm/validate/spec.py",
+              "rlrm/validate/values.py", "rlrm/validate/fields.py", "rlrm/errors.py", "rlrm/platform/profile.py", "rlrm/sim/scenario.py",
               "rlrm/sim/trace.py", "rlrm/dnn/library.py", "rlrm/dnn/lut.py", "rlrm/train/config.py"]
 _NEW_GENERICS = {"list", "dict", "tuple", "set", "frozenset", "type"}
 
