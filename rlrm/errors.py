@@ -19,7 +19,8 @@ class InputError(ValueError):
 
     def __init__(self, source: Union[str, Path], field: str, problem: str) -> None:
         self.source = _printable(str(source))
-        self.field = _printable(str(field))  # keys come from the file: "a\nb" must not break the line
+        # keys come from the file: "a\nb" must not break the line, and an empty key is shown as ""
+        self.field = _printable(str(field)) or '""'
         self.problem = " ".join(str(problem).split())  # always one line
         super().__init__(f"{self.source}: {self.field}: {self.problem}")
 

@@ -14,3 +14,8 @@ def test_source_and_field_from_a_file_stay_on_one_line() -> None:
     err = InputError("a\nb.json", "env.\n\x00\u2028", "bad")
     assert str(err) == "a\\nb.json: env.\\n\\x00\\u2028: bad"
     assert len(str(err).splitlines()) == 1
+
+
+def test_an_empty_field_name_is_shown() -> None:
+    err = InputError("a.toml", "", "unknown key")
+    assert str(err) == 'a.toml: "": unknown key' and err.field

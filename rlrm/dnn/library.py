@@ -38,6 +38,7 @@ from rlrm.dnn.arch import N_STAGES, SupernetArch
 from rlrm.dnn.flops import Cost, count_subnet
 from rlrm.errors import InputError
 from rlrm.paths import ENVS_DIR, find_data
+from rlrm.validate import read_json
 
 #: Folder of the project's libraries, ``envs/libraries/<name>.json``.
 LIBRARIES_DIR = ENVS_DIR / "libraries"
@@ -159,13 +160,7 @@ def load_library(name_or_path: Union[str, "os.PathLike[str]"], name: Optional[st
     """
     path, hash_name = resolve_library(name_or_path)
     name = name or hash_name
-    try:
-        data = json.loads(path.read_text())
-    except OSError as err:
-        raise InputError(path, "<file>", f"cannot read library: {err.strerror or err}") from None
-    except ValueError as err:
-        raise InputError(path, "<file>", f"not valid JSON: {err}") from None
-    return parse_library(data, path, name)
+    return parse_library(read_json(path), path, name)
 
 
 def parse_library(data: Any, source: Union[str, Path] = "<memory>", name: Optional[str] = None) -> SubnetLibrary:

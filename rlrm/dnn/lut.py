@@ -19,7 +19,6 @@ key is the block's middle channel count, ``round(in_channels * expand_ratio)``.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Mapping, Union
 
 from rlrm.dnn.arch import SupernetArch, conv_out_size, walk_blocks
 from rlrm.errors import InputError
+from rlrm.validate import is_finite_number, read_json
 
 #: The supernet the published Dynamic-OFA tables were measured for.
 LUT_ARCH = SupernetArch(width_mult=1.2)
@@ -96,14 +96,11 @@ def operator_keys(spec: Any, arch: SupernetArch = LUT_ARCH, n_classes: int = 100
 def load_table(path: Union[str, "os.PathLike[str]"]) -> dict[str, dict[str, float]]:
     """Read one resolution's table; bad JSON or entries without a numeric ``mean`` -> InputError."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, ValueError) as err:
-        raise InputError(p, "<file>", f"cannot read look-up table: {err}") from None
+    data = read_json(p)
     if not isinstance(data, dict):
         raise InputError(p, "<root>", "expected an object mapping operator keys to {count, mean, std}")
     for key, val in data.items():
-        if not isinstance(val, dict) or not isinstance(val.get("mean"), (int, float)):
+        if not isinstance(val, dict) or not is_finite_number(val.get("mean")):
             raise InputError(p, key, "expected an object with a numeric 'mean' (ms)")
     return data
 

@@ -7,15 +7,14 @@ format and the provenance of the shipped numbers.
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-
+from rlrm.atomic import atomic_write_bytes
 from rlrm.errors import InputError
 from rlrm.paths import PLATFORMS_DIR, list_names, resolve_named
-from rlrm.validate import Fields, read_toml
+from rlrm.validate import OMIT, REQUIRED, Float, Fraction, Int, List, MapOf, Spec, Str, Table, read_toml
 
 SCHEMA = "rlrm-platform/1"
 UNIT_KINDS = ("cpu", "gpu")
@@ -202,6 +201,59 @@ class Platform:
         return f"{'; '.join(parts)}; {len(self.power_modes)} power modes"
 
 
+#: plausible bounds of a board's numbers: a typo (or 1e308, which makes energy infinite) is refused
+MAX_POWER_W = 1000.0
+MAX_CORES = 256
+MAX_FREQ_KHZ = 10_000_000  # 10 GHz
+MAX_VOLT_MV = 5000.0
+MAX_CEFF = 100.0  # W / (V^2 GHz)
+MAX_DVFS_LATENCY_US = 1_000_000.0  # 1 s
+
+
+def _strings(default=REQUIRED) -> List:  # noqa: ANN001
+    return List(Str(), default, nonempty=False)
+
+
+POWER_SPEC = Spec({
+    "ceff": Float(minimum=0.0, maximum=MAX_CEFF), "static_w": Float(minimum=0.0, maximum=MAX_POWER_W),
+    "idle_activity": Fraction(), "source": Str(),
+})
+SYSFS_SPEC = Spec({
+    "cpufreq_policies": _strings(OMIT), "cpus": List(Int(minimum=0, maximum=65535), OMIT, nonempty=False),
+    "devfreq": _strings(OMIT),
+})
+#: sysfs keys each unit kind may have
+SYSFS_KEYS = {"cpu": ("cpufreq_policies", "cpus"), "gpu": ("devfreq",)}
+UNIT_SPEC = Spec({
+    "kind": Str(choices=UNIT_KINDS), "cores": Int(1, minimum=1, maximum=MAX_CORES), "core_type": Str(),
+    "freqs_khz": List(Int(exclusive_minimum=0, maximum=MAX_FREQ_KHZ), increasing=True),
+    "volts_mv": List(Float(exclusive_minimum=0.0, maximum=MAX_VOLT_MV)),
+    "freq_source": Str(), "volt_source": Str(),
+    "dvfs_latency_us": Float(minimum=0.0, maximum=MAX_DVFS_LATENCY_US),
+    "power": Table(POWER_SPEC), "sysfs": Table(SYSFS_SPEC, {}), "governor": Str(""),
+})
+MODE_SPEC = Spec({
+    "id": Int(minimum=0, maximum=65535), "name": Str(), "budget_w": Float(0.0, minimum=0.0, maximum=MAX_POWER_W),
+    "online_cores": MapOf(Int(minimum=1, maximum=MAX_CORES), {}),
+    "max_freq_khz": MapOf(Int(exclusive_minimum=0, maximum=MAX_FREQ_KHZ), {}),
+})
+SENSOR_SPEC = Spec({
+    "name": Str(), "kind": Str(choices=SENSOR_KINDS), "path": Str(), "channel": Int(0, minimum=0, maximum=64),
+    "measures": _strings(),
+})
+#: a board profile, ``rlrm-platform/1``
+PLATFORM_SPEC = Spec({
+    "schema": Str(choices=(SCHEMA,)), "name": Str(), "description": Str(), "sources": _strings(),
+    "board": Table(Spec({
+        "base_power_w": Float(minimum=0.0, maximum=MAX_POWER_W), "base_power_source": Str(),
+        "default_power_mode": Str(),
+    })),
+    "units": MapOf(Table(UNIT_SPEC), nonempty=True),
+    "power_modes": List(Table(MODE_SPEC)),
+    "sensors": List(Table(SENSOR_SPEC), [], nonempty=False),
+})
+
+
 def load_platform(name_or_path: Union[str, Path]) -> Platform:
     """Load and validate a board profile by name (``jetson-xavier-nx``) or path."""
     path = resolve_named(name_or_path, PLATFORMS_DIR, ".toml")
@@ -217,139 +269,70 @@ def available_platforms() -> list[str]:
 
 
 def parse_platform(data: dict, source: Union[str, Path]) -> Platform:
-    """Validate a parsed profile (a dict) and build a :class:`Platform`."""
-    top = Fields(data, source)
-    schema = top.str("schema")
-    if schema != SCHEMA:
-        raise top.error("schema", f"expected {SCHEMA!r}, got {schema!r}")
-    name = top.str("name")
-    description = top.str("description")
-    sources = tuple(_strings(top, "sources"))
-
-    board = top.table("board")
-    base_power_w = board.number("base_power_w", minimum=0.0)
-    base_power_source = board.str("base_power_source")
-    default_mode = board.str("default_power_mode")
-    board.finish()
-
-    units_tbl = top.table("units")
-    if not units_tbl.data:
-        raise top.error("units", "a board needs at least one compute unit")
-    units = {}
-    for unit_name in units_tbl.data:
-        units[unit_name] = _parse_unit(units_tbl.table(unit_name), unit_name)
-    units_tbl.finish()
-
-    modes = {}
-    for mode_tbl in top.tables("power_modes"):
-        mode = _parse_mode(mode_tbl, units)
+    """Validate a parsed profile (a dict) against :data:`PLATFORM_SPEC` and build a :class:`Platform`."""
+    d = PLATFORM_SPEC.check(data, source)
+    src = str(source)
+    units = {name: _unit(name, u, src) for name, u in d["units"].items()}
+    modes: dict = {}
+    for i, m in enumerate(d["power_modes"]):
+        mode = _mode(m, units, src, f"power_modes[{i}]")
         if mode.name in modes:
-            raise mode_tbl.error("name", f"duplicate power mode {mode.name!r}")
+            raise InputError(src, f"power_modes[{i}].name", f"duplicate power mode {mode.name!r}")
         modes[mode.name] = mode
-    if not modes:
-        raise top.error("power_modes", "at least one power mode is required")
-    if default_mode not in modes:
-        raise board.error("default_power_mode", f"{default_mode!r} is not one of the power_modes")
-
-    sensors = tuple(_parse_sensor(t, units) for t in top.tables("sensors", []))
-    top.finish()
+    board = d["board"]
+    if board["default_power_mode"] not in modes:
+        raise InputError(src, "board.default_power_mode",
+                         f"{board['default_power_mode']!r} is not one of the power_modes")
+    sensors = tuple(_sensor(s, units, src, f"sensors[{i}]") for i, s in enumerate(d["sensors"]))
     return Platform(
-        name=name, description=description, sources=sources, base_power_w=float(base_power_w),
-        base_power_source=base_power_source, units=units, power_modes=modes,
-        default_power_mode=default_mode, sensors=sensors, path=Path(source),
+        name=d["name"], description=d["description"], sources=tuple(d["sources"]),
+        base_power_w=board["base_power_w"], base_power_source=board["base_power_source"], units=units,
+        power_modes=modes, default_power_mode=board["default_power_mode"], sensors=sensors, path=Path(source),
     )
 
 
-def _parse_unit(t: Fields, unit_name: str) -> ComputeUnit:
-    kind = t.str("kind", choices=UNIT_KINDS)
-    cores = t.number("cores", 1, integer=True, minimum=1)
-    if kind == "gpu" and cores != 1:
-        raise t.error("cores", "a GPU unit has cores = 1")
-    core_type = t.str("core_type")
-    freqs = t.numbers("freqs_khz", integer=True, exclusive_minimum=0, increasing=True)
-    volts = t.numbers("volts_mv", exclusive_minimum=0)
-    if len(volts) != len(freqs):
-        raise t.error("volts_mv", f"has {len(volts)} values for {len(freqs)} frequencies")
-    freq_source = t.str("freq_source")
-    volt_source = t.str("volt_source")
-    dvfs_latency_us = t.number("dvfs_latency_us", minimum=0.0)
-    p = t.table("power")
-    power = PowerModel(
-        ceff=float(p.number("ceff", minimum=0.0)),
-        static_w=float(p.number("static_w", minimum=0.0)),
-        idle_activity=float(p.number("idle_activity", minimum=0.0, maximum=1.0)),
-        source=p.str("source"),
-    )
-    p.finish()
-    sysfs = _parse_sysfs(t.table("sysfs", {}), kind)
-    governor = t.str("governor", "")
-    t.finish()
+def _unit(name: str, u: dict, source: str) -> ComputeUnit:
+    """A :class:`ComputeUnit` from its checked table, with the checks that span fields."""
+    where = f"units.{name}"
+    if u["kind"] == "gpu" and u["cores"] != 1:
+        raise InputError(source, f"{where}.cores", "a GPU unit has cores = 1")
+    if len(u["volts_mv"]) != len(u["freqs_khz"]):
+        raise InputError(source, f"{where}.volts_mv",
+                         f"has {len(u['volts_mv'])} values for {len(u['freqs_khz'])} frequencies")
+    for key in u["sysfs"]:
+        if key not in SYSFS_KEYS[u["kind"]]:
+            raise InputError(source, f"{where}.sysfs.{key}", f"not a sysfs key of a {u['kind']} unit")
+    p = u["power"]
     return ComputeUnit(
-        name=unit_name, kind=kind, cores=int(cores), core_type=core_type,
-        freqs_khz=tuple(int(f) for f in freqs), volts_mv=tuple(float(v) for v in volts),
-        freq_source=freq_source, volt_source=volt_source, dvfs_latency_us=float(dvfs_latency_us),
-        power=power, sysfs=sysfs, governor=governor,
+        name=name, kind=u["kind"], cores=u["cores"], core_type=u["core_type"], freqs_khz=tuple(u["freqs_khz"]),
+        volts_mv=tuple(u["volts_mv"]), freq_source=u["freq_source"], volt_source=u["volt_source"],
+        dvfs_latency_us=u["dvfs_latency_us"],
+        power=PowerModel(ceff=p["ceff"], static_w=p["static_w"], idle_activity=p["idle_activity"], source=p["source"]),
+        sysfs=dict(u["sysfs"]), governor=u["governor"],
     )
 
 
-def _parse_sysfs(t: Fields, kind: str) -> dict:
-    out: dict = {}
-    if kind == "cpu":
-        if t.has("cpufreq_policies"):
-            out["cpufreq_policies"] = _strings(t, "cpufreq_policies")
-        if t.has("cpus"):
-            out["cpus"] = [int(c) for c in t.numbers("cpus", integer=True, minimum=0)]
-    else:
-        if t.has("devfreq"):
-            out["devfreq"] = _strings(t, "devfreq")
-    t.finish()
-    return out
+def _mode(m: dict, units: dict, source: str, where: str) -> PowerMode:
+    """A :class:`PowerMode`; the units it names must be the board's."""
+    for name, n in m["online_cores"].items():
+        if name not in units or units[name].kind != "cpu":
+            raise InputError(source, f"{where}.online_cores.{name}", "not a CPU unit of this board")
+        if n > units[name].cores:
+            raise InputError(source, f"{where}.online_cores.{name}", f"must be <= {units[name].cores}, got {n}")
+    for name, cap in m["max_freq_khz"].items():
+        if name not in units:
+            raise InputError(source, f"{where}.max_freq_khz.{name}", "not a unit of this board")
+        if cap < units[name].f_min_khz:
+            raise InputError(source, f"{where}.max_freq_khz.{name}", f"cap {cap} kHz is below the unit's lowest frequency")
+    return PowerMode(id=m["id"], name=m["name"], budget_w=m["budget_w"], online_cores=dict(m["online_cores"]),
+                     max_freq_khz=dict(m["max_freq_khz"]))
 
 
-def _parse_mode(t: Fields, units: dict) -> PowerMode:
-    mode_id = t.number("id", integer=True, minimum=0)
-    name = t.str("name")
-    budget = t.number("budget_w", 0.0, minimum=0.0)
-    online_tbl = t.table("online_cores", {})
-    online = {}
-    for unit_name in online_tbl.data:
-        if unit_name not in units or units[unit_name].kind != "cpu":
-            raise online_tbl.error(unit_name, "not a CPU unit of this board")
-        online[unit_name] = online_tbl.number(unit_name, integer=True, minimum=1,
-                                              maximum=units[unit_name].cores)
-    online_tbl.finish()
-    caps_tbl = t.table("max_freq_khz", {})
-    caps = {}
-    for unit_name in caps_tbl.data:
-        if unit_name not in units:
-            raise caps_tbl.error(unit_name, "not a unit of this board")
-        cap = caps_tbl.number(unit_name, integer=True, exclusive_minimum=0)
-        if cap < units[unit_name].f_min_khz:
-            raise caps_tbl.error(unit_name, f"cap {cap} kHz is below the unit's lowest frequency")
-        caps[unit_name] = cap
-    caps_tbl.finish()
-    t.finish()
-    return PowerMode(id=int(mode_id), name=name, budget_w=float(budget), online_cores=online, max_freq_khz=caps)
-
-
-def _parse_sensor(t: Fields, units: dict) -> Sensor:
-    name = t.str("name")
-    kind = t.str("kind", choices=SENSOR_KINDS)
-    path = t.str("path")
-    channel = t.number("channel", 0, integer=True, minimum=0)
-    measures = _strings(t, "measures")
-    for i, m in enumerate(measures):
+def _sensor(s: dict, units: dict, source: str, where: str) -> Sensor:
+    for i, m in enumerate(s["measures"]):
         if m != "board" and m not in units:
-            raise InputError(t.source, f"{t.name('measures')}[{i}]", f"{m!r} is neither 'board' nor a unit")
-    t.finish()
-    return Sensor(name=name, kind=kind, path=path, channel=int(channel), measures=tuple(measures))
-
-
-def _strings(t: Fields, key: str) -> list[str]:
-    value = t.raw(key)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise t.error(key, "expected a list of strings")
-    return list(value)
+            raise InputError(source, f"{where}.measures[{i}]", f"{m!r} is neither 'board' nor a unit")
+    return Sensor(name=s["name"], kind=s["kind"], path=s["path"], channel=s["channel"], measures=tuple(s["measures"]))
 
 
 def platform_to_dict(p: Platform) -> dict:
@@ -389,14 +372,9 @@ def platform_to_dict(p: Platform) -> dict:
 
 
 def save_platform(p: Platform, path: Union[str, Path]) -> Path:
-    """Write a profile as TOML (what ``rlrm profile`` uses for a measured board)."""
-    import tomli_w
+    """Write a profile as TOML, atomically (what ``rlrm profile`` uses for a measured board)."""
+    import tomli_w  # only to write: not needed on the board
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(tomli_w.dumps(platform_to_dict(p)).encode("utf-8"))
-    tmp.replace(path)
-    return path
+    return atomic_write_bytes(path, tomli_w.dumps(platform_to_dict(p)).encode("utf-8"))
 
 

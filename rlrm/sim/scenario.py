@@ -12,17 +12,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from rlrm.errors import InputError
 from rlrm.paths import SCENARIOS_DIR, list_names, resolve_named
-from rlrm.validate import Fields, read_toml
+from rlrm.validate import OMIT, REQUIRED, Any_, Bool, Float, Int, List, Spec, Str, Table, read_bytes, read_toml
 
 SCHEMA = "rlrm-scenario/1"
 BACKGROUND_KINDS = ("constant", "periodic", "markov", "replay")
 INF = math.inf
+#: plausible bounds: a typo (or 1e308) is refused rather than simulated
+MAX_TIME_S = 1e9
+MAX_FPS = 10_000.0
+MAX_CORES = 256
+MAX_LEVEL = 1000
+MAX_FREQ_KHZ = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -148,105 +154,106 @@ def load_scenario(name_or_path: Union[str, Path]) -> Scenario:
     return parse_scenario(read_toml(path), path)
 
 
-def parse_scenario(data: dict, source: Union[str, Path]) -> Scenario:
-    """Validate a parsed scenario (a dict) and build a :class:`Scenario`."""
-    top = Fields(data, source)
-    schema = top.str("schema")
-    if schema != SCHEMA:
-        raise top.error("schema", f"expected {SCHEMA!r}, got {schema!r}")
-    name = top.str("name")
-    description = top.str("description")
-    period_s = float(top.number("period_s", 1.0, exclusive_minimum=0.0, maximum=3600.0))
-    episode_steps = int(top.number("episode_steps", 200, integer=True, minimum=1))
-    unit = top.str("unit", "gpu")
+def _app_freq(value: Any, source: str, field: str) -> str:
+    if isinstance(value, bool) or not (isinstance(value, int) and 0 < value <= MAX_FREQ_KHZ or value in ("max", "min")):
+        raise InputError(source, field, "expected 'max', 'min' or a frequency in kHz")
+    return str(value)
 
-    apps = tuple(_parse_app(t) for t in top.tables("apps"))
-    if not apps:
-        raise top.error("apps", "a scenario needs at least one DNN application")
+
+def _when(default: Any = 0.0) -> Float:
+    return Float(default, minimum=0.0, maximum=MAX_TIME_S)
+
+
+def _positive(maximum: float) -> Float:
+    return Float(OMIT, exclusive_minimum=0.0, maximum=maximum)
+
+
+APP_SPEC = Spec({
+    "name": Str(), "library": Str("dynamic-ofa-6"), "controlled": Bool(True), "fps": Float(0.0, minimum=0.0, maximum=MAX_FPS),
+    "start_s": _when(), "stop_s": _when(INF), "subnet": Int(-1, minimum=-1, maximum=MAX_LEVEL), "unit": Str("gpu"),
+    "cores": Int(0, minimum=0, maximum=MAX_CORES), "freq": Any_("max", then=_app_freq),
+})
+_LEVEL = Float(minimum=0.0, maximum=1.0)
+BACKGROUND_SPEC = Spec({
+    "kind": Str(choices=BACKGROUND_KINDS), "unit": Str(), "cores": Int(1, minimum=1, maximum=MAX_CORES),
+    "activity": Float(1.0, exclusive_minimum=0.0, maximum=1.0), "start_s": _when(), "stop_s": _when(INF),
+    "jitter": Float(0.0, minimum=0.0, maximum=1.0),
+}, switch=("kind", {
+    "constant": Spec({"level": _LEVEL}),
+    "periodic": Spec({"low": _LEVEL, "high": _LEVEL, "period_s": Float(exclusive_minimum=0.0, maximum=MAX_TIME_S),
+                      "duty": Float(0.5, minimum=0.0, maximum=1.0)}),
+    "markov": Spec({"levels": List(_LEVEL), "dwell_s": List(Float(exclusive_minimum=0.0, maximum=MAX_TIME_S))}),
+    "replay": Spec({"sample_period_s": Float(1.0, exclusive_minimum=0.0, maximum=MAX_TIME_S), "file": Str(nonempty=True)}),
+}))
+TARGET_SPEC = Spec({
+    "at_s": _when(REQUIRED), "latency_ms": _positive(1e7), "latency_x": _positive(1e4), "power_w": _positive(1e4),
+    "power_x": _positive(1e3), "energy_mj": _positive(1e9), "energy_x": _positive(1e4),
+    "accuracy": Float(OMIT, minimum=0.0, maximum=100.0), "accuracy_level": Int(OMIT, minimum=0, maximum=MAX_LEVEL),
+})
+#: a scenario, ``rlrm-scenario/1``
+SCENARIO_SPEC = Spec({
+    "schema": Str(choices=(SCHEMA,)), "name": Str(), "description": Str(),
+    "period_s": Float(1.0, exclusive_minimum=0.0, maximum=3600.0),
+    "episode_steps": Int(200, minimum=1, maximum=10**9), "unit": Str("gpu"),
+    "apps": List(Table(APP_SPEC)), "background": List(Table(BACKGROUND_SPEC), [], nonempty=False),
+    "targets": List(Table(TARGET_SPEC)),
+    "power_modes": List(Table(Spec({"at_s": _when(REQUIRED), "mode": Str()})), [], nonempty=False),
+})
+
+
+def parse_scenario(data: dict, source: Union[str, Path]) -> Scenario:
+    """Validate a parsed scenario (a dict) against :data:`SCENARIO_SPEC` and build a :class:`Scenario`."""
+    d = SCENARIO_SPEC.check(data, source)
+    src = str(source)
+    apps = tuple(_app(a, src, f"apps[{i}]") for i, a in enumerate(d["apps"]))
     names = [a.name for a in apps]
     if len(set(names)) != len(names):
-        raise top.error("apps", "application names must be unique")
+        raise InputError(src, "apps", "application names must be unique")
     if not any(a.controlled for a in apps):
-        raise top.error("apps", "at least one application must have controlled = true")
-
-    background = tuple(_parse_background(t, Path(source)) for t in top.tables("background", []))
-
-    targets = tuple(sorted((_parse_target(t) for t in top.tables("targets")), key=lambda x: x.at_s))
-    if not targets:
-        raise top.error("targets", "at least one [[targets]] entry is required")
+        raise InputError(src, "apps", "at least one application must have controlled = true")
+    background = tuple(_background(b, Path(source), f"background[{i}]") for i, b in enumerate(d["background"]))
+    targets = tuple(sorted((_target(t, src, f"targets[{i}]") for i, t in enumerate(d["targets"])),
+                           key=lambda x: x.at_s))
     if targets[0].at_s != 0.0:
-        raise top.error("targets", "the first targets entry must have at_s = 0")
-
-    modes = []
-    for t in top.tables("power_modes", []):
-        modes.append((float(t.number("at_s", minimum=0.0)), t.str("mode")))
-        t.finish()
-    modes.sort()
-    top.finish()
-    return Scenario(name=name, description=description, period_s=period_s, episode_steps=episode_steps,
-                    unit=unit, apps=apps, background=background, targets=targets,
-                    power_modes=tuple(modes), path=Path(source))
+        raise InputError(src, "targets", "the first targets entry must have at_s = 0")
+    modes = sorted((m["at_s"], m["mode"]) for m in d["power_modes"])
+    return Scenario(name=d["name"], description=d["description"], period_s=d["period_s"],
+                    episode_steps=d["episode_steps"], unit=d["unit"], apps=apps, background=background,
+                    targets=targets, power_modes=tuple(modes), path=Path(source))
 
 
-def _parse_app(t: Fields) -> AppSpec:
-    controlled = t.bool("controlled", True)
-    freq = t.raw("freq", "max")
-    if isinstance(freq, bool) or not (isinstance(freq, int) or freq in ("max", "min")):
-        raise t.error("freq", "expected 'max', 'min' or a frequency in kHz")
-    start = float(t.number("start_s", 0.0, minimum=0.0))
-    stop = float(t.number("stop_s", INF, exclusive_minimum=start)) if t.has("stop_s") else INF
-    spec = AppSpec(
-        name=t.str("name"), library=t.str("library", "dynamic-ofa-6"), controlled=controlled,
-        fps=float(t.number("fps", 0.0, minimum=0.0)), start_s=start, stop_s=stop,
-        subnet=int(t.number("subnet", -1, integer=True, minimum=-1)), unit=t.str("unit", "gpu"),
-        cores=int(t.number("cores", 0, integer=True, minimum=0)), freq=str(freq),
-    )
-    t.finish()
-    return spec
+def _check_stop(t: dict, source: str, where: str) -> None:
+    if t["stop_s"] <= t["start_s"]:
+        raise InputError(source, f"{where}.stop_s", f"must be > start_s ({t['start_s']:g}), got {t['stop_s']:g}")
 
 
-def _parse_background(t: Fields, source: Path) -> BackgroundSpec:
-    kind = t.str("kind", choices=BACKGROUND_KINDS)
-    unit = t.str("unit")
-    cores = int(t.number("cores", 1, integer=True, minimum=1))
-    activity = float(t.number("activity", 1.0, exclusive_minimum=0.0, maximum=1.0))
-    start = float(t.number("start_s", 0.0, minimum=0.0))
-    stop = float(t.number("stop_s", INF, exclusive_minimum=start)) if t.has("stop_s") else INF
-    params: dict = {"jitter": float(t.number("jitter", 0.0, minimum=0.0, maximum=1.0))}
-    if kind == "constant":
-        params["level"] = float(t.number("level", minimum=0.0, maximum=1.0))
-    elif kind == "periodic":
-        params["low"] = float(t.number("low", minimum=0.0, maximum=1.0))
-        params["high"] = float(t.number("high", minimum=0.0, maximum=1.0))
-        params["period_s"] = float(t.number("period_s", exclusive_minimum=0.0))
-        params["duty"] = float(t.number("duty", 0.5, minimum=0.0, maximum=1.0))
-    elif kind == "markov":
-        levels = t.numbers("levels", minimum=0.0)
-        if any(v > 1.0 for v in levels):
-            raise t.error("levels", "levels are utilisations in [0, 1]")
-        dwell = t.numbers("dwell_s", exclusive_minimum=0.0)
-        if len(dwell) != len(levels) or len(levels) < 2:
-            raise t.error("dwell_s", "needs one mean dwell time per level, and at least two levels")
-        params["levels"] = [float(v) for v in levels]
-        params["dwell_s"] = [float(v) for v in dwell]
-    else:  # replay
-        params["sample_period_s"] = float(t.number("sample_period_s", 1.0, exclusive_minimum=0.0))
-        file = t.str("file")
+def _app(a: dict, source: str, where: str) -> AppSpec:
+    _check_stop(a, source, where)
+    return AppSpec(**a)
+
+
+def _background(b: dict, source: Path, where: str) -> BackgroundSpec:
+    _check_stop(b, str(source), where)
+    kind = b["kind"]
+    params = {k: v for k, v in b.items() if k not in ("kind", "unit", "cores", "activity", "start_s", "stop_s")}
+    if kind == "markov" and (len(b["dwell_s"]) != len(b["levels"]) or len(b["levels"]) < 2):
+        raise InputError(source, f"{where}.dwell_s", "needs one mean dwell time per level, and at least two levels")
+    if kind == "replay":
+        file = b["file"]
         path = (source.parent / file) if not Path(file).is_absolute() else Path(file)
         params["samples"] = _read_utilisation_csv(path)
         params["file"] = str(path)
-    t.finish()
-    return BackgroundSpec(kind=kind, unit=unit, cores=cores, activity=activity, start_s=start, stop_s=stop,
-                          params=params)
+    return BackgroundSpec(kind=kind, unit=b["unit"], cores=b["cores"], activity=b["activity"], start_s=b["start_s"],
+                          stop_s=b["stop_s"], params=params)
 
 
 def _read_utilisation_csv(path: Path) -> list[float]:
     """A recorded utilisation trace: one value in [0, 1] (or percent) per line; '#' comments
     and a non-numeric header line are skipped; with several columns the last is used."""
     try:
-        lines = path.read_text().splitlines()
-    except OSError as err:
-        raise InputError(path, "<file>", f"cannot read utilisation trace: {err.strerror or err}") from None
+        lines = read_bytes(path, "utilisation trace (CSV)").decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise InputError(path, "<file>", "not valid UTF-8 text") from None
     values: list[float] = []
     for i, line in enumerate(lines, 1):
         line = line.strip()
@@ -271,24 +278,12 @@ def _read_utilisation_csv(path: Path) -> list[float]:
     return values
 
 
-def _parse_target(t: Fields) -> TargetSpec:
-    def opt(key: str, **kw):  # noqa: ANN202
-        return float(t.number(key, **kw)) if t.has(key) else None
-
-    spec = TargetSpec(
-        at_s=float(t.number("at_s", minimum=0.0)),
-        latency_ms=opt("latency_ms", exclusive_minimum=0.0), latency_x=opt("latency_x", exclusive_minimum=0.0),
-        power_w=opt("power_w", exclusive_minimum=0.0), power_x=opt("power_x", exclusive_minimum=0.0),
-        energy_mj=opt("energy_mj", exclusive_minimum=0.0), energy_x=opt("energy_x", exclusive_minimum=0.0),
-        accuracy=opt("accuracy", minimum=0.0, maximum=100.0),
-        accuracy_level=int(t.number("accuracy_level", integer=True, minimum=0)) if t.has("accuracy_level") else None,
-    )
+def _target(t: dict, source: str, where: str) -> TargetSpec:
     for a, b in (("latency_ms", "latency_x"), ("power_w", "power_x"), ("energy_mj", "energy_x"),
                  ("accuracy", "accuracy_level")):
-        if getattr(spec, a) is not None and getattr(spec, b) is not None:
-            raise t.error(b, f"give {a} or {b}, not both")
-    t.finish()
-    return spec
+        if a in t and b in t:
+            raise InputError(source, f"{where}.{b}", f"give {a} or {b}, not both")
+    return TargetSpec(**t)
 
 
 def sample_background(spec: BackgroundSpec, t_s: float, state: list, rng: np.random.Generator, period_s: float) -> float:

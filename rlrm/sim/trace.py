@@ -15,10 +15,11 @@ from typing import Optional, Union
 
 import numpy as np
 
+from rlrm.atomic import atomic_write_bytes
 from rlrm.errors import InputError
 from rlrm.paths import TRACES_DIR, find_data
 from rlrm.platform.profile import Platform
-from rlrm.validate import Fields, read_json
+from rlrm.validate import OMIT, Float, Int, List, Nullable, Spec, Str, Table, read_json
 
 FORMAT = "rlrm-trace/1"
 PROVENANCE_KINDS = ("measured", "derived", "estimated")
@@ -135,95 +136,91 @@ def load_trace(path_or_platform: Union[str, Path], library: Optional[str] = None
     return parse_trace(read_json(path), path, platform)
 
 
+#: plausible bounds: a typo (or 1e308) is refused rather than simulated
+MAX_LATENCY_MS = 1e7
+MAX_FREQ_KHZ = 10_000_000
+MAX_CORES = 256
+
+_LATENCY = Float(exclusive_minimum=0.0, maximum=MAX_LATENCY_MS)
+POINT_SPEC = Spec({
+    "freq_khz": Int(exclusive_minimum=0, maximum=MAX_FREQ_KHZ), "latency_ms": _LATENCY,
+    "latency_p90_ms": Float(OMIT, exclusive_minimum=0.0, maximum=MAX_LATENCY_MS),
+    "power_w": Nullable(Float(minimum=0.0, maximum=1000.0)),
+})
+ENTRY_SPEC = Spec({
+    "subnet": Int(minimum=0, maximum=1000), "unit": Str(), "cores": Int(minimum=0, maximum=MAX_CORES),
+    "latency_ms": _LATENCY, "latency_p90_ms": _LATENCY, "compute_fraction": Float(minimum=0.0, maximum=1.0),
+    "activity": Float(exclusive_minimum=0.0, maximum=1.0), "points": List(Table(POINT_SPEC), [], nonempty=False),
+})
+SUBNET_SPEC = Spec({
+    "level": Int(minimum=0, maximum=1000), "top1": Float(minimum=0.0, maximum=100.0),
+    "mflops": Float(minimum=0.0, maximum=1e9), "mparams": Float(minimum=0.0, maximum=1e6),
+    "resolution": Int(exclusive_minimum=0, maximum=100_000),
+})
+#: a workload trace, ``rlrm-trace/1``
+TRACE_SPEC = Spec({
+    "format": Str(choices=(FORMAT,)), "platform": Str(), "library": Str(),
+    "provenance": Table(Spec({"kind": Str(choices=PROVENANCE_KINDS), "method": Str(),
+                              "sources": List(Str(), nonempty=False), "created": Str("")})),
+    "subnets": List(Table(SUBNET_SPEC)), "entries": List(Table(ENTRY_SPEC)),
+})
+
+
 def parse_trace(data: dict, source: Union[str, Path], platform: Optional[Platform] = None) -> Trace:
-    """Validate a parsed trace (a dict) and build a :class:`Trace`."""
-    top = Fields(data, source)
-    fmt = top.str("format")
-    if fmt != FORMAT:
-        raise top.error("format", f"expected {FORMAT!r}, got {fmt!r}")
-    plat_name = top.str("platform")
-    library = top.str("library")
-    prov = top.table("provenance")
-    provenance = {
-        "kind": prov.str("kind", choices=PROVENANCE_KINDS),
-        "method": prov.str("method"),
-        "sources": prov.raw("sources"),
-        "created": prov.str("created", ""),
-    }
-    if not isinstance(provenance["sources"], list) or not all(isinstance(s, str) for s in provenance["sources"]):
-        raise prov.error("sources", "expected a list of strings")
-    prov.finish()
-    if platform is not None and plat_name != platform.name:
-        raise top.error("platform", f"trace is for {plat_name!r}, not {platform.name!r}")
-
+    """Validate a parsed trace (a dict) against :data:`TRACE_SPEC` and build a :class:`Trace`."""
+    d = TRACE_SPEC.check(data, source)
+    src = str(source)
+    if platform is not None and d["platform"] != platform.name:
+        raise InputError(src, "platform", f"trace is for {d['platform']!r}, not {platform.name!r}")
     subnets = []
-    for i, t in enumerate(top.tables("subnets")):
-        level = t.number("level", integer=True, minimum=0)
-        if level != i:
-            raise t.error("level", f"levels must be 0, 1, 2, ... in order; got {level} at position {i}")
-        subnets.append(SubnetInfo(
-            level=level, top1=float(t.number("top1", minimum=0.0, maximum=100.0)),
-            mflops=float(t.number("mflops", minimum=0.0)), mparams=float(t.number("mparams", minimum=0.0)),
-            resolution=int(t.number("resolution", integer=True, exclusive_minimum=0)),
-        ))
-        t.finish()
-    if not subnets:
-        raise top.error("subnets", "must not be empty")
-
+    for i, s in enumerate(d["subnets"]):
+        if s["level"] != i:
+            raise InputError(src, f"subnets[{i}].level",
+                             f"levels must be 0, 1, 2, ... in order; got {s['level']} at position {i}")
+        subnets.append(SubnetInfo(**s))
     entries: dict = {}
-    for t in top.tables("entries"):
-        e = _parse_entry(t, len(subnets), platform)
-        key = (e.subnet, e.unit, e.cores)
+    for i, e in enumerate(d["entries"]):
+        entry = _entry(e, len(subnets), platform, src, f"entries[{i}]")
+        key = (entry.subnet, entry.unit, entry.cores)
         if key in entries:
-            raise t.error("subnet", f"duplicate entry for subnet {e.subnet} on {e.unit} with {e.cores} cores")
-        entries[key] = e
-    if not entries:
-        raise top.error("entries", "must not be empty")
-    top.finish()
-    return Trace(platform=plat_name, library=library, provenance=provenance, subnets=tuple(subnets),
+            raise InputError(src, f"entries[{i}].subnet",
+                             f"duplicate entry for subnet {entry.subnet} on {entry.unit} with {entry.cores} cores")
+        entries[key] = entry
+    return Trace(platform=d["platform"], library=d["library"], provenance=d["provenance"], subnets=tuple(subnets),
                  entries=entries, path=Path(source))
 
 
-def _parse_entry(t: Fields, n_subnets: int, platform: Optional[Platform]) -> TraceEntry:
-    subnet = t.number("subnet", integer=True, minimum=0, maximum=n_subnets - 1)
-    unit = t.str("unit")
-    cores = t.number("cores", integer=True, minimum=0)
-    lat = t.number("latency_ms", exclusive_minimum=0.0)
-    p90 = t.number("latency_p90_ms", exclusive_minimum=0.0)
-    if p90 < lat:
-        raise t.error("latency_p90_ms", f"{p90} is below latency_ms {lat}")
-    cf = t.number("compute_fraction", minimum=0.0, maximum=1.0)
-    act = t.number("activity", exclusive_minimum=0.0, maximum=1.0)
+def _entry(e: dict, n_subnets: int, platform: Optional[Platform], source: str, where: str) -> TraceEntry:
+    """A :class:`TraceEntry` from its checked table, with the checks that span fields or need the board."""
+    unit, cores = e["unit"], e["cores"]
+    if e["subnet"] >= n_subnets:
+        raise InputError(source, f"{where}.subnet", f"must be <= {n_subnets - 1}, got {e['subnet']}")
+    if e["latency_p90_ms"] < e["latency_ms"]:
+        raise InputError(source, f"{where}.latency_p90_ms", f"{e['latency_p90_ms']} is below latency_ms {e['latency_ms']}")
     if platform is not None:
         if unit not in platform.units:
-            raise t.error("unit", f"{unit!r} is not a unit of {platform.name} ({', '.join(platform.units)})")
+            raise InputError(source, f"{where}.unit", f"{unit!r} is not a unit of {platform.name} ({', '.join(platform.units)})")
         u = platform.units[unit]
         if u.kind == "gpu" and cores != 0:
-            raise t.error("cores", "GPU entries have cores = 0")
+            raise InputError(source, f"{where}.cores", "GPU entries have cores = 0")
         if u.kind == "cpu" and not 1 <= cores <= u.cores:
-            raise t.error("cores", f"must be 1..{u.cores} for {unit}, got {cores}")
+            raise InputError(source, f"{where}.cores", f"must be 1..{u.cores} for {unit}, got {cores}")
     points = []
     last = 0
-    for p in t.tables("points", []):
-        f = p.number("freq_khz", integer=True, exclusive_minimum=0)
+    for i, p in enumerate(e["points"]):
+        at, f = f"{where}.points[{i}]", p["freq_khz"]
         if f <= last:
-            raise p.error("freq_khz", "points must be strictly increasing in freq_khz")
+            raise InputError(source, f"{at}.freq_khz", "points must be strictly increasing in freq_khz")
         last = f
-        if platform is not None and unit in platform.units and f not in platform.units[unit].freqs_khz:
-            raise p.error("freq_khz", f"{f} kHz is not an operating point of {unit}")
-        pl = p.number("latency_ms", exclusive_minimum=0.0)
-        pp = p.number("latency_p90_ms", pl, exclusive_minimum=0.0)
-        if pp < pl:
-            raise p.error("latency_p90_ms", f"{pp} is below latency_ms {pl}")
-        pw = p.raw("power_w", None)
-        if pw is not None:
-            pw = p.number("power_w", minimum=0.0)
-        points.append((int(f), float(pl), float(pp), pw))
-        p.finish()
-    t.finish()
-    return TraceEntry(subnet=int(subnet), unit=unit, cores=int(cores), latency_ms=float(lat),
-                      latency_p90_ms=float(p90), compute_fraction=float(cf), activity=float(act),
-                      points=tuple(points))
+        if platform is not None and f not in platform.units[unit].freqs_khz:
+            raise InputError(source, f"{at}.freq_khz", f"{f} kHz is not an operating point of {unit}")
+        p90 = p.get("latency_p90_ms", p["latency_ms"])
+        if p90 < p["latency_ms"]:
+            raise InputError(source, f"{at}.latency_p90_ms", f"{p90} is below latency_ms {p['latency_ms']}")
+        points.append((f, p["latency_ms"], p90, p["power_w"]))
+    return TraceEntry(subnet=e["subnet"], unit=unit, cores=cores, latency_ms=e["latency_ms"],
+                      latency_p90_ms=e["latency_p90_ms"], compute_fraction=e["compute_fraction"],
+                      activity=e["activity"], points=tuple(points))
 
 
 def trace_to_dict(trace: Trace) -> dict:
@@ -247,9 +244,4 @@ def trace_to_dict(trace: Trace) -> dict:
 
 def save_trace(trace: Trace, path: Union[str, Path]) -> Path:
     """Write a trace as JSON, atomically (what ``rlrm profile`` uses)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(trace_to_dict(trace), indent=1) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic_write_bytes(path, (json.dumps(trace_to_dict(trace), indent=1) + "\n").encode("utf-8"))

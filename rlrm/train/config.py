@@ -11,33 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-import yaml
-
 from rlrm.env.dynamic_dnn import parse_randomization, select_units
 from rlrm.env.reward import RewardWeights
 from rlrm.errors import InputError
 from rlrm.paths import AGENTS_DIR, PLATFORMS_DIR, SCENARIOS_DIR, resolve_named
 from rlrm.platform import Platform, load_platform
-from rlrm.validate import is_finite_number, short_repr
+from rlrm.validate import (OMIT, Any_, Bool, Float, List, MapOf, Spec, Str, StrictInt, Table, read_yaml,
+                           short_repr)
 
-#: PPO / MaskablePPO constructor arguments a config may set
-PPO_KEYS = {
-    "n_steps": int, "batch_size": int, "n_epochs": int, "learning_rate": float, "gamma": float,
-    "gae_lambda": float, "ent_coef": float, "clip_range": float, "vf_coef": float, "max_grad_norm": float,
-    "target_kl": float, "normalize_advantage": bool,
-}
-#: rlrm's own keys
-EXTRA_KEYS = {
-    "policy": str, "n_envs": int, "vec_env": str, "n_timesteps": int, "normalize": bool, "policy_kwargs": dict,
-    "train_scenarios": list, "eval_scenarios": list, "randomization": dict, "eval_freq": int,
-    "n_eval_episodes": int, "checkpoint_freq": int, "episode_steps": int, "reward_weights": dict, "units": list,
-}
 ACTIVATIONS = ("tanh", "relu")
-#: (lowest, highest, lowest excluded) of the float hyperparameters that have bounds; the others are >= 0
-FLOAT_RANGES = {
-    "learning_rate": (0.0, None, True), "gamma": (0.0, 1.0, False), "gae_lambda": (0.0, 1.0, False),
-    "clip_range": (0.0, None, True), "max_grad_norm": (0.0, None, True), "target_kl": (0.0, None, True),
-}
 #: smallest ``batch_size`` stable-baselines3 accepts (it asserts ``batch_size > 1``)
 MIN_BATCH_SIZE = 2
 #: most parallel environments (one process each with ``vec_env: subproc``)
@@ -52,50 +34,83 @@ SB3_N_STEPS = 2048
 #: what a config that does not set them gets
 DEFAULTS = {"policy": "MlpPolicy", "n_envs": 4, "vec_env": "dummy", "n_timesteps": 300_000, "normalize": True,
             "eval_freq": 5000, "n_eval_episodes": 3, "checkpoint_freq": 10000}
+
+
+def _scenario_exists(value: str, source: str, field: str) -> str:
+    if not _is_file(resolve_named(value, SCENARIOS_DIR, ".toml")):
+        raise InputError(source, field, f"no scenario {short_repr(value)} (a name in {SCENARIOS_DIR} or a TOML path)")
+    return value
+
+
+def _randomization(value: Any, source: str, field: str) -> dict:
+    parse_randomization(value, source, field)
+    return value
+
+
+def _reward_weights(value: Any, source: str, field: str) -> dict:
+    RewardWeights.from_mapping(value, source, field)
+    return value
+
+
+def _units(value: Any, source: str, field: str) -> list:
+    """A non-empty list of unit names (checked against the board later), refused as a whole: the
+    error names ``units``, never one member of an alias bomb."""
+    if not (isinstance(value, list) and value and all(isinstance(u, str) and u for u in value)):
+        raise InputError(source, field, f"expected a non-empty list of unit names, cpu or gpu, got {short_repr(value)}")
+    return value
+
+
+def _net_arch(value: Any, source: str, field: str) -> dict:
+    if not isinstance(value, dict) or set(value) != {"pi", "vf"} or not all(
+            isinstance(v, list) and len(v) <= MAX_LAYERS
+            and all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_LAYER_SIZE for n in v)
+            for v in value.values()):
+        raise InputError(source, field, f"expected {{pi: [sizes], vf: [sizes]}}: at most {MAX_LAYERS} "
+                                        f"layers of 1 to {MAX_LAYER_SIZE} units")
+    return value
+
+
+def _scenarios(default: Any = OMIT) -> List:
+    return List(Str(nonempty=True, then=_scenario_exists), default, nonempty=False)
+
+
+#: ``policy_kwargs``: the policy network
+POLICY_KWARGS = Spec({"net_arch": Any_(OMIT, then=_net_arch, type=dict), "activation_fn": Str(OMIT, choices=ACTIVATIONS)},
+                     what="policy argument")
+#: PPO / MaskablePPO constructor arguments a config may set
+PPO_SPEC = Spec({
+    "n_steps": StrictInt(OMIT, minimum=1), "batch_size": StrictInt(OMIT, minimum=MIN_BATCH_SIZE),
+    "n_epochs": StrictInt(OMIT, minimum=1), "learning_rate": Float(OMIT, exclusive_minimum=0.0),
+    "gamma": Float(OMIT, minimum=0.0, maximum=1.0), "gae_lambda": Float(OMIT, minimum=0.0, maximum=1.0),
+    "ent_coef": Float(OMIT, minimum=0.0), "clip_range": Float(OMIT, exclusive_minimum=0.0),
+    "vf_coef": Float(OMIT, minimum=0.0), "max_grad_norm": Float(OMIT, exclusive_minimum=0.0),
+    "target_kl": Float(OMIT, exclusive_minimum=0.0), "normalize_advantage": Bool(OMIT),
+})
+#: rlrm's own keys
+EXTRA_SPEC = Spec({
+    "policy": Str(OMIT, choices=("MlpPolicy",)), "n_envs": StrictInt(OMIT, minimum=1, maximum=MAX_N_ENVS),
+    "vec_env": Str(OMIT, choices=("dummy", "subproc")), "n_timesteps": StrictInt(OMIT, minimum=1),
+    "normalize": Bool(OMIT), "policy_kwargs": Table(POLICY_KWARGS, OMIT),
+    "train_scenarios": _scenarios(), "eval_scenarios": _scenarios(),
+    "randomization": MapOf(Any_(), OMIT, then=_randomization), "eval_freq": StrictInt(OMIT, minimum=1),
+    "n_eval_episodes": StrictInt(OMIT, minimum=1), "checkpoint_freq": StrictInt(OMIT, minimum=1),
+    "episode_steps": StrictInt(OMIT, minimum=1), "reward_weights": MapOf(Any_(), OMIT, then=_reward_weights),
+    "units": Any_(OMIT, then=_units, type=list),
+})
+#: the hyperparameters of one entry of a config
+HYPERPARAMETERS = Spec({**PPO_SPEC.fields, **EXTRA_SPEC.fields}, what="hyperparameter")
+#: the Python type of each key
+PPO_KEYS = {k: f.type for k, f in PPO_SPEC.fields.items()}
+EXTRA_KEYS = {k: f.type for k, f in EXTRA_SPEC.fields.items()}
+#: a training run's ``config.yaml`` as ``rlrm train`` writes it (what ``--resume`` continues)
+RUN_SPEC = Spec({
+    "platform": Str(), "scenario": Str(),
+    "train_scenarios": List(Str(nonempty=True, then=_scenario_exists)),
+    "eval_scenarios": List(Str(nonempty=True, then=_scenario_exists)),
+    "seed": StrictInt(), "hyperparameters": Table(HYPERPARAMETERS.extend({"source": Str(OMIT)})),
+}, open=True)
 #: what ``rlrm train --resume`` reads from a run's ``config.yaml`` besides the hyperparameters
 RUN_KEYS = {"platform": str, "scenario": str, "train_scenarios": list, "eval_scenarios": list, "seed": int}
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
-        if isinstance(node, yaml.MappingNode):
-            seen: set = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *defaults" may be overridden
-                    continue
-                key = self.construct_object(key_node, deep=deep)
-                try:
-                    duplicate = key in seen  # 1 and 1.0 count as the same key, as in the dict they make
-                    seen.add(key)
-                except TypeError:  # an unhashable key: construct_mapping reports it
-                    continue
-                if duplicate:
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {short_repr(key)}",
-                                                            key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file (safe loader, duplicate keys refused); any problem is an :class:`InputError`."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except FileNotFoundError:
-        raise InputError(path, "<file>", "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "<file>", "is a directory, expected a YAML file") from None
-    except OSError as err:
-        raise InputError(path, "<file>", f"cannot read: {err.strerror or err}") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "<yaml>", "not valid UTF-8 text") from None
-    except yaml.YAMLError as err:
-        raise InputError(path, "<yaml>", f"not valid YAML: {err}") from None
-    except RecursionError:
-        raise InputError(path, "<yaml>", "nested too deeply") from None
-    except ValueError as err:  # e.g. an integer of more than 4300 digits
-        raise InputError(path, "<yaml>", f"not valid YAML: {err}") from None
 
 
 def load_config(path_or_name: Union[str, Path], env_id: str,
@@ -113,15 +128,10 @@ def load_config(path_or_name: Union[str, Path], env_id: str,
         raise InputError(path, "<top>", "expected a mapping of environment ids to hyperparameters")
     if "default" not in data and env_id not in data:
         raise InputError(path, env_id, "no entry for this environment and no default")
-    checked: dict = {}
-    for section, entry in data.items():
-        if entry is None:
-            continue
-        if not isinstance(entry, dict):
-            raise InputError(path, str(section), "expected a mapping of hyperparameters")
-        checked[section] = {key: _check(path, f"{section}.{key}", key, value) for key, value in entry.items()}
+    entries = {section: entry for section, entry in data.items() if entry is not None}
+    checked = MapOf(Table(HYPERPARAMETERS)).check(entries, str(path), None)
     cfg: dict = {}
-    fields: dict[str, str] = {}  # key -> the dotted field it came from
+    fields: dict = {}  # key -> the dotted field it came from
     for section in ("default", env_id):
         for key, value in checked.get(section, {}).items():
             cfg[key], fields[key] = value, f"{section}.{key}"
@@ -140,22 +150,10 @@ def load_run_config(path: Union[str, Path]) -> dict:
     :raise InputError: one line naming the file and the dotted field
     """
     path = Path(path)
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise InputError(path, "<top>", "expected the mapping rlrm train writes")
-    for key, kind in {**RUN_KEYS, "hyperparameters": dict}.items():
-        if key not in data:
-            raise InputError(path, key, "missing required field")
-        if not isinstance(data[key], kind) or isinstance(data[key], bool):
-            raise InputError(path, key, f"expected a {kind.__name__}, got {short_repr(data[key])}")
-    for key in ("train_scenarios", "eval_scenarios"):
-        if not data[key]:
-            raise InputError(path, key, "must not be empty")
-        _check_scenarios(path, key, data[key])
-    saved = dict(data["hyperparameters"])
-    source = saved.pop("source", str(path))
-    fields = {key: f"hyperparameters.{key}" for key in saved}
-    cfg = {key: _check(path, fields[key], key, value) for key, value in saved.items()}
+    data = RUN_SPEC.check(read_yaml(path), path)
+    cfg = dict(data["hyperparameters"])
+    source = cfg.pop("source", str(path))
+    fields = {key: f"hyperparameters.{key}" for key in cfg}
     _check_together(path, cfg, fields)
     if not _is_file(resolve_named(data["platform"], PLATFORMS_DIR, ".toml")):
         raise InputError(path, "platform", f"no board profile {short_repr(data['platform'])} (a name in "
@@ -172,75 +170,6 @@ def _check_together(path: Path, cfg: Mapping[str, Any], fields: Mapping[str, str
         field = fields.get("n_steps") or fields.get("n_envs") or "n_steps"
         raise InputError(path, field, f"n_steps x n_envs = {short_repr(n_steps)} x {short_repr(n_envs)} must be "
                                       f"between 2 and {MAX_ROLLOUT}")
-
-
-def _check(path: Path, field: str, key: Any, value: Any) -> Any:
-    """One hyperparameter, validated (``field`` is its dotted name in the file)."""
-    kind = (PPO_KEYS.get(key) or EXTRA_KEYS.get(key)) if isinstance(key, str) else None
-    if kind is None:
-        known = ", ".join(sorted({**PPO_KEYS, **EXTRA_KEYS}))
-        raise InputError(path, field, f"unknown hyperparameter (known: {known})")
-    if kind is float:
-        if not is_finite_number(value):
-            raise InputError(path, field, f"expected a number, got {short_repr(value)}"
-                                          + (" (YAML reads 1e-4 as a string: write 1.0e-4)"
-                                             if isinstance(value, str) and "e" in value.lower() else ""))
-        low, high, exclusive = FLOAT_RANGES.get(key, (0.0, None, False))
-        if value < low or (exclusive and value == low):
-            raise InputError(path, field, f"must be {'>' if exclusive else '>='} {low:g}, got {value}")
-        if high is not None and value > high:
-            raise InputError(path, field, f"must be <= {high:g}, got {value}")
-        return float(value)
-    if kind is int:
-        lowest = MIN_BATCH_SIZE if key == "batch_size" else 1
-        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-            raise InputError(path, field, f"expected an integer >= {lowest}, got {short_repr(value)}")
-        if key == "n_envs" and value > MAX_N_ENVS:
-            raise InputError(path, field, f"at most {MAX_N_ENVS} environments, got {short_repr(value)}")
-        return value
-    if not isinstance(value, kind):
-        raise InputError(path, field, f"expected a {kind.__name__}, got {short_repr(value)}")
-    if key == "vec_env" and value not in ("dummy", "subproc"):
-        raise InputError(path, field, "expected dummy or subproc")
-    if key == "policy" and value != "MlpPolicy":
-        raise InputError(path, field, "only MlpPolicy is supported (the observation is a flat Box)")
-    if key == "policy_kwargs":
-        _check_policy_kwargs(path, field, value)
-    if key in ("train_scenarios", "eval_scenarios"):
-        _check_scenarios(path, field, value)
-    if key == "units" and not (value and all(isinstance(u, str) and u for u in value)):
-        raise InputError(path, field, f"expected a non-empty list of unit names, cpu or gpu, got {short_repr(value)}")
-    if key == "randomization":
-        parse_randomization(value, str(path), field)
-    if key == "reward_weights":
-        RewardWeights.from_mapping(value, str(path), field)
-    return value
-
-
-def _check_policy_kwargs(path: Path, field: str, value: dict) -> None:
-    for k in value:
-        if k not in ("net_arch", "activation_fn"):
-            raise InputError(path, f"{field}.{k}", "unknown policy argument (known: net_arch, activation_fn)")
-    act = value.get("activation_fn", "tanh")
-    if not isinstance(act, str) or act not in ACTIVATIONS:
-        raise InputError(path, f"{field}.activation_fn",
-                         f"expected one of {', '.join(ACTIVATIONS)}, got {short_repr(act)}")
-    arch = value.get("net_arch", {"pi": [64, 64], "vf": [64, 64]})
-    if not isinstance(arch, dict) or set(arch) != {"pi", "vf"} or not all(
-            isinstance(v, list) and len(v) <= MAX_LAYERS
-            and all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_LAYER_SIZE for n in v)
-            for v in arch.values()):
-        raise InputError(path, f"{field}.net_arch", f"expected {{pi: [sizes], vf: [sizes]}}: at most {MAX_LAYERS} "
-                                                    f"layers of 1 to {MAX_LAYER_SIZE} units")
-
-
-def _check_scenarios(path: Path, field: str, value: list) -> None:
-    for i, name in enumerate(value):
-        if not isinstance(name, str) or not name:
-            raise InputError(path, f"{field}[{i}]", f"expected a scenario name or path, got {short_repr(name)}")
-        if not _is_file(resolve_named(name, SCENARIOS_DIR, ".toml")):
-            raise InputError(path, f"{field}[{i}]", f"no scenario {short_repr(name)} (a name in "
-                                                    f"{SCENARIOS_DIR} or a TOML path)")
 
 
 def _is_file(path: Path) -> bool:
