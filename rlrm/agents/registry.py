@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from rlrm.agents.base import Policy
 from rlrm.agents.baselines import FixedPolicy, GovernorPolicy, RandomPolicy
+from rlrm.agents.lut import LutPolicy
 from rlrm.agents.oracle import OraclePolicy
+from rlrm.agents.static_best import StaticBestPolicy
 from rlrm.errors import InputError
 
 GOVERNOR_BASELINES = ("performance", "powersave", "ondemand", "conservative", "schedutil")
@@ -13,7 +15,7 @@ GOVERNOR_BASELINES = ("performance", "powersave", "ondemand", "conservative", "s
 def available_policies() -> list[str]:
     """The policy names :func:`make_policy` knows (besides ``fixed:...``)."""
     names = list(GOVERNOR_BASELINES) + [f"{g}+dofa" for g in GOVERNOR_BASELINES]
-    return names + ["oracle", "random"]
+    return names + ["oracle", "random", "lut", "static-best"]
 
 
 def make_policy(name: str) -> Policy:
@@ -24,6 +26,10 @@ def make_policy(name: str) -> Policy:
         return OraclePolicy()
     if name == "random":
         return RandomPolicy()
+    if name == "lut":
+        return LutPolicy()
+    if name == "static-best":
+        return StaticBestPolicy(make_policy=make_policy)  # G@L names go in extra_candidates
     gov, _, extra = name.partition("+")
     if gov in GOVERNOR_BASELINES and extra in ("", "dofa"):
         return GovernorPolicy(gov, dofa=extra == "dofa")
