@@ -8,8 +8,8 @@ The seed split is defined here and nowhere else:
 
 A tuned policy refuses to start an evaluation episode on a seed in the tuning range
 (:func:`check_evaluation_seed`), so a design-time choice can never be made on the seeds it
-is reported on. Tuning runs in a copy of the evaluation environment (:func:`tuning_env`), so
-the evaluation environment's state and random generator are untouched.
+is reported on. Tuning runs in a simulator copy of the evaluation environment
+(:func:`tuning_env`), so the evaluation environment's state and random generator are untouched.
 """
 
 from __future__ import annotations
@@ -54,12 +54,11 @@ def env_key(env: Any) -> tuple:
 
 
 def tuning_env(env: Any) -> Any:
-    """A fresh simulator environment made like ``env`` (the one place tuning builds one)."""
+    """A fresh environment made like ``env`` on the trace simulator (the one place tuning builds
+    one): a design-time choice is made on the simulator of the same board and scenario, also
+    when ``env`` drives the live board."""
     from rlrm.env.dynamic_dnn import DynamicDNNEnv
 
-    if getattr(env, "backend", "sim") != "sim":
-        raise InputError("--policy", "policy", "tuning (static-best, lut without a margin) runs on the simulator; "
-                                               "tune on the simulator and give the choice explicitly on a board")
     return DynamicDNNEnv(platform=env.platform, scenario=list(env.scenarios), reward_weights=env.weights,
                          period_s=env.sim.period_s, episode_steps=env.episode_steps, traces=dict(env.sim.traces),
                          randomization=dict(env.randomization) or None, units=list(env.units))
