@@ -103,6 +103,13 @@ def board_tables(env: Any) -> tuple[list, list[BoardTables]]:
     return units, out
 
 
+def board_now(env: Any) -> tuple[list[int], Any]:
+    """What the controller is told now: cores online per unit (the power mode) and the targets
+    in force (the one place ``lut`` reads the backend's current state)."""
+    sim = env.sim
+    return [sim.online_cores(u) for u in range(len(sim.unit_names))], sim.targets
+
+
 def contention(kind: str, cores: int, online: int, background: float) -> float:
     """Slowdown a unit's measured background load causes (GPU time slicing, CPU fair share).
 
@@ -166,7 +173,7 @@ class LutPolicy(Policy):
         self.base_power_w = env.platform.base_power_w
         self._predicted_power: Optional[float] = None
         self._managed = list(env.managed)
-        self._online_cores = [env.sim.online_cores(u) for u in range(n_units)]
+        self._online_cores = board_now(env)[0]
 
     def _tuned_margin(self, env: Any, seed: Optional[int]) -> float:
         from rlrm.agents import tuning
@@ -181,7 +188,7 @@ class LutPolicy(Policy):
             self._tuned[key] = best
             self.tuning[key] = {"margin": best, "rewards": scores, "seeds": tuning.tuning_seeds(self.tuning_episodes)}
             print(f"lut: margin {best} on tuning seeds {tuning.describe_seeds(self.tuning_episodes)} "
-                  f"({key[1]}/{key[2]}; mean rewards " + ", ".join(f"{m}: {r:.4f}" for m, r in scores.items()) + ")")
+                  f"({key[0]}/{key[1]}; mean rewards " + ", ".join(f"{m}: {r:.4f}" for m, r in scores.items()) + ")")
         return self._tuned[key]
 
     # ------------------------------------------------------------------ measurements
@@ -212,14 +219,13 @@ class LutPolicy(Policy):
     # ------------------------------------------------------------------ decision
     def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
         self._managed = list(env.managed)
-        self._online_cores = [env.sim.online_cores(u) for u in range(len(self.units))]
-        targets = env.sim.targets
+        self._online_cores, targets = board_now(env)
         mask = env.action_masks().reshape(len(self.tables), -1)
         table = env.action_table
         actions = []
         predicted_power = 0.0
         for k in range(len(self.tables)):
-            a, p = self._choose(k, table, mask[k], targets, env.sim.period_s)
+            a, p = self._choose(k, table, mask[k], targets)
             actions.append(a)
             self.chosen[k] = tuple(int(x) for x in table[a])
             predicted_power = max(predicted_power, p)
@@ -265,7 +271,7 @@ class LutPolicy(Policy):
         out.append(sum(out))
         return out
 
-    def _choose(self, k: int, table: np.ndarray, mask: np.ndarray, targets: Any, period_s: float) -> tuple[int, float]:
+    def _choose(self, k: int, table: np.ndarray, mask: np.ndarray, targets: Any) -> tuple[int, float]:
         valid = np.flatnonzero(mask)
         rows = table[valid]
         lat, power, epi = self.predict(k, rows)

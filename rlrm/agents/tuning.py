@@ -48,9 +48,8 @@ def check_evaluation_seed(seed: Optional[int]) -> None:
 
 def env_key(env: Any) -> tuple:
     """What a tuned choice depends on: board, scenarios, units, episode length, period."""
-    scen = "+".join(s.name for s in env.scenarios)
-    return (env.platform.name, scen, env.sim.scenario.name if len(env.scenarios) == 1 else scen,
-            tuple(env.units), env.episode_steps, env.sim.period_s)
+    return (env.platform.name, "+".join(s.name for s in env.scenarios), tuple(env.units), env.episode_steps,
+            env.sim.period_s, tuple(sorted(env.randomization.items())))
 
 
 def tuning_env(env: Any) -> Any:
