@@ -19,8 +19,10 @@ Every control period, for each managed application:
 3. **Choice**: the highest-accuracy subnetwork, then the lowest predicted energy per
    inference among the points predicted to meet the deadline (``latency x (1 + margin)``),
    the power budget (``power x (1 + power_margin)``) and the energy budget (``energy x
-   (1 + margin)``). When nothing meets them all: drop the energy budget, then the deadline
-   (fastest point within the power budget), then the power budget (lowest power).
+   (1 + margin)``). When nothing meets them all: drop the energy budget; then the power budget
+   (the least power among the points that meet the deadline: the background alone can push
+   the board over it, and a late inference is worse than a slight excess); then the deadline
+   (the fastest point).
 
 It reads only what a controller on the board has: the step's measurements (``info["result"]``:
 latency, power, utilisation, background load, frequencies), the targets in force, the action
@@ -171,7 +173,6 @@ class LutPolicy(Policy):
         self.freq_khz = [u.f_max_khz for u in self.units]
         self.chosen: list = [None] * len(self.tables)
         self.base_power_w = env.platform.base_power_w
-        self._predicted_power: Optional[float] = None
         self._managed = list(env.managed)
         self._online_cores = board_now(env)[0]
 
@@ -212,8 +213,12 @@ class LutPolicy(Policy):
             expected = table_mean * contention(unit.kind, self.cores_of[o], online[u], self.background[u])
             step = math.log(max(app["latency_ms"], 1e-9) / expected) - self.residual[k, u]
             self.residual[k, u] += a * max(-MAX_LOG_UPDATE, min(MAX_LOG_UPDATE, step))
-        if self._predicted_power and result["power_w"] > 0:
-            step = math.log(result["power_w"] / self._predicted_power) - self.power_corr
+        # power correction: measured against the model's power of what ran, with the background measured
+        # in the same period (so a change of background is not taken for a model error)
+        ran = [np.asarray([c]) for c in self.chosen if c is not None]
+        modelled = max((self.predict(k, r)[1][0] for k, r in enumerate(ran)), default=0.0) / math.exp(self.power_corr)
+        if modelled > 0 and result["power_w"] > 0:
+            step = math.log(result["power_w"] / modelled) - self.power_corr
             self.power_corr += a * max(-MAX_LOG_UPDATE, min(MAX_LOG_UPDATE, step))
 
     # ------------------------------------------------------------------ decision
@@ -223,14 +228,10 @@ class LutPolicy(Policy):
         mask = env.action_masks().reshape(len(self.tables), -1)
         table = env.action_table
         actions = []
-        predicted_power = 0.0
         for k in range(len(self.tables)):
-            a, p = self._choose(k, table, mask[k], targets)
+            a = self._choose(k, table, mask[k], targets)
             actions.append(a)
             self.chosen[k] = tuple(int(x) for x in table[a])
-            predicted_power = max(predicted_power, p)
-        # the power correction compares like with like: the prediction without the correction
-        self._predicted_power = predicted_power / math.exp(self.power_corr) if predicted_power > 0 else None
         return actions[0] if len(actions) == 1 else np.asarray(actions)
 
     def predict(self, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -271,7 +272,8 @@ class LutPolicy(Policy):
         out.append(sum(out))
         return out
 
-    def _choose(self, k: int, table: np.ndarray, mask: np.ndarray, targets: Any) -> tuple[int, float]:
+    def _choose(self, k: int, table: np.ndarray, mask: np.ndarray, targets: Any) -> int:
+        """The action for managed app ``k`` (see the module docstring, step 3)."""
         valid = np.flatnonzero(mask)
         rows = table[valid]
         lat, power, epi = self.predict(k, rows)
@@ -285,10 +287,10 @@ class LutPolicy(Policy):
                 best_acc = top1[feasible].max()
                 cand = np.flatnonzero(feasible & (top1 == best_acc))
                 j = cand[np.argmin(epi[cand])]
-                return int(valid[j]), float(power[j])
-        if ok_power.any():  # no point meets the deadline: the fastest within the power budget
-            cand = np.flatnonzero(ok_power)
-            j = cand[np.lexsort((epi[cand], lat[cand]))[0]]
-            return int(valid[j]), float(power[j])
-        j = int(np.argmin(power))
-        return int(valid[j]), float(power[j])
+                return int(valid[j])
+        if ok_lat.any():  # over the power budget whatever meets the deadline (background power): the least power
+            cand = np.flatnonzero(ok_lat)
+            j = cand[np.lexsort((-top1[cand], power[cand]))[0]]
+            return int(valid[j])
+        j = int(np.lexsort((epi, lat))[0])  # nothing meets the deadline: the fastest point
+        return int(valid[j])
