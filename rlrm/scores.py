@@ -9,9 +9,9 @@ Pure functions of summary dicts as ``rlrm evaluate`` writes them (keys ``policy`
   oracle is not above random (``R_oracle - R_random <= 1e-9 * max(1, |R_oracle|, |R_random|)``)
   the scale has no width and the score is NaN (reported as ``n/a``, left out of means, and
   counted); NaN also when any of the three rewards is missing or not finite.
-* :func:`mark_pareto`: per group (board, scenario), a policy is dominated when another is no
-  worse in all of energy per inference (down), deadline-miss rate (down) and top-1 (up) and
-  better in one.
+* :func:`mark_pareto`: per group (board, scenario), a policy is dominated when another
+  (deployable: not the oracle) is no worse in all of energy per inference (down),
+  deadline-miss rate (down) and top-1 (up) and better in one.
 * :func:`energy_vs_matched`: the energy saving of a policy against the cheapest *other*
   policy or static point whose top-1 is no lower (minus :data:`TOP1_TOLERANCE` points) and
   whose miss rate is no higher (plus :data:`MISS_TOLERANCE`): ``1 - E_policy / E_match``
@@ -59,8 +59,8 @@ def _group(row: dict, keys: Sequence[str]) -> tuple:
 def add_normalized_scores(rows: list[dict], keys: Sequence[str] = ("platform", "scenario")) -> list[dict]:
     """Set ``normalized_score`` on every row from the ``random`` and ``oracle`` rows of its group.
 
-    A row that carries its own ``random_reward_mean`` and ``oracle_reward_mean`` (measured on
-    its seeds and environment) uses those instead.
+    A row that carries its own finite ``random_reward_mean`` / ``oracle_reward_mean`` (measured
+    on its seeds and environment) uses those instead (NaN there means "not run").
 
     :return: ``rows`` (changed in place)
     """
@@ -70,8 +70,8 @@ def add_normalized_scores(rows: list[dict], keys: Sequence[str] = ("platform", "
             ref[(_group(r, keys), r["policy"])] = r.get(REWARD)
     for r in rows:
         g = _group(r, keys)
-        lo = r.get("random_reward_mean", ref.get((g, "random")))
-        hi = r.get("oracle_reward_mean", ref.get((g, "oracle")))
+        lo = r.get("random_reward_mean") if _finite(r.get("random_reward_mean")) else ref.get((g, "random"))
+        hi = r.get("oracle_reward_mean") if _finite(r.get("oracle_reward_mean")) else ref.get((g, "oracle"))
         r["normalized_score"] = normalized_score(r.get(REWARD), lo, hi)
     return rows
 
@@ -101,13 +101,14 @@ def dominates(a: dict, b: dict) -> bool:
 
 
 def mark_pareto(rows: list[dict], keys: Sequence[str] = ("platform", "scenario"),
-                others: Sequence[dict] = ()) -> list[dict]:
+                others: Sequence[dict] = (), exclude: Sequence[str] = NOT_DEPLOYABLE) -> list[dict]:
     """Set ``pareto_dominated`` (bool) and ``dominated_by`` (policy names) on every row, within
-    its group; ``others`` (e.g. static points) can dominate but are not marked.
+    its group; ``others`` (e.g. static points) can dominate but are not marked; the policies in
+    ``exclude`` (the oracle: not deployable) are marked but dominate nobody.
 
     :return: ``rows`` (changed in place)
     """
-    pool = list(rows) + list(others)
+    pool = [o for o in list(rows) + list(others) if o.get("policy") not in exclude]
     for r in rows:
         g = _group(r, keys)
         by = [o.get("policy") for o in pool if o is not r and _group(o, keys) == g and dominates(o, r)]

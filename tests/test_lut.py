@@ -8,6 +8,7 @@ import pytest
 from rlrm.agents.baselines import FixedPolicy
 from rlrm.agents.lut import LutPolicy, contention
 from rlrm.env.dynamic_dnn import DynamicDNNEnv
+from rlrm.errors import InputError
 from rlrm.evaluate import run_episodes
 
 SLOWDOWN = 1.5
@@ -59,9 +60,11 @@ def test_lut_tunes_its_margin_on_tuning_seeds() -> None:
     env = DynamicDNNEnv(platform="jetson-xavier-nx", scenario="steady", episode_steps=5, units=["gpu"])
     lut = LutPolicy(tuning_episodes=1)
     run_episodes(lut, env, 1, 0)
-    (choice,) = lut.tuning.values()
+    (choice,) = lut.tuned.values()
     assert choice["seeds"] == [10_000]
-    assert lut.margin == choice["margin"]
+    assert lut.margin == choice["margin"] == lut.choice["margin"]
+    with pytest.raises(InputError, match="tuning seed"):
+        run_episodes(lut, env, 1, 10_000)
 
 
 def test_lut_runs_on_two_managed_apps() -> None:

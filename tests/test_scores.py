@@ -50,6 +50,14 @@ def test_normalized_scores_are_per_group() -> None:
     assert [r["normalized_score"] for r in rows if r["policy"] == "p"] == [0.5, 0.0]
 
 
+def test_normalized_scores_prefer_a_rows_own_references_unless_nan() -> None:
+    rows = [row("random", 1, 0, 70, -1.0), row("oracle", 1, 0, 70, 1.0),
+            {**row("p", 1, 0, 70, 0.0), "oracle_reward_mean": float("nan")},  # evaluate --no-oracle
+            {**row("q", 1, 0, 70, 0.0), "random_reward_mean": -3.0, "oracle_reward_mean": 1.0}]
+    add_normalized_scores(rows)
+    assert [r["normalized_score"] for r in rows] == [0.0, 1.0, 0.5, 0.75]
+
+
 def test_pareto_marking_on_a_hand_made_table() -> None:
     rows = [row("a", 10, 0.00, 78.0), row("b", 12, 0.00, 78.0),  # b: more energy, same rest -> dominated by a
             row("c", 8, 0.10, 78.0),  # cheaper but misses: not dominated
@@ -61,6 +69,12 @@ def test_pareto_marking_on_a_hand_made_table() -> None:
     assert marks == {"a": False, "b": True, "c": False, "d": True, "e": False, "x": False}
     assert rows[1]["dominated_by"] == ["a"]
     assert not dominates(rows[0], rows[0])  # equal is not dominance
+
+
+def test_pareto_the_oracle_dominates_nobody() -> None:
+    rows = [row("ppo", 10, 0.0, 78.0), row("oracle", 5, 0.0, 79.0)]
+    mark_pareto(rows)
+    assert [r["pareto_dominated"] for r in rows] == [False, False]
 
 
 def test_pareto_static_points_dominate_but_are_not_marked() -> None:

@@ -43,6 +43,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from rlrm.agents import tuning
 from rlrm.agents.base import Policy
 
 #: margins ``lut`` tries on the tuning seeds when none is given
@@ -154,14 +155,18 @@ class LutPolicy(Policy):
         self.power_margin = float(power_margin)
         self.alpha = float(alpha)
         self.tuning_episodes = int(tuning_episodes)
-        self._tuned: dict = {}
-        #: margin picked on the tuning seeds per environment key (for the summary)
-        self.tuning: dict = {}
+        #: per environment key: the margin picked on the tuning seeds, their mean rewards, the seeds
+        self.tuned: dict = {}
+        #: the margin in use and where it came from (for the summary)
+        self.choice: Optional[dict] = None
 
     # ------------------------------------------------------------------ episode
     def reset(self, env: Any, seed: Optional[int] = None) -> None:
         if not self.fixed_margin:
             self.margin = self._tuned_margin(env, seed)
+            self.choice = self.tuned[tuning.env_key(env)]
+        else:
+            self.choice = {"margin": self.margin, "seeds": None}
         self.units, self.tables = board_tables(env)
         self.options = list(env.options)
         self.unit_of = [self.units.index(env.platform.units[u]) for u, _ in self.options]
@@ -177,20 +182,17 @@ class LutPolicy(Policy):
         self._online_cores = board_now(env)[0]
 
     def _tuned_margin(self, env: Any, seed: Optional[int]) -> float:
-        from rlrm.agents import tuning
-
+        tuning.check_evaluation_seed(seed)
         key = tuning.env_key(env)
-        if key not in self._tuned:
-            tuning.check_evaluation_seed(seed)
+        if key not in self.tuned:
             scores = {m: tuning.tuning_reward(lambda m=m: LutPolicy(margin=m, power_margin=self.power_margin,
                                                                     alpha=self.alpha), env, self.tuning_episodes)
                       for m in MARGIN_GRID}
             best = max(MARGIN_GRID, key=lambda m: (scores[m], -m))
-            self._tuned[key] = best
-            self.tuning[key] = {"margin": best, "rewards": scores, "seeds": tuning.tuning_seeds(self.tuning_episodes)}
+            self.tuned[key] = {"margin": best, "rewards": scores, "seeds": tuning.tuning_seeds(self.tuning_episodes)}
             print(f"lut: margin {best} on tuning seeds {tuning.describe_seeds(self.tuning_episodes)} "
                   f"({key[0]}/{key[1]}; mean rewards " + ", ".join(f"{m}: {r:.4f}" for m, r in scores.items()) + ")")
-        return self._tuned[key]
+        return self.tuned[key]["margin"]
 
     # ------------------------------------------------------------------ measurements
     def observe(self, info: dict) -> None:
