@@ -43,11 +43,32 @@ def evaluate_row(policy: str, platform: str, scenario: str, episodes: int, seed:
     return out
 
 
+def static_rows(platform: str, scenario: str, episodes: int, seed: int, units: Optional[list]) -> list[dict]:
+    """Every static point's metrics on the evaluation seeds (the frontier; chooses nothing)."""
+    from rlrm.agents.static_best import static_frontier_rows
+    from rlrm.env.dynamic_dnn import DynamicDNNEnv
+
+    env = DynamicDNNEnv(platform=platform, scenario=scenario, **({"units": units} if units else {}))
+    rows = static_frontier_rows(env, list(range(seed, seed + episodes)))
+    for r in rows:
+        r.update(platform=env.platform.name, scenario=env.scenario.name)
+    return rows
+
+
 def jsonable(v: object) -> object:
     """NaN as null and infinities as "inf" / "-inf" (strict JSON), as ``rlrm evaluate --json`` writes them."""
     if isinstance(v, float) and not math.isfinite(v):
         return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
     return v
+
+
+def load_rows(path: Path) -> list[dict]:
+    """Rows of a JSON this script wrote (null: NaN, "inf": infinity)."""
+    rows = json.loads(path.read_text())
+    for r in rows:
+        r.update({k: math.nan if v is None else math.copysign(math.inf, 1 if v == "inf" else -1)
+                  for k, v in r.items() if v is None or v in ("inf", "-inf")})
+    return rows
 
 
 def fmt(v: object) -> str:
@@ -66,13 +87,14 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--units", nargs="*", default=["gpu"], help="compute units of every policy (none: all)")
     ap.add_argument("--out", default=None, help="results stem (default experiments/results/baseline-scores-<platform>)")
     ap.add_argument("--rescore", default=None, help="score the rows of an earlier run's JSON instead of running")
+    ap.add_argument("--no-static", action="store_true", help="leave out the static frontier (every fixed point)")
     args = ap.parse_args(argv)
-    rows = []
+    rows: list = []
+    static: list = []
     if args.rescore:
-        rows = json.loads(Path(args.rescore).read_text())
-        for r in rows:
-            r.update({k: math.nan if v is None else math.copysign(math.inf, 1 if v == "inf" else -1)
-                      for k, v in r.items() if v is None or v in ("inf", "-inf")})
+        rows = load_rows(Path(args.rescore))
+        beside = Path(args.rescore).with_name(Path(args.rescore).stem + "-static.json")
+        static = load_rows(beside) if beside.is_file() and not args.no_static else []
     for scenario in [] if args.rescore else args.scenarios:
         for p in args.policies:
             row = evaluate_row(p.format(platform=args.platform), args.platform, scenario, args.episodes, args.seed,
@@ -80,17 +102,22 @@ def main(argv: Optional[list] = None) -> int:
             rows.append(row)
             print(f"{scenario:16s} {row['policy']:12s} reward {row['reward_mean']:.4f} ({row['wall_s']:.0f} s)",
                   file=sys.stderr)
+        if not args.no_static:
+            static += static_rows(args.platform, scenario, args.episodes, args.seed, args.units or None)
     add_normalized_scores(rows)
-    mark_pareto(rows)
-    add_energy_vs_matched(rows)
+    mark_pareto(rows, others=static)
+    add_energy_vs_matched(rows, others=static)
     seeds = f"seeds {args.seed}-{args.seed + args.episodes - 1}"
     units = " ".join(args.units) if args.units else ""
     lines = [f"# Normalised scores on {args.platform} ({seeds}, units {args.units or 'all'})", "",
              f"Reproduce: `PYTHONPATH=$PWD python experiments/baseline_scores.py --platform {args.platform} "
              f"--episodes {args.episodes} --seed {args.seed} --units {units}`. Score: random 0, oracle 1 on the same "
              "seeds and units; tuned baselines tuned on seeds 10000+k. dominated: Pareto-dominated by a deployable "
-             "policy of the table in (mJ/inference down, miss rate down, top-1 up). vs matched: energy saving "
-             "against the cheapest other policy with top-1 >= this - 0.5 and misses <= this + 0.005.", "",
+             "policy of the table or a static point in (mJ/inference down, miss rate down, top-1 up). vs matched: "
+             "energy saving against the cheapest other policy or static point (`fixed:...`, measured on the same "
+             "seeds: a hindsight frontier, not a deployable choice) with top-1 >= this - 0.5 and misses <= this + "
+             f"0.005. Static points: {len(static) // max(1, len(set(r['scenario'] for r in rows)))} per scenario.",
+             "",
              "| scenario | policy | score | reward | mJ/inf | miss | top-1 | dominated | vs matched |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
@@ -109,6 +136,9 @@ def main(argv: Optional[list] = None) -> int:
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".md").write_text(text + "\n")
     stem.with_suffix(".json").write_text(json.dumps([{k: jsonable(v) for k, v in r.items()} for r in rows], indent=1) + "\n")
+    if static:
+        stem.with_name(stem.name + "-static.json").write_text(
+            json.dumps([{k: jsonable(v) for k, v in r.items()} for r in static], indent=0) + "\n")
     print(f"wrote {stem.with_suffix('.md')} and .json", file=sys.stderr)
     return 0
 

@@ -7,7 +7,7 @@ import pytest
 from rlrm.agents import tuning
 from rlrm.agents.baselines import FixedPolicy
 from rlrm.agents.registry import make_policy
-from rlrm.agents.static_best import StaticBestPolicy, fixed_spec, screen_static_points
+from rlrm.agents.static_best import StaticBestPolicy, fixed_spec, screen_static_points, static_frontier_rows
 from rlrm.env.dynamic_dnn import DynamicDNNEnv
 from rlrm.errors import InputError
 from rlrm.evaluate import run_episodes
@@ -70,3 +70,13 @@ def test_static_best_scores_extra_candidates_by_name() -> None:
     policy = StaticBestPolicy(tuning_episodes=1, extra_candidates=["performance"], make_policy=make_policy)
     run_episodes(policy, env, 1, 0)
     assert "performance" in policy.choice["confirmed"]
+
+
+def test_static_frontier_rows_match_real_rollouts() -> None:
+    env = small_env()
+    rows = static_frontier_rows(env, [0])
+    assert len(rows) == len(env.action_table)
+    for a in (0, len(rows) // 2, len(rows) - 1):
+        summary, _ = run_episodes(FixedPolicy(rows[a]["policy"]), env, 1, 0)
+        for key in ("reward_mean", "energy_per_inference_mj", "deadline_miss_rate", "accuracy_mean"):
+            assert rows[a][key] == pytest.approx(summary[key], rel=1e-3), key

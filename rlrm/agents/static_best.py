@@ -42,26 +42,52 @@ def fixed_spec(env: Any, action: int) -> str:
     return f"fixed:subnet={s},unit={unit}{core_text},freq={khz}"
 
 
-def screen_static_points(env: Any, seeds: list[int]) -> np.ndarray:
-    """Mean per-step reward of every action-table row held statically, over episodes with
-    ``seeds`` (the screening stage; the one place the backend's ``preview`` is used)."""
+def sweep_static_points(env: Any, seeds: list[int], metrics: bool = False) -> tuple[np.ndarray, list]:
+    """Every action-table row held statically over episodes with ``seeds``: its mean per-step
+    reward and, with ``metrics``, its :class:`rlrm.metrics.MetricsAccumulator` summary (the one
+    place the backend's ``preview`` is used; no check on the seeds: see the two callers)."""
+    from rlrm.metrics import MetricsAccumulator
+
     n = len(env.action_table)
     k = len(env.managed)
     total = np.zeros(n)
+    accs = [MetricsAccumulator() for _ in range(n)] if metrics else []
     steps = 0
     for seed in seeds:
-        if not tuning.is_tuning_seed(seed):
-            raise ValueError(f"screening on seed {seed}, which is not a tuning seed")
         env.reset(seed=seed)
         done = False
         while not done:
             for a in range(n):
                 points, _ = env.points_for(a if k == 1 else np.full(k, a))
-                total[a] += env.reward_of(env.sim.preview(points))[0]
+                result = env.sim.preview(points)
+                r = env.reward_of(result)[0]
+                total[a] += r
+                if metrics:
+                    accs[a].add(result, r)
             _, _, term, trunc, _ = env.step(n - 1 if k == 1 else np.full(k, n - 1))
             steps += 1
             done = term or trunc
-    return total / max(steps, 1)
+    return total / max(steps, 1), [a.summary() for a in accs]
+
+
+def screen_static_points(env: Any, seeds: list[int]) -> np.ndarray:
+    """Mean per-step reward of every static point on tuning ``seeds`` (the screening stage).
+
+    :raise ValueError: a seed is not a tuning seed
+    """
+    for seed in seeds:
+        if not tuning.is_tuning_seed(seed):
+            raise ValueError(f"screening on seed {seed}, which is not a tuning seed")
+    return sweep_static_points(env, seeds)[0]
+
+
+def static_frontier_rows(env: Any, seeds: list[int]) -> list[dict]:
+    """Metrics of every static point on the given (evaluation) seeds, one summary row each with
+    ``policy`` = its ``fixed:...`` text: the static frontier a report compares policies with
+    (:func:`rlrm.scores.energy_vs_matched`, Pareto marking). It chooses nothing: a point picked
+    from these rows would be picked on evaluation seeds, which is what ``static-best`` avoids."""
+    _, summaries = sweep_static_points(env, seeds, metrics=True)
+    return [{"policy": fixed_spec(env, a), **summ} for a, summ in enumerate(summaries)]
 
 
 class StaticBestPolicy(Policy):
