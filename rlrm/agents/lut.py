@@ -13,8 +13,8 @@ Every control period, for each managed application:
 2. **Prediction** for every (subnetwork, unit, cores, frequency) the action mask allows:
    median latency = table x contention(last background) x residual; board power = base +
    every unit's power model (the DNN's unit at the candidate point, the other units at the
-   frequency the kernel's schedutil would give their background) times a measured
-   correction factor (measured / predicted power of the last period, a running mean);
+   frequency the kernel's schedutil would give their background; background activity taken
+   as 1) times a measured correction factor (measured / predicted power of the last period, a running mean);
    energy per inference = power x latency / busy share.
 3. **Choice**: the highest-accuracy subnetwork, then the lowest predicted energy per
    inference among the points predicted to meet the deadline (``latency x (1 + margin)``),
@@ -175,7 +175,6 @@ class LutPolicy(Policy):
         self.residual = np.zeros((len(self.tables), n_units))  # log residual per app and unit
         self.power_corr = 0.0  # log measured / predicted board power
         self.background = [0.0] * n_units
-        self.freq_khz = [u.f_max_khz for u in self.units]
         self.chosen: list = [None] * len(self.tables)
         self.base_power_w = env.platform.base_power_w
         self._managed = list(env.managed)
@@ -198,7 +197,6 @@ class LutPolicy(Policy):
     def observe(self, info: dict) -> None:
         result = info["result"]
         self.background = list(result["background"])
-        self.freq_khz = list(result["freq_khz"])
         online = self._online_cores
         a = self.alpha
         for k, i in enumerate(self._managed):
