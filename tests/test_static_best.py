@@ -72,6 +72,15 @@ def test_static_best_scores_extra_candidates_by_name() -> None:
     assert "performance" in policy.choice["confirmed"]
 
 
+def test_static_best_extra_candidates_can_depend_on_the_environment() -> None:
+    env = small_env()
+    policy = StaticBestPolicy(tuning_episodes=1, make_policy=make_policy,
+                              extra_candidates=lambda e: ["powersave"] if e.n_subnets > 1 else [])
+    run_episodes(policy, env, 1, 0)
+    assert "powersave" in policy.choice["confirmed"]
+    assert policy.choice["candidates"] == len(env.action_table) + 1
+
+
 def test_static_frontier_rows_match_real_rollouts() -> None:
     env = small_env()
     rows = static_frontier_rows(env, [0])

@@ -21,7 +21,7 @@ The search is two-stage so that it stays affordable (990 points on the Xavier NX
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -94,16 +94,18 @@ class StaticBestPolicy(Policy):
     """The best static operating point (or extra candidate) on the tuning seeds.
 
     :param tuning_episodes: tuning seeds (``TUNING_SEED_BASE + k``) scored
-    :param extra_candidates: further policy names scored by real rollouts (e.g. ``G@L``)
+    :param extra_candidates: further policy names scored by real rollouts (e.g. ``G@L``), or a
+        function of the environment returning them (``G@L`` for every level the env has)
     :param make_policy: builds an extra candidate from its name (the registry's ``make_policy``)
     """
 
     name = "static-best"
 
-    def __init__(self, tuning_episodes: int = 3, extra_candidates: Sequence[str] = (),
+    def __init__(self, tuning_episodes: int = 3,
+                 extra_candidates: Union[Sequence[str], Callable[[Any], Sequence[str]]] = (),
                  make_policy: Optional[Callable[[str], Policy]] = None) -> None:
         self.tuning_episodes = int(tuning_episodes)
-        self.extra_candidates = list(extra_candidates)
+        self.extra_candidates = extra_candidates
         self.make_policy = make_policy
         self._chosen: dict = {}
         #: the last choice: ``{"point", "reward", "tuning_seeds", "candidates", "search_s", ...}``
@@ -124,11 +126,12 @@ class StaticBestPolicy(Policy):
         work = tuning.tuning_env(env)
         screened = screen_static_points(work, seeds)
         order = np.argsort(-screened, kind="stable")[:CONFIRM]
-        shortlist = [fixed_spec(work, int(a)) for a in order] + self.extra_candidates
+        extra = list(self.extra_candidates(env) if callable(self.extra_candidates) else self.extra_candidates)
+        shortlist = [fixed_spec(work, int(a)) for a in order] + extra
         confirmed = {spec: tuning.rollout_reward(self._make(spec), work, seeds) for spec in shortlist}
         best = max(shortlist, key=lambda spec: confirmed[spec])  # first of equals: screening order
         return {"point": best, "reward": confirmed[best], "tuning_seeds": seeds,
-                "candidates": len(work.action_table) + len(self.extra_candidates),
+                "candidates": len(work.action_table) + len(extra),
                 "confirmed": confirmed, "search_s": time.perf_counter() - start}
 
     def reset(self, env: Any, seed: Optional[int] = None) -> None:
