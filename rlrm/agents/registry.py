@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rlrm.agents.base import Policy
 from rlrm.agents.baselines import FixedPolicy, GovernorPolicy, RandomPolicy
+from rlrm.agents.lut import LutPolicy
 from rlrm.agents.oracle import OraclePolicy
+from rlrm.agents.static_best import StaticBestPolicy
 from rlrm.errors import InputError
 
 GOVERNOR_BASELINES = ("performance", "powersave", "ondemand", "conservative", "schedutil")
@@ -15,7 +19,12 @@ NAME_FORMS = "G@L (governor G, subnetwork pinned at level L, e.g. schedutil@0), 
 def available_policies() -> list[str]:
     """The policy names :func:`make_policy` knows (besides ``G@L`` and ``fixed:...``)."""
     names = list(GOVERNOR_BASELINES) + [f"{g}+dofa" for g in GOVERNOR_BASELINES]
-    return names + ["oracle", "random"]
+    return names + ["oracle", "random", "lut", "static-best"]
+
+
+def pinned_governors(env: Any) -> list[str]:
+    """Every ``G@L`` (governor with the subnetwork pinned at level L) for ``static-best``'s search."""
+    return [f"{g}@{level}" for g in GOVERNOR_BASELINES for level in range(env.n_subnets)]
 
 
 def make_policy(name: str) -> Policy:
@@ -31,6 +40,10 @@ def make_policy(name: str) -> Policy:
         return OraclePolicy()
     if name == "random":
         return RandomPolicy()
+    if name == "lut":
+        return LutPolicy()
+    if name == "static-best":
+        return StaticBestPolicy(make_policy=make_policy, extra_candidates=pinned_governors)
     gov, at, level = name.partition("@")
     if at:
         if gov in GOVERNOR_BASELINES and level.isdigit():
