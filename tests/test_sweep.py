@@ -112,3 +112,17 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path) -
     assert {r["status"] for r in rows.values()} == {"finished"} and all(r["final_reward"] is not None
                                                                          for r in rows.values())
     assert "| finished |" in (root / "summary.md").read_text()
+
+
+def test_bad_board_or_scenario_is_one_line_before_ray_starts(tmp_path, capsys) -> None:
+    from rlrm.cli import main
+
+    search = _write(tmp_path / "search.yaml", {"hyperparameters": {"n_epochs": {"choice": [1, 2]}}})
+    assert main(["sweep", "--platform", "jetson-xavier-nx,no-such-board", "--search", str(search),
+                 "--timesteps", "64", "--logdir", str(tmp_path / "d")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "d").exists()
+    assert main(["sweep", "--scenario", "no-such-scenario", "--search", str(search), "--timesteps", "64",
+                 "--logdir", str(tmp_path / "d")]) == 2
+    assert "no-such-scenario" in capsys.readouterr().err and not (tmp_path / "d").exists()
+    assert main(["sweep", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "sweep.json" in capsys.readouterr().err

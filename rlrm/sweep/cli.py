@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     if unfinished:
         print(f"interrupted: continue with rlrm sweep --resume {root}")
         return 1
+    failed = [r for r in rows if r["status"] == "error"]
+    for r in failed:
+        print(f"trial {r['trial']} failed: {r['error']}")
     best = best_row(rows)
     if best is not None:
         print(f"best: {best['trial']} final reward {best['final_reward']:.4f} ({best['run_dir']})")
@@ -74,4 +77,4 @@ def run(args: argparse.Namespace) -> int:
 
         policy = export_run(best["run_dir"], args.export)
         print(f"exported {best['run_dir']} -> {policy.path}/{policy.weights_file} + policy.json")
-    return 0
+    return 1 if failed else 0

@@ -59,6 +59,27 @@ def trial_dirname(trial) -> str:  # noqa: ANN001
     return f"trial_{trial.trial_id}"
 
 
+def check_inputs(settings: dict) -> None:
+    """Every board and scenario the sweep can draw, checked before Ray starts (an
+    :class:`InputError` here rather than every trial failing on a cluster)."""
+    from rlrm.env import DynamicDNNEnv
+    from rlrm.train.api import choose_scenarios, resolve_hyperparameters
+
+    def values(key: str, default: list) -> list:
+        spec = settings["search"].get(key)
+        if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in ("grid", "choice"):
+            return list(next(iter(spec.values())))
+        return [spec] if spec is not None else default
+
+    for platform in values("platform", settings["platforms"]):
+        cfg = resolve_hyperparameters(settings["config"], None, platform)
+        for scenario in values("scenario", [settings["scenario"]]):
+            train_sc, eval_sc, _ = choose_scenarios(scenario, cfg, settings.get("eval_scenarios"))
+            for scenarios in (train_sc, eval_sc):
+                DynamicDNNEnv(platform=platform, scenario=scenarios, units=cfg.get("units"),
+                              episode_steps=cfg.get("episode_steps"), reward_weights=cfg.get("reward_weights"))
+
+
 def _trainable(settings: dict):  # noqa: ANN202
     from ray import tune
 
@@ -103,6 +124,7 @@ def run_sweep(logdir: str, settings: Optional[dict] = None, resume: bool = False
         assert settings is not None
         if (root / SETTINGS).exists() or experiment.exists():
             raise InputError(root, SETTINGS, "a sweep exists here already: use --resume DIR or another --logdir")
+        check_inputs(settings)
         root.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(root / SETTINGS, (json.dumps(settings, indent=2) + "\n").encode())
     _init_ray(num_cpus, address)
