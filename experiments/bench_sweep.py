@@ -40,11 +40,13 @@ def main() -> None:
     seeds = list(range(args.trials))
     try:
         t0 = time.perf_counter()
-        sequential = {}
+        sequential, seq_cpu = {}, []
         for seed in seeds:
+            cpu0 = time.process_time()
             result = train(args.platform, args.scenario, timesteps=args.timesteps, seed=seed, config=args.config,
                            logdir=work / "sequential")
             sequential[seed] = result.final_reward
+            seq_cpu.append(time.process_time() - cpu0)
         seq_s = time.perf_counter() - t0
 
         settings = make_settings([args.platform], args.scenario, args.config, {"seed": {"grid": seeds}}, 1,
@@ -54,6 +56,7 @@ def main() -> None:
         sweep_s = time.perf_counter() - t0
         swept = {r["seed"]: r["final_reward"] for r in rows}
         trial_s = [r["wall_s"] for r in rows if r["wall_s"] is not None]
+        trial_cpu = [r["cpu_s"] for r in rows if r["cpu_s"] is not None]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     same = all(abs((swept.get(s) or float("nan")) - sequential[s]) < 1e-9 for s in seeds)
@@ -62,6 +65,8 @@ def main() -> None:
                "sequential_s": round(seq_s, 1), "sweep_s": round(sweep_s, 1),
                "sequential_per_trial_s": round(seq_s / args.trials, 1),
                "sweep_trial_wall_s_mean": round(sum(trial_s) / max(1, len(trial_s)), 1),
+               "sequential_trial_cpu_s_mean": round(sum(seq_cpu) / len(seq_cpu), 1),
+               "sweep_trial_cpu_s_mean": round(sum(trial_cpu) / max(1, len(trial_cpu)), 1),
                "same_final_rewards": same, "sequential_rewards": sequential, "sweep_rewards": swept,
                "loadavg_1_5_15": [round(v, 2) for v in load], "cpu_count": os.cpu_count(),
                "sweep_speedup": round(seq_s / sweep_s, 3)}
@@ -69,7 +74,9 @@ def main() -> None:
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"{args.trials} trials x {args.timesteps} steps: sequential {seq_s:.1f} s "
           f"({seq_s / args.trials:.1f} s a trial), sweep on {args.num_cpus} CPUs {sweep_s:.1f} s "
-          f"(a trial {figures['sweep_trial_wall_s_mean']} s inside Ray); same final rewards: {same}; "
+          f"(a trial {figures['sweep_trial_wall_s_mean']} s inside Ray); CPU a trial: sequential "
+          f"{figures['sequential_trial_cpu_s_mean']} s, in the sweep {figures['sweep_trial_cpu_s_mean']} s; "
+          f"same final rewards: {same}; "
           f"load average {load[0]:.1f}")
     print(f"sweep_speedup: {seq_s / sweep_s:.2f}")
 

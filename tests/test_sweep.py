@@ -126,3 +126,17 @@ def test_bad_board_or_scenario_is_one_line_before_ray_starts(tmp_path, capsys) -
     assert "no-such-scenario" in capsys.readouterr().err and not (tmp_path / "d").exists()
     assert main(["sweep", "--resume", str(tmp_path / "nothing")]) == 2
     assert "sweep.json" in capsys.readouterr().err
+
+
+def test_asha_scheduler_counts_steps() -> None:
+    pytest.importorskip("ray.tune")
+    from ray.tune.schedulers import ASHAScheduler
+
+    from rlrm.sweep.runner import _scheduler, make_settings
+
+    settings = make_settings(["jetson-xavier-nx"], "steady", "ppo", {}, 2, 80_000, "asha")
+    scheduler = _scheduler(settings)
+    assert isinstance(scheduler, ASHAScheduler) and scheduler._time_attr == "step" and scheduler._max_t == 80_000
+    assert _scheduler({**settings, "scheduler": "fifo"}) is None
+    with pytest.raises(InputError, match="--num-samples: num_samples: must be >= 1"):
+        make_settings(["jetson-xavier-nx"], "steady", "ppo", {}, 0, 100, "fifo")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rlrm.paths import AGENTS_DIR
 
@@ -37,11 +38,10 @@ def run(args: argparse.Namespace) -> int:
         import ray.tune  # noqa: F401
     except ImportError:
         raise InputError("rlrm sweep", "ray", 'Ray Tune is not installed: pip install "rlrm[sweep]"') from None
+    from rlrm.env import ENV_ID
     from rlrm.sweep.runner import best_row, make_settings, run_sweep
     from rlrm.sweep.space import load_search
     from rlrm.train.config import load_config
-    from rlrm.env import ENV_ID
-    from pathlib import Path
 
     if args.resume:
         root = args.resume

@@ -192,6 +192,7 @@ def summarize(grid, timesteps: int) -> list[dict]:  # noqa: ANN001
             "seed": config.get("seed"), "hyperparameters": config.get("hyperparameters") or {},
             "steps": metrics.get(TIME_ATTR), "final_reward": _number(metrics.get(METRIC)),
             "best_reward": _number(metrics.get("best_reward")), "wall_s": _number(metrics.get("time_total_s")),
+            "cpu_s": _number(metrics.get("cpu_s")),
             "run_dir": str(path / "run") if path else None,
             "error": str(result.error).splitlines()[0] if result.error is not None else None})
     rows.sort(key=lambda r: (r["final_reward"] is None, -(r["final_reward"] or 0.0)))

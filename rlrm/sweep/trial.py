@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -95,6 +96,7 @@ def run_trial(params: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
     from rlrm.train.api import Evaluation, train
     from rlrm.train.callbacks import latest_snapshot
 
+    cpu0 = time.process_time()
     run_dir = trial_dir() / "run"
     timesteps = int(settings["timesteps"])
     checkpoint = tune.get_checkpoint()
@@ -127,7 +129,8 @@ def run_trial(params: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
                    seed=int(params["seed"]), config=settings["config"], eval_scenarios=settings.get("eval_scenarios"),
                    run_dir=run_dir, resume=resume, callbacks=[report])
     final = result.curve[-1] if result.curve else _last_logged(run_dir, result.timesteps)
-    _report_with({**metrics_of(final), "finished": True, "run_dir": str(result.run_dir)}, run_dir, run_dir)
+    _report_with({**metrics_of(final), "finished": True, "run_dir": str(result.run_dir),
+                  "cpu_s": round(time.process_time() - cpu0, 2)}, run_dir, run_dir)
 
 
 def _report_with(metrics: dict, run_dir: Path, snapshot: Path) -> None:
