@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.agents.cli",
     "rlrm.compare.cli",
     "rlrm.train.cli",
+    "rlrm.sweep.cli",
     "rlrm.policy.cli",
     "rlrm.hw.cli",
     "rlrm.dnn.cli",

@@ -6,9 +6,10 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
+from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -184,3 +185,88 @@ def latest_snapshot(run_dir: Path) -> Optional[Path]:
             except ValueError:
                 continue
     return max(candidates)[2] if candidates else None  # the final one wins a tie
+
+
+class HParamsCallback(BaseCallback):
+    """Writes the run's hyperparameters once, at the start, as a TensorBoard hparams record
+    (the HPARAMS tab compares runs on ``eval/mean_reward`` and ``rlrm/reward_mean``).
+
+    :param hparams: flat scalar hyperparameters (:func:`rlrm.train.api.hparams_of`)
+    """
+
+    def __init__(self, hparams: dict) -> None:
+        super().__init__()
+        self.hparams = hparams
+
+    def _on_training_start(self) -> None:
+        from stable_baselines3.common.logger import HParam
+
+        metrics = {"eval/mean_reward": 0.0, "rlrm/reward_mean": 0.0}  # the tags the tab reads from the run
+        self.logger.record("hparams", HParam(self.hparams, metrics), exclude=("stdout", "log", "json", "csv"))
+
+    def _on_step(self) -> bool:
+        return True
+
+
+class ReportingEvalCallback(MaskableEvalCallback):
+    """MaskableEvalCallback that also measures the evaluation episodes' domain metrics (logged
+    under ``eval/rlrm/``), keeps the curve, and calls ``listeners`` with an
+    :class:`rlrm.train.api.Evaluation` after every evaluation; a listener returning ``False``
+    stops training (``stopped`` is then set).
+
+    :param eval_env: the evaluation environment
+    :param listeners: callables taking an ``Evaluation``
+    """
+
+    def __init__(self, eval_env, listeners: Sequence[Callable] = (), **kwargs) -> None:  # noqa: ANN001
+        super().__init__(eval_env, **kwargs)
+        self.listeners = list(listeners)
+        self.curve: list = []
+        self.stopped = False
+        self._t0 = time.time()
+        self._acc = MetricsAccumulator()
+        self._episodes: list[dict] = []
+
+    def _on_training_start(self) -> None:
+        self._t0 = time.time()
+
+    def _log_success_callback(self, locals_: dict, globals_: dict) -> None:
+        super()._log_success_callback(locals_, globals_)
+        info = locals_.get("info") or {}
+        if "result" in info:
+            self._acc.add(info["result"], float(locals_.get("reward", 0.0)))
+        if locals_.get("done"):
+            self._episodes.append(self._acc.summary())
+            self._acc.reset()
+
+    def _on_step(self) -> bool:
+        if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:
+            return self.evaluate_now()
+        return True
+
+    def evaluate_now(self) -> bool:
+        """Evaluate at the current step (also after training, for the last step)."""
+        from rlrm.train.api import Evaluation
+
+        self._acc.reset()
+        self._episodes = []
+        period, self.eval_freq = self.eval_freq, 1  # the parent evaluates when n_calls % eval_freq == 0
+        try:
+            go_on = super()._on_step()
+        finally:
+            self.eval_freq = period
+        metrics = {}
+        for key in DOMAIN_KEYS:
+            values = [d[key] for d in self._episodes if key in d and np.isfinite(d[key])]
+            if values:
+                metrics[key] = float(np.mean(values))
+                self.logger.record(f"eval/rlrm/{key}", metrics[key])
+        self.logger.dump(self.num_timesteps)
+        evaluation = Evaluation(step=int(self.num_timesteps), mean_reward=float(self.last_mean_reward),
+                                metrics=metrics, wall_s=round(time.time() - self._t0, 2))
+        self.curve.append(evaluation)
+        for listener in self.listeners:
+            if listener(evaluation) is False:
+                self.stopped = True
+                go_on = False
+        return bool(go_on)

@@ -135,7 +135,7 @@ def load_config(path_or_name: Union[str, Path], env_id: str,
     for section in ("default", env_id):
         for key, value in checked.get(section, {}).items():
             cfg[key], fields[key] = value, f"{section}.{key}"
-    _check_together(path, cfg, fields)
+    check_together(path, cfg, fields)
     if platform is not None and cfg.get("units") is not None:
         board = platform if isinstance(platform, Platform) else load_platform(platform)
         select_units(board, cfg["units"], str(path), fields["units"])
@@ -154,7 +154,7 @@ def load_run_config(path: Union[str, Path]) -> dict:
     cfg = dict(data["hyperparameters"])
     source = cfg.pop("source", str(path))
     fields = {key: f"hyperparameters.{key}" for key in cfg}
-    _check_together(path, cfg, fields)
+    check_together(path, cfg, fields)
     if not _is_file(resolve_named(data["platform"], PLATFORMS_DIR, ".toml")):
         raise InputError(path, "platform", f"no board profile {short_repr(data['platform'])} (a name in "
                                            f"{PLATFORMS_DIR} or a TOML path)")
@@ -163,7 +163,15 @@ def load_run_config(path: Union[str, Path]) -> dict:
     return {**data, "hyperparameters": {**DEFAULTS, **cfg, "source": str(source)}}
 
 
-def _check_together(path: Path, cfg: Mapping[str, Any], fields: Mapping[str, str]) -> None:
+def check_hyperparameter(source: Union[str, Path], field: str, key: str, value: Any) -> Any:
+    """One hyperparameter checked as a config entry would be (an API call or a sweep's search
+    space); an unknown key or a bad value is an :class:`InputError` naming ``field``."""
+    if key not in HYPERPARAMETERS:
+        raise InputError(source, field, f"unknown hyperparameter (known: {', '.join(sorted(HYPERPARAMETERS.fields))})")
+    return HYPERPARAMETERS[key].check(value, str(source), field)
+
+
+def check_together(path: Union[str, Path], cfg: Mapping[str, Any], fields: Mapping[str, str]) -> None:
     """Limits on combinations: the rollout ``n_steps * n_envs`` must hold 2 to :data:`MAX_ROLLOUT` steps."""
     n_steps, n_envs = cfg.get("n_steps", SB3_N_STEPS), cfg.get("n_envs", DEFAULTS["n_envs"])
     if not 2 <= n_steps * n_envs <= MAX_ROLLOUT:
