@@ -71,7 +71,7 @@ class MaskCache:
 
     def get(self) -> np.ndarray:
         env = self.env
-        if env._unavailable.any():
+        if env.unavailable.any():
             return env.action_masks()
         key = env.sim.power_mode.name
         m = self._cache.get(key)
