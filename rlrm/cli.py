@@ -19,7 +19,7 @@ from rlrm.errors import InputError
 COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.platform.cli",
     "rlrm.sim.cli",
-    "rlrm.agents.cli",
+    "rlrm.evaluate.cli",
     "rlrm.compare.cli",
     "rlrm.train.cli",
     "rlrm.policy.cli",

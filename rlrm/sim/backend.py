@@ -36,7 +36,7 @@ BACKENDS: dict[str, str] = {
 }
 
 
-@dataclass(slots=True)
+@dataclass
 class Plan:
     """What a step will run, before it runs.
 

@@ -63,7 +63,7 @@ class _ReadAsMapping:
         return iter(self.keys())
 
 
-@dataclass(slots=True)
+@dataclass
 class AppResult(_ReadAsMapping):
     """One active application's step (never mutated after the step).
 
@@ -91,7 +91,7 @@ class AppResult(_ReadAsMapping):
     freq_khz: int
 
 
-@dataclass(slots=True)
+@dataclass
 class StepResult(_ReadAsMapping):
     """One control period's metrics, the same for every backend (see ``envs/README.md``).
 
@@ -103,7 +103,8 @@ class StepResult(_ReadAsMapping):
         a field not named is modelled (everything in simulation). See :meth:`source`.
 
     Never mutated after the step (not frozen only because a frozen dataclass is slower to
-    build, and the simulator builds tens of thousands a second), so ``copy.deepcopy`` (which vectorised
+    build, and the simulator builds tens of thousands a second; no ``slots=True``, which the
+    board's Python 3.8 lacks), so ``copy.deepcopy`` (which vectorised
     environments apply to every info) returns it as is.
     """
 
