@@ -162,6 +162,9 @@ def late_rlrm_imports() -> list[str]:
             continue
         tree = parse(path)
         top = {id(n) for n in tree.body}
+        for node in tree.body:  # `if TYPE_CHECKING:` at the top: imports for annotations only
+            if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+                top.update(id(n) for n in node.body)
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top:
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]

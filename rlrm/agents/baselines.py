@@ -11,7 +11,7 @@ step's work held constant (work-conserving), the load it sees at frequency ``f``
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from rlrm.agents.base import Policy
 from rlrm.errors import InputError
 from rlrm.sim.fixed import parse_fixed
 from rlrm.sim.simulator import OperatingPoint
+
+if TYPE_CHECKING:  # the board side loads policies without gymnasium
+    from rlrm.env.dynamic_dnn import DynamicDNNEnv
 
 #: upper bound on governor samples per control period (cost bound; the kernel's 10-20 ms
 #: sampling means 50-100 samples per second)
@@ -84,7 +87,7 @@ class GovernorPolicy(Policy):
         self.tunables = tunables
         self.name = governor + ("+dofa" if dofa else "")
 
-    def reset(self, env: Any, seed: Optional[int] = None) -> None:
+    def reset(self, env: DynamicDNNEnv, seed: Optional[int] = None) -> None:
         sim = env.sim
         self.unit_index = sim.resolve_unit(sim.scenario.unit, "unit")
         self.unit = sim.platform.units[sim.unit_names[self.unit_index]]
@@ -104,7 +107,7 @@ class GovernorPolicy(Policy):
         self.levels = [env.n_subnets - 1 for _ in env.managed]
         self.managed = list(env.managed)
 
-    def _next_frequency(self, env: Any) -> int:
+    def _next_frequency(self, env: DynamicDNNEnv) -> int:
         f_last = self.freq_khz
         work = self.util * f_last
         f = f_last
@@ -116,7 +119,7 @@ class GovernorPolicy(Policy):
             f = self.gov.next_frequency(load, f)
         return f
 
-    def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
+    def act(self, env: DynamicDNNEnv, obs: np.ndarray, info: dict) -> Any:
         sim = env.sim
         f = self._next_frequency(env)
         fi = min(self.unit.freqs_khz.index(f), sim.max_freq_index(self.unit_index))
@@ -149,14 +152,14 @@ class FixedPolicy(Policy):
         self.spec = spec
         self.name = spec if spec.startswith("fixed:") else f"fixed:{spec}"
 
-    def reset(self, env: Any, seed: Optional[int] = None) -> None:
+    def reset(self, env: DynamicDNNEnv, seed: Optional[int] = None) -> None:
         self.point = parse_fixed(self.spec, env.sim)
         try:
             self.action = env.encode(self.point)
         except ValueError:
             raise InputError("--policy", "unit", f"{self.spec}: the environment's units are {', '.join(env.units)}") from None
 
-    def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
+    def act(self, env: DynamicDNNEnv, obs: np.ndarray, info: dict) -> Any:
         a = self.action
         return a if len(env.managed) == 1 else np.full(len(env.managed), a)
 
@@ -166,10 +169,10 @@ class RandomPolicy(Policy):
 
     name = "random"
 
-    def reset(self, env: Any, seed: Optional[int] = None) -> None:
+    def reset(self, env: DynamicDNNEnv, seed: Optional[int] = None) -> None:
         self.rng = np.random.default_rng(seed)
 
-    def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
+    def act(self, env: DynamicDNNEnv, obs: np.ndarray, info: dict) -> Any:
         mask = env.action_masks().reshape(len(env.managed), -1)
         picks = [int(self.rng.choice(np.flatnonzero(m))) for m in mask]
         return picks[0] if len(picks) == 1 else np.asarray(picks)

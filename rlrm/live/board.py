@@ -221,19 +221,14 @@ class LiveBoard(Backend):
         assert self.runner is not None
         board = self.board
         units = board.units
-        pts, active, online, freq_idx = plan.points, plan.active, plan.online, plan.freq_index
+        online, freq_idx = plan.online, plan.freq_index
         bg_applied = self._apply_background()
 
-        slot = self.period_s / max(1, sum(1 for a in active if a))
+        slot = self.period_s / max(1, sum(1 for a in plan.active if a))
         applied_any = False
         tally = self.tally()
         deadline = self.targets.latency_ms
-        for a_i, p in enumerate(pts):
-            if not active[a_i]:
-                tally.inactive()
-                continue
-            u = board.option_unit[p.option]
-            unit = units[u]
+        for a_i, p, u, unit in self.running(plan, tally):
             applied_any = self._apply(unit.name, unit.freqs_khz[freq_idx[u]], board.option_cores[p.option]) or applied_any
             self.runner.switch(self._model_level(p.subnet, a_i))
             lat = self.runner.run_for(slot, fps=self.apps[a_i].fps)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:  # the board side loads policies without gymnasium
+    from rlrm.env.dynamic_dnn import DynamicDNNEnv
 
 
 class FastDecider:
@@ -65,7 +68,7 @@ class MaskCache:
     :param env: the unwrapped :class:`rlrm.env.DynamicDNNEnv`
     """
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: DynamicDNNEnv) -> None:
         self.env = env
         self._cache: dict[str, np.ndarray] = {}
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 import abc
 import importlib
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
 from rlrm.errors import InputError
-from rlrm.platform.profile import Platform
+from rlrm.platform.profile import ComputeUnit, Platform
 from rlrm.sim.model import BoardModel, StepTally
 from rlrm.sim.result import OperatingPoint, StepResult
 from rlrm.sim.scenario import Scenario, sample_background
@@ -228,6 +228,18 @@ class Backend(abc.ABC):
     def tally(self) -> StepTally:
         """An empty tally of one step's applications."""
         return StepTally(self.board)
+
+    def running(self, plan: Plan, tally: StepTally) -> Iterator[tuple[int, OperatingPoint, int, ComputeUnit]]:
+        """The applications ``plan`` runs, as ``(app index, point, unit index, unit)``, in scenario
+        order; the inactive ones are tallied as such on the way."""
+        board = self.board
+        active = plan.active
+        for a_i, p in enumerate(plan.points):
+            if not active[a_i]:
+                tally.inactive()
+                continue
+            u = board.option_unit[p.option]
+            yield a_i, p, u, board.units[u]
 
     def result(self, plan: Plan, tally: StepTally, power_units: list, util: list, power_w: float,
                background: list, **live: Any) -> StepResult:

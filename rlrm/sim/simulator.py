@@ -83,7 +83,7 @@ class BoardSimulator(Backend):
         lat0 = [0.0] * len(pts)
         app_busy = [0.0] * len(pts)
         demand = [0.0] * len(units)  # other-load bookkeeping: CPU threads' busy, GPU share
-        for a_i, p in enumerate(pts):
+        for a_i, p in enumerate(pts):  # the active apps' points (inactive ones keep 0)
             if active[a_i]:
                 u = opt_unit[p.option]
                 lat0[a_i] = board.latency_ms[a_i][p.subnet][p.option][freq_idx[u]] * lat_scale
@@ -92,12 +92,7 @@ class BoardSimulator(Backend):
 
         tally = self.tally()
         deadline = self.targets.latency_ms
-        for a_i, p in enumerate(pts):
-            if not active[a_i]:
-                tally.inactive()
-                continue
-            u = opt_unit[p.option]
-            unit = units[u]
+        for a_i, p, u, unit in self.running(plan, tally):
             cores = opt_cores[p.option]
             mine = app_busy[a_i] * (cores if unit.kind == "cpu" else 1.0)
             other = bg[u] + demand[u] - mine
