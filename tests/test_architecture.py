@@ -12,6 +12,8 @@ import functools
 from pathlib import Path
 from typing import Iterator
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1] / "rlrm"
 
 #: modules allowed over MAX_LINES and to use/export private names across modules: TEMPORARY.
@@ -257,3 +259,20 @@ def test_no_private_name_across_modules() -> None:
 def test_no_private_attribute_of_another_object() -> None:
     reads = [r for r in private_attribute_reads(set(defined_private_attributes())) if not _allowed(r)]
     assert not reads, "private attributes read from another object:\n" + "\n".join(reads)
+
+
+def test_the_checks_catch_planted_violations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fake rlrm with a cycle, a private import, a private attribute read and a late import."""
+    pkg = tmp_path / "rlrm"
+    for sub in ("a", "b"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a" / "x.py").write_text("from rlrm.b.y import _hidden\n\n\nclass X:\n    def __init__(self):\n"
+                                    "        self._table = []\n")
+    (pkg / "b" / "y.py").write_text("def _hidden(x):\n    from rlrm.a.x import X\n    return x._table\n")
+    monkeypatch.setitem(globals(), "ROOT", pkg)
+    assert find_cycle(package_graph()) in (["a", "b", "a"], ["b", "a", "b"])
+    assert private_uses() == ["rlrm.a.x:1 imports rlrm.b.y._hidden"]
+    assert private_attribute_reads(set(defined_private_attributes())) == ["rlrm.b.y:3 reads ._table"]
+    assert late_rlrm_imports() == ["rlrm.b.y:2 imports rlrm.a.x"]
