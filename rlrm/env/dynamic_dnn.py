@@ -91,7 +91,7 @@ class DynamicDNNEnv(gym.Env):
     ``energy_per_inference_mj``, ``power_w``, ``accuracy``, ``inferences``, ``subnet``,
     ``unit``, ``cores``, ``freq_khz`` (first managed app), ``target_latency_ms``,
     ``power_budget_w``, ``energy_budget_mj``, ``accuracy_floor``, ``reward_terms``,
-    ``invalid_action``, ``power_mode`` and ``result`` (the simulator's full step result).
+    ``invalid_action``, ``power_mode`` and ``result`` (the backend's full :class:`rlrm.sim.StepResult`).
 
     ## Arguments
 
