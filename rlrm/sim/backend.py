@@ -24,7 +24,7 @@ from typing import Any, Iterator, Optional, Sequence
 import numpy as np
 
 from rlrm.errors import InputError
-from rlrm.platform.profile import ComputeUnit, Platform
+from rlrm.platform.profile import ComputeUnit, Platform, PowerMode
 from rlrm.sim.model import BoardModel, StepTally
 from rlrm.sim.result import OperatingPoint, StepResult
 from rlrm.sim.scenario import Scenario, sample_background
@@ -80,6 +80,9 @@ class Backend(abc.ABC):
         self.options = board.options
         self.apps = board.apps
         self.rng = np.random.default_rng(seed)
+        self.power_mode: Optional[PowerMode] = None
+        self._freq_caps: list[int] = []  # per unit, the highest frequency index the power mode allows
+        self._online: list[int] = []  # per unit, the cores the power mode leaves online (1 for a GPU)
         #: domain-randomisation factors (1.0: the profile and traces as they are)
         self.latency_scale = 1.0
         self.power_scale = 1.0
@@ -167,19 +170,20 @@ class Backend(abc.ABC):
         self.pending_background = bg_cores
         self.pending_background_activity = bg_act
         self.pending_noise = rng.standard_normal(len(self.apps)).tolist()
-        self.power_mode, self.targets, self.active = self.board.schedule_at(t)
+        mode, self.targets, self.active = self.board.schedule_at(t)
+        if mode is not self.power_mode:  # caps and cores online change with the mode only
+            self.power_mode = mode
+            self._freq_caps = [max(i for i, f in enumerate(u.freqs_khz) if f <= mode.freq_cap_khz(u)) for u in units]
+            self._online = [mode.cores_online(u) if u.kind == "cpu" else 1 for u in units]
 
     # ------------------------------------------------------------------ queries
     def online_cores(self, unit_index: int) -> int:
         """Cores of a unit the power mode leaves online (1 for a GPU)."""
-        unit = self.board.units[unit_index]
-        return self.power_mode.cores_online(unit) if unit.kind == "cpu" else 1
+        return self._online[unit_index]
 
     def max_freq_index(self, unit_index: int) -> int:
         """Highest frequency index the power mode allows on a unit."""
-        unit = self.board.units[unit_index]
-        cap = self.power_mode.freq_cap_khz(unit)
-        return max(i for i, f in enumerate(unit.freqs_khz) if f <= cap)
+        return self._freq_caps[unit_index]
 
     def option_allowed(self, option: int) -> bool:
         """Whether a compute option fits the cores online now."""
