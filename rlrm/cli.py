@@ -20,7 +20,7 @@ from rlrm.extras import missing_extra_message
 COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.platform.cli",
     "rlrm.sim.cli",
-    "rlrm.agents.cli",
+    "rlrm.evaluate.cli",
     "rlrm.compare.cli",
     "rlrm.train.cli",
     "rlrm.sweep.cli",

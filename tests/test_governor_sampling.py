@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from rlrm.agents import governors as g
-from rlrm.agents.baselines import DofaManager, GovernorPolicy
+from rlrm import governors as g
+from rlrm.policy.baselines import DofaManager, GovernorPolicy
 from rlrm.agents.registry import make_policy
 from rlrm.env import DynamicDNNEnv
 from rlrm.errors import InputError

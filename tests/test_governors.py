@@ -14,7 +14,7 @@ from typing import List, Sequence
 
 import pytest
 
-from rlrm.agents import governors as g
+from rlrm import governors as g
 from rlrm.errors import InputError
 
 XAVIER_CPU = [115200 + 76800 * k for k in range(24)] + [1907200]
@@ -459,6 +459,6 @@ def test_bad_load_and_current_rejected() -> None:
 
 
 def test_importable_without_torch() -> None:
-    code = "import sys, rlrm.agents.governors; assert 'torch' not in sys.modules; print('ok')"
+    code = "import sys, rlrm.governors; assert 'torch' not in sys.modules; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"

@@ -1,11 +1,7 @@
-"""Agents that pick subnetwork, compute unit and frequency: PPO, the Linux governors, oracles.
+"""Policies that pick subnetwork, compute unit and frequency: PPO checkpoints (through
+:mod:`rlrm.policy`), the governor baselines, ``lut``, ``static-best``, the oracle.
 
-Submodules are imported on demand; this package imports nothing heavy, so the governors
-(``rlrm.agents.governors``) work on the device without torch or stable-baselines3.
+The kernel governors themselves are one layer down, in :mod:`rlrm.governors`, so that the
+simulator (whose CPU units run schedutil) and these policies share them without a cycle.
+Submodules are imported on demand; this package imports nothing heavy.
 """
-
-from __future__ import annotations
-
-from rlrm.agents import governors
-
-__all__ = ["governors"]

@@ -2,26 +2,26 @@
 Dynamic-OFA does), fixed operating points and masked random actions.
 
 A governor baseline runs the DNN on the unit the scenario names (all online cores of a CPU
-unit) and lets a kernel governor (:mod:`rlrm.agents.governors`) pick that unit's frequency;
+unit) and lets a kernel governor (:mod:`rlrm.governors`) pick that unit's frequency;
 a GPU unit runs the board's GPU governor (the profile's ``governor``: ``nvhost_podgov`` on
 Jetson, ``simple_ondemand`` on Mali). Inside each control period the governor samples at its
 own rate (schedutil at its rate limit, ondemand / conservative at ``sampling_rate``, devfreq
-at ``polling_ms``; :func:`rlrm.agents.governors.run_period`). The backend reports one
+at ``polling_ms``; :func:`rlrm.governors.run_period`). The backend reports one
 utilisation per unit and period, so each sub-interval sees the last period's work at the
 sub-interval's frequency (work-conserving: ``min(1, u * f_last / f)``; a saturated unit stays
-busy, see :func:`rlrm.agents.governors.subinterval_load`). The first period,
+busy, see :func:`rlrm.governors.subinterval_load`). The first period,
 before anything is measured, runs at the frequency the unit starts at (its maximum); from
 the second on the governor follows the scenario's measured load.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from rlrm.agents import governors
-from rlrm.agents.base import Policy
+from rlrm import governors
+from rlrm.policy.base import Policy
 from rlrm.errors import InputError
 from rlrm.sim.fixed import parse_fixed
 from rlrm.sim.simulator import OperatingPoint
@@ -29,6 +29,9 @@ from rlrm.validate import check_number
 
 #: governors that run on a GPU unit as they are (the others hand the GPU to its own governor)
 STATIC_ON_EVERY_UNIT = ("performance", "powersave")
+
+if TYPE_CHECKING:  # the board side loads policies without gymnasium
+    from rlrm.env.dynamic_dnn import DynamicDNNEnv
 
 
 class DofaManager:
@@ -117,7 +120,7 @@ class GovernorPolicy(Policy):
             return self.governor_name
         return self.gpu_governor_name or unit.governor or "simple_ondemand"
 
-    def reset(self, env: Any, seed: Optional[int] = None) -> None:
+    def reset(self, env: DynamicDNNEnv, seed: Optional[int] = None) -> None:
         sim = env.sim
         self.unit_index = sim.resolve_unit(sim.scenario.unit, "unit")
         self.unit = sim.platform.units[sim.unit_names[self.unit_index]]
@@ -143,7 +146,7 @@ class GovernorPolicy(Policy):
             return self.freq_khz
         return governors.run_period(self.gov, self.util, self.freq_khz, self.samples)[-1]
 
-    def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
+    def act(self, env: DynamicDNNEnv, obs: np.ndarray, info: dict) -> Any:
         sim = env.sim
         f = self.next_frequency()
         fi = min(self.unit.freqs_khz.index(f), sim.max_freq_index(self.unit_index))
@@ -176,14 +179,14 @@ class FixedPolicy(Policy):
         self.spec = spec
         self.name = spec if spec.startswith("fixed:") else f"fixed:{spec}"
 
-    def reset(self, env: Any, seed: Optional[int] = None) -> None:
+    def reset(self, env: DynamicDNNEnv, seed: Optional[int] = None) -> None:
         self.point = parse_fixed(self.spec, env.sim)
         try:
             self.action = env.encode(self.point)
         except ValueError:
             raise InputError("--policy", "unit", f"{self.spec}: the environment's units are {', '.join(env.units)}") from None
 
-    def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
+    def act(self, env: DynamicDNNEnv, obs: np.ndarray, info: dict) -> Any:
         a = self.action
         return a if len(env.managed) == 1 else np.full(len(env.managed), a)
 
@@ -193,10 +196,10 @@ class RandomPolicy(Policy):
 
     name = "random"
 
-    def reset(self, env: Any, seed: Optional[int] = None) -> None:
+    def reset(self, env: DynamicDNNEnv, seed: Optional[int] = None) -> None:
         self.rng = np.random.default_rng(seed)
 
-    def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
+    def act(self, env: DynamicDNNEnv, obs: np.ndarray, info: dict) -> Any:
         mask = env.action_masks().reshape(len(env.managed), -1)
         picks = [int(self.rng.choice(np.flatnonzero(m))) for m in mask]
         return picks[0] if len(picks) == 1 else np.asarray(picks)

@@ -44,7 +44,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from rlrm.agents import tuning
-from rlrm.agents.base import Policy
+from rlrm.policy.base import Policy
 
 #: margins ``lut`` tries on the tuning seeds when none is given
 MARGIN_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.45)

@@ -10,12 +10,15 @@ DVFS transition cost. It is the upper bound every learned policy is reported aga
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from rlrm.agents.base import Policy
+from rlrm.policy.base import Policy
 from rlrm.sim.simulator import OperatingPoint
+
+if TYPE_CHECKING:  # the board side loads policies without gymnasium
+    from rlrm.env.dynamic_dnn import DynamicDNNEnv
 
 
 class OraclePolicy(Policy):
@@ -29,11 +32,11 @@ class OraclePolicy(Policy):
     def __init__(self, rounds: int = 2) -> None:
         self.rounds = rounds
 
-    def reset(self, env: Any, seed: Optional[int] = None) -> None:
+    def reset(self, env: DynamicDNNEnv, seed: Optional[int] = None) -> None:
         if not hasattr(env.sim, "preview"):
             raise RuntimeError("the oracle needs the simulator backend")
 
-    def best_action(self, env: Any) -> tuple[Any, float]:
+    def best_action(self, env: DynamicDNNEnv) -> tuple[Any, float]:
         """The best action now and its reward."""
         k = len(env.managed)
         mask = env.action_masks().reshape(k, -1)
@@ -52,10 +55,10 @@ class OraclePolicy(Policy):
         return (current[0] if k == 1 else np.asarray(current)), best_r
 
     @staticmethod
-    def reward(env: Any, actions: list) -> float:
+    def reward(env: DynamicDNNEnv, actions: list) -> float:
         table = env.action_table
         points = [OperatingPoint(int(table[a, 0]), int(table[a, 1]), int(table[a, 2])) for a in actions]
         return env.reward_of(env.sim.preview(points))[0]
 
-    def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
+    def act(self, env: DynamicDNNEnv, obs: np.ndarray, info: dict) -> Any:
         return self.best_action(env)[0]

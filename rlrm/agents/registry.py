@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlrm.agents.base import Policy
-from rlrm.agents.baselines import FixedPolicy, GovernorPolicy, RandomPolicy
+from rlrm.policy.base import Policy
+from rlrm.policy.baselines import FixedPolicy, GovernorPolicy, RandomPolicy
 from rlrm.agents.lut import LutPolicy
 from rlrm.agents.oracle import OraclePolicy
 from rlrm.agents.static_best import StaticBestPolicy

@@ -26,8 +26,8 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 
 from rlrm.agents import tuning
-from rlrm.agents.base import Policy
-from rlrm.agents.baselines import FixedPolicy
+from rlrm.policy.base import Policy
+from rlrm.policy.baselines import FixedPolicy
 
 #: points of the screening stage confirmed by real rollouts
 CONFIRM = 5

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from rlrm.env.dynamic_dnn import DynamicDNNEnv
 from rlrm.errors import InputError
+from rlrm.rollout import rollout
 
 #: first tuning seed; evaluation seeds are below it
 TUNING_SEED_BASE = 10_000
@@ -56,8 +58,6 @@ def tuning_env(env: Any) -> Any:
     """A fresh environment made like ``env`` on the trace simulator (the one place tuning builds
     one): a design-time choice is made on the simulator of the same board and scenario, also
     when ``env`` drives the live board."""
-    from rlrm.env.dynamic_dnn import DynamicDNNEnv
-
     return DynamicDNNEnv(platform=env.platform, scenario=list(env.scenarios), reward_weights=env.weights,
                          period_s=env.sim.period_s, episode_steps=env.episode_steps, traces=dict(env.sim.traces),
                          randomization=dict(env.randomization) or None, units=list(env.units))
@@ -66,15 +66,12 @@ def tuning_env(env: Any) -> Any:
 def rollout_reward(policy: Any, env: Any, seeds: list[int]) -> float:
     """Mean per-step reward of ``policy`` on ``env`` over episodes with the given (contiguous) seeds.
 
-    The one place tuning runs episodes (through :func:`rlrm.evaluate.run_episodes`).
+    The one place tuning runs episodes (through :func:`rlrm.rollout.rollout`).
     """
-    from rlrm.evaluate import run_episodes
-
     for s in seeds:
         if not is_tuning_seed(s):
             raise ValueError(f"tuning on seed {s}, which is not a tuning seed")
-    summary, _ = run_episodes(policy, env, len(seeds), seeds[0])
-    return float(summary["reward_mean"])
+    return float(rollout(policy, env, len(seeds), seeds[0]).summary["reward_mean"])
 
 
 def tuning_reward(make: Callable[[], Any], env: Any, episodes: int) -> float:

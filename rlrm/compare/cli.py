@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from rlrm.compare.report import summary_table, write_report
+from rlrm.compare.runner import parse_policies, run_compare
 from rlrm.errors import InputError
+from rlrm.live.board import LiveConfig
+from rlrm.live.inference import parse_duration
+from rlrm.live.restore import report_unrestored
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,21 +45,10 @@ def run(args: argparse.Namespace) -> int:
 
     :param args: the parsed arguments
     """
-    live = None
-    if args.backend == "live":
-        from rlrm.live.board import LiveConfig
-
-        live = LiveConfig(model=args.model, inputs=args.input, sysfs_root=args.sysfs_root)
-    period = None
-    if args.period is not None:
-        from rlrm.live.inference import parse_duration
-
-        period = parse_duration(args.period, "--period")
+    live = LiveConfig(model=args.model, inputs=args.input, sysfs_root=args.sysfs_root) if args.backend == "live" else None
+    period = parse_duration(args.period, "--period") if args.period is not None else None
     if args.episode_steps is not None and args.episode_steps < 1:
         raise InputError("--episode-steps", "episode_steps", "must be >= 1")
-    from rlrm.compare.report import summary_table, write_report
-    from rlrm.compare.runner import parse_policies, run_compare
-
     specs = parse_policies(args.policies)
     result = run_compare(specs, args.platform, args.scenario, args.seeds, args.seed, args.logdir,
                          episode_steps=args.episode_steps, overwrite=args.overwrite, oracle=not args.no_oracle,
@@ -65,6 +59,4 @@ def run(args: argparse.Namespace) -> int:
     print(summary_table(result))
     print(f"TensorBoard: tensorboard --logdir {args.logdir}   (non-finite values logged as -1)")
     print(f"wrote {args.logdir}/summary.md, summary.csv, summary.json, tradeoff.png, timeseries.png, bars.png")
-    from rlrm.live.cli import report_unrestored
-
     return report_unrestored(result.get("restore_problems", []), result.get("statefile"))

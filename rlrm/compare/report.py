@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rlrm.evaluate import SUMMARY_KEYS, _fmt, format_table
+from rlrm.evaluate import SUMMARY_KEYS, format_table, format_value
 
 #: the files :func:`write_report` writes into the logdir
 REPORT_FILES = ("summary.md", "summary.csv", "summary.json", "tradeoff.png", "timeseries.png", "bars.png")
@@ -32,7 +32,7 @@ def markdown_table(result: dict) -> str:
             f"{result['episode_steps']} steps each, environment {result['env_kwargs'] or 'default'})\n\n")
     lines = ["| policy | " + " | ".join(SUMMARY_KEYS) + " |", "| --- " * (len(SUMMARY_KEYS) + 1) + "|"]
     for row in result["rows"]:
-        lines.append(f"| {row['policy']} | " + " | ".join(_fmt(row.get(k)) for k in SUMMARY_KEYS) + " |")
+        lines.append(f"| {row['policy']} | " + " | ".join(format_value(row.get(k)) for k in SUMMARY_KEYS) + " |")
     return head + "\n".join(lines) + "\n"
 
 

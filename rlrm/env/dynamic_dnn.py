@@ -13,7 +13,7 @@ from rlrm.env.reward import RewardWeights, step_reward
 from rlrm.errors import InputError
 from rlrm.validate import is_finite_number, short_repr
 from rlrm.platform import Platform, load_platform
-from rlrm.sim import BoardSimulator, OperatingPoint, Scenario, load_scenario
+from rlrm.sim import Backend, OperatingPoint, Scenario, StepResult, load_scenario, make_backend
 
 OBS_HIGH = 10.0
 
@@ -91,7 +91,7 @@ class DynamicDNNEnv(gym.Env):
     ``energy_per_inference_mj``, ``power_w``, ``accuracy``, ``inferences``, ``subnet``,
     ``unit``, ``cores``, ``freq_khz`` (first managed app), ``target_latency_ms``,
     ``power_budget_w``, ``energy_budget_mj``, ``accuracy_floor``, ``reward_terms``,
-    ``invalid_action``, ``power_mode`` and ``result`` (the simulator's full step result).
+    ``invalid_action``, ``power_mode`` and ``result`` (the backend's full :class:`rlrm.sim.StepResult`).
 
     ## Arguments
 
@@ -106,7 +106,9 @@ class DynamicDNNEnv(gym.Env):
     :param backend: ``sim`` (the trace-driven simulator) or ``live`` (this machine: real
         inferences and background load, :class:`rlrm.live.LiveBoard`; same spaces as ``sim``
         for the same platform and scenario; registered as ``rlrm/DynamicDNNLive-v0``,
-        nondeterministic). Call :meth:`close` to stop its workers and restore the board.
+        nondeterministic), any name :func:`rlrm.sim.register_backend` added, or a
+        :class:`rlrm.sim.Backend` already built (its platform and scenario are then the
+        environment's). Call :meth:`close` to stop its workers and restore the board.
     :param reward_weights: a dict or :class:`RewardWeights` overriding the default weights
     :param period_s: control period in seconds (default: the scenario's)
     :param episode_steps: episode length in control steps (default: the scenario's)
@@ -137,7 +139,7 @@ class DynamicDNNEnv(gym.Env):
         self,
         platform: Union[str, Platform] = "jetson-xavier-nx",
         scenario: Union[str, Scenario] = "steady",
-        backend: str = "sim",
+        backend: Union[str, Backend] = "sim",
         reward_weights: Optional[Union[Mapping[str, float], RewardWeights]] = None,
         period_s: Optional[float] = None,
         episode_steps: Optional[int] = None,
@@ -147,9 +149,9 @@ class DynamicDNNEnv(gym.Env):
         live: Optional[Any] = None,
     ) -> None:
         super().__init__()
-        if backend not in ("sim", "live"):
-            raise InputError("backend", "backend", f"{backend!r} is not a backend (sim or live)")
-        self.backend = backend
+        if isinstance(backend, Backend):
+            # a backend built by the caller: it fixes the platform and the scenario
+            platform, scenario = backend.platform, backend.scenario
         self.platform = platform if isinstance(platform, Platform) else load_platform(platform)
         listed = list(scenario) if isinstance(scenario, (list, tuple)) else [scenario]
         if not listed:
@@ -162,16 +164,11 @@ class DynamicDNNEnv(gym.Env):
         if episode_steps is not None and not (isinstance(episode_steps, int) and episode_steps >= 1):
             raise InputError("episode_steps", "episode_steps", f"must be an integer >= 1, got {episode_steps!r}")
         self.weights = RewardWeights.from_mapping(reward_weights)
-        if backend == "live":
-            if len(self.scenarios) > 1 or randomization:
-                raise InputError("backend", "live", "the live backend runs one scenario, without randomisation")
-            from rlrm.live import LiveBoard, LiveConfig
-
-            cfg = live if isinstance(live, LiveConfig) else LiveConfig(**dict(live or {}))
-            self._sims = [LiveBoard(self.platform, self.scenarios[0], traces=traces, period_s=period_s, config=cfg)]
-        else:
-            self._sims = [BoardSimulator(self.platform, sc, traces=traces, period_s=period_s) for sc in self.scenarios]
-        self.sim = self._sims[0]
+        self._sims: list[Backend] = self._make_backends(backend, traces, period_s, randomization, live)
+        #: the backend name (``sim``, ``live``)
+        self.backend = self._sims[0].name
+        #: the backend of the current scenario (:class:`rlrm.sim.Backend`)
+        self.sim: Backend = self._sims[0]
         self._episode_steps_arg = episode_steps
         self.episode_steps = int(episode_steps or self.scenario.episode_steps)
         self.options = list(self.sim.options)
@@ -186,8 +183,20 @@ class DynamicDNNEnv(gym.Env):
         self._unavailable = np.zeros(len(self.action_table), dtype=bool)
         self._select(0)
         self._t = 0
-        self._last: Optional[dict] = None
+        self._last: Optional[StepResult] = None
         self._prev: list = [None] * len(self.managed)
+
+    def _make_backends(self, backend: Union[str, Backend], traces: Optional[dict], period_s: Optional[float],
+                       randomization: Optional[Mapping[str, Any]], live: Optional[Any]) -> list[Backend]:
+        """One backend per scenario of the mix (the live board runs one scenario, unrandomised)."""
+        if isinstance(backend, Backend):
+            return [backend]
+        if backend == "sim":
+            return [make_backend("sim", self.platform, sc, traces=traces, period_s=period_s) for sc in self.scenarios]
+        if backend == "live" and (len(self.scenarios) > 1 or randomization):
+            raise InputError("backend", "live", "the live backend runs one scenario, without randomisation")
+        kwargs = {"config": live} if backend == "live" else {}
+        return [make_backend(str(backend), self.platform, self.scenarios[0], traces=traces, period_s=period_s, **kwargs)]
 
     def _select(self, index: int) -> None:
         """Make scenario ``index`` of the mix the current one."""
@@ -199,7 +208,7 @@ class DynamicDNNEnv(gym.Env):
         self.ref_latency_ms = ref["latency_ms"]
         self.ref_energy_mj = ref["energy_mj"]
         self.full_power_w = self.sim.full_load_power_w(self.platform.power_mode())
-        top1 = self.sim._top1[self.managed[0]]
+        top1 = self.sim.top1(self.managed[0])
         self.top1_range = (min(top1), max(top1))
 
     def _randomize(self) -> None:
@@ -224,7 +233,7 @@ class DynamicDNNEnv(gym.Env):
 
     # ------------------------------------------------------------------ spaces
     def _build_action_table(self) -> None:
-        n_sub = min(len(self.sim._top1[i]) for i in self.managed)
+        n_sub = min(len(self.sim.top1(i)) for i in self.managed)
         rows = []
         for s in range(n_sub):
             for o, (unit, _cores) in enumerate(self.options):
@@ -329,7 +338,12 @@ class DynamicDNNEnv(gym.Env):
             invalid |= bad
         return points, invalid
 
-    def reward_of(self, result: dict) -> tuple[float, dict]:
+    @property
+    def unavailable(self) -> np.ndarray:
+        """Per action row, whether domain randomisation took its frequency away this episode."""
+        return self._unavailable
+
+    def reward_of(self, result: StepResult) -> tuple[float, dict]:
         """The reward a step result earns (what the oracle maximises)."""
         return step_reward(result, self.weights, self.top1_range, self.ref_energy_mj)
 
@@ -346,29 +360,29 @@ class DynamicDNNEnv(gym.Env):
     def close(self) -> None:
         """Release the live backend (background workers stopped, board restored); no-op in sim."""
         for sim in self._sims:
-            closer = getattr(sim, "close", None)
-            if closer is not None:
-                closer()
+            sim.close()
         super().close()
 
     # ------------------------------------------------------------------ helpers
-    def _info(self, result: dict, terms: dict, invalid: bool) -> dict:
-        first = next((result["apps"][i] for i in self.managed if result["apps"][i] is not None), None)
-        t = result["targets"]
+    def _info(self, result: StepResult, terms: dict, invalid: bool) -> dict:
+        apps = result.apps
+        first = next((apps[i] for i in self.managed if apps[i] is not None), None)
+        t = result.targets
         info = {
-            "energy_mj": result["energy_mj"], "power_w": result["power_w"],
-            "energy_per_inference_mj": result["energy_per_inference_mj"], "inferences": result["inferences"],
+            "energy_mj": result.energy_mj, "power_w": result.power_w,
+            "energy_per_inference_mj": result.energy_per_inference_mj, "inferences": result.inferences,
             "target_latency_ms": t.latency_ms, "power_budget_w": t.power_w, "energy_budget_mj": t.energy_mj,
             "accuracy_floor": t.accuracy, "reward_terms": terms, "invalid_action": invalid,
-            "power_mode": result["power_mode"], "result": result,
+            "power_mode": result.power_mode, "result": result,
         }
-        for key in ("energy_estimated", "sensor_fault"):  # the live backend's
-            if key in result:
-                info[key] = result[key]
+        if result.energy_estimated is not None:  # the live backend's
+            info["energy_estimated"] = result.energy_estimated
+        if result.sensor_fault is not None:
+            info["sensor_fault"] = result.sensor_fault
         if first is not None:
-            info.update(latency_ms=first["latency_ms"], deadline_miss=first["deadline_miss"],
-                        accuracy=first["accuracy"], subnet=first["subnet"], unit=first["unit"],
-                        cores=first["cores"], freq_khz=first["freq_khz"])
+            info.update(latency_ms=first.latency_ms, deadline_miss=first.deadline_miss,
+                        accuracy=first.accuracy, subnet=first.subnet, unit=first.unit,
+                        cores=first.cores, freq_khz=first.freq_khz)
         return info
 
     def _observation(self) -> np.ndarray:
@@ -389,21 +403,21 @@ class DynamicDNNEnv(gym.Env):
             if last is None:
                 util, freq, bg = 0.0, 1.0, 0.0
             else:
-                util, freq, bg = last["utilisation"][u], last["freq_khz"][u] / unit.f_max_khz, last["background"][u]
+                util, freq, bg = last.utilisation[u], last.freq_khz[u] / unit.f_max_khz, last.background[u]
             obs += [util, freq, bg, unit.freqs_khz[sim.max_freq_index(u)] / unit.f_max_khz,
                     sim.online_cores(u) / unit.cores]
         if last is None:
             obs += [0.0, 0.0]
         else:
-            obs += [ratio(last["power_w"], self.full_power_w), ratio(last["energy_per_inference_mj"], self.ref_energy_mj)]
+            obs += [ratio(last.power_w, self.full_power_w), ratio(last.energy_per_inference_mj, self.ref_energy_mj)]
         for k, i in enumerate(self.managed):
-            app = None if last is None else last["apps"][i]
+            app = None if last is None else last.apps[i]
             prev = self._prev[k]
             obs.append(1.0 if sim.active[i] else 0.0)
             if app is None:
                 obs += [0.0, 0.0, 0.0]
             else:
-                obs += [ratio(app["latency_ms"], self.ref_latency_ms), app["deadline_miss"], app["accuracy"] / 100.0]
+                obs += [ratio(app.latency_ms, self.ref_latency_ms), app.deadline_miss, app.accuracy / 100.0]
             if prev is None:
                 obs += [1.0, 1.0, 1.0]
             else:

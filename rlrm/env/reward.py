@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Mapping, Optional
 
 from rlrm.errors import InputError
+from rlrm.sim.result import StepResult
 from rlrm.validate import is_finite_number, short_repr
 
 #: the normalised energy-per-inference term is capped here
@@ -80,28 +81,28 @@ class RewardWeights:
         return asdict(self)
 
 
-def step_reward(result: dict, weights: RewardWeights, top1_range: tuple, epi_ref: float) -> tuple[float, dict]:
+def step_reward(result: StepResult, weights: RewardWeights, top1_range: tuple, epi_ref: float) -> tuple[float, dict]:
     """Reward of one step result and its terms."""
-    targets = result["targets"]
+    targets = result.targets
     lo, hi = top1_range
     span = max(hi - lo, 1e-9)
     acc_terms, lat_terms, floor_terms = [], [], []
-    for app in result["apps"]:
-        if app is None or not app["controlled"]:
+    for app in result.apps:
+        if app is None or not app.controlled:
             continue
-        miss = app["deadline_miss"]
-        acc_norm = (app["accuracy"] - lo) / span
+        miss = app.deadline_miss
+        acc_norm = (app.accuracy - lo) / span
         acc_terms.append((0.5 + 0.5 * acc_norm) * (1.0 - miss))
-        over = app["latency_ms"] / targets.latency_ms - 1.0 if targets.latency_ms < math.inf else 0.0
+        over = app.latency_ms / targets.latency_ms - 1.0 if targets.latency_ms < math.inf else 0.0
         lat_terms.append(miss + math.log1p(max(0.0, over)))
-        floor_terms.append(max(0.0, targets.accuracy - app["accuracy"]) / span)
+        floor_terms.append(max(0.0, targets.accuracy - app.accuracy) / span)
     n = len(acc_terms)
     if n == 0:
         terms = {"accuracy": 0.0, "latency": 0.0, "floor": 0.0}
     else:
         terms = {"accuracy": sum(acc_terms) / n, "latency": sum(lat_terms) / n, "floor": sum(floor_terms) / n}
-    power_over = max(0.0, result["power_w"] / targets.power_w - 1.0) if targets.power_w < math.inf else 0.0
-    epi = result["energy_per_inference_mj"]
+    power_over = max(0.0, result.power_w / targets.power_w - 1.0) if targets.power_w < math.inf else 0.0
+    epi = result.energy_per_inference_mj
     if n == 0 or not math.isfinite(epi) or epi_ref <= 0:  # a profile without power data: no energy term
         epi_norm = 0.0
         energy_over = 0.0

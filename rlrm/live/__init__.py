@@ -1,9 +1,10 @@
 """The live backend: real inferences, real background load, the board's actuators and sensors.
 
-:class:`LiveBoard` stands in for :class:`rlrm.sim.BoardSimulator` in
-:class:`rlrm.env.DynamicDNNEnv` (``backend="live"``): same options, schedule, targets and
-result dict, but each step applies the action through :class:`rlrm.hw.HardwareActuator`,
-runs the Dynamic-OFA model for one control period and measures what happened.
+:class:`LiveBoard` is the ``live`` :class:`rlrm.sim.Backend` of :class:`rlrm.env.DynamicDNNEnv`
+(``backend="live"``): it shares the :class:`rlrm.sim.BoardModel` (options, schedule, targets)
+with the simulator and returns the same :class:`rlrm.sim.StepResult`, but each step applies the
+action through :class:`rlrm.hw.HardwareActuator`, runs the Dynamic-OFA model for one control
+period and measures what happened.
 """
 
 from rlrm.live.background import BackgroundLoad

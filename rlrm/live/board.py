@@ -8,14 +8,17 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from rlrm.errors import InputError
+from rlrm.hw import HardwareActuator
 from rlrm.live.background import BackgroundLoad
 from rlrm.live.inference import InferenceRunner, load_model
 from rlrm.platform.profile import Platform
-from rlrm.sim.scenario import INF, Scenario
-from rlrm.sim.simulator import BoardSimulator, OperatingPoint, StepResult
+from rlrm.sim.backend import Backend, Plan
+from rlrm.sim.model import BoardModel
+from rlrm.sim.result import INF, MEASURED, OperatingPoint, StepResult
+from rlrm.sim.scenario import Scenario
 
 log = logging.getLogger("rlrm.live")
 
@@ -47,12 +50,12 @@ class LiveConfig:
     handlers: bool = True
 
 
-class LiveBoard(BoardSimulator):
-    """The board itself behind :class:`~rlrm.sim.BoardSimulator`'s interface.
+class LiveBoard(Backend):
+    """The board itself behind the :class:`~rlrm.sim.Backend` interface (the ``live`` backend).
 
-    Options, power modes, targets and the background schedule come from the profile, the
-    traces and the scenario exactly as in simulation (so the observation and action spaces
-    are the simulator's). :meth:`step` instead applies the operating point through
+    Options, power modes, targets and the background schedule come from the board model
+    (:class:`~rlrm.sim.BoardModel`: the profile, the traces and the scenario) exactly as in
+    simulation (so the observation and action spaces are the simulator's). :meth:`step` instead applies the operating point through
     :class:`rlrm.hw.HardwareActuator` (observe-only where it cannot write), sets the real
     background load (worker processes burning CPU at the scenario's level; GPU background
     is not possible and is ignored with one warning), runs the model's subnetwork for one
@@ -77,17 +80,22 @@ class LiveBoard(BoardSimulator):
     :param scenario: the workload scenario
     :param traces: optional ``{library: Trace}`` (targets and options as in simulation)
     :param period_s: control period; the scenario's when None
-    :param config: the live settings (:class:`LiveConfig`)
+    :param config: the live settings (:class:`LiveConfig`, or its fields as a mapping)
     :param runner: an :class:`InferenceRunner` to reuse (else one is built from ``config``)
+    :param board: a :class:`BoardModel` already built for this platform and scenario
+    :param seed: seed of the scenario's background schedule
     """
 
+    name = "live"
+
     def __init__(self, platform: Platform, scenario: Scenario, traces: Optional[dict] = None,
-                 period_s: Optional[float] = None, config: Optional[LiveConfig] = None,
-                 runner: Optional[InferenceRunner] = None) -> None:
-        super().__init__(platform, scenario, traces=traces, period_s=period_s)
-        self.config = config or LiveConfig()
+                 period_s: Optional[float] = None, config: Union[LiveConfig, Mapping[str, Any], None] = None,
+                 runner: Optional[InferenceRunner] = None, board: Optional[BoardModel] = None,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(board or BoardModel(platform, scenario, traces=traces, period_s=period_s), seed)
+        self.config = config if isinstance(config, LiveConfig) else LiveConfig(**dict(config or {}))
         self.runner = runner
-        self.actuator: Any = None
+        self.actuator: Optional[HardwareActuator] = None
         self.energy_estimated = True
         self.sensor_fault_steps = 0
         self.restore_problems: list[str] = []  # what close() could not put back (the kernel refused)
@@ -96,10 +104,11 @@ class LiveBoard(BoardSimulator):
         self._rail_units: Optional[set[int]] = None  # the units those rails measure (None: the whole board)
         self._sensor_fault: Optional[str] = None  # the current fault (None: sensors fine)
         self._warned_gpu_bg = False
-        cpu_units = [i for i, u in enumerate(self._units) if u.kind == "cpu"]
-        workers = sum(spec.cores for u, spec in self._bg if u in cpu_units)
+        cpu_units = [i for i, u in enumerate(self.board.units) if u.kind == "cpu"]
+        workers = sum(spec.cores for u, spec in self.board.background if u in cpu_units)
         self.background = BackgroundLoad(min(workers, os.cpu_count() or 1) if self.config.background else 0)
         self._applied: dict = {}
+        self.reset(seed)
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
@@ -116,7 +125,7 @@ class LiveBoard(BoardSimulator):
             device = self.config.device
             if device == "auto":
                 device = "cpu"
-                if self._units[self._scenario_unit].kind == "gpu":
+                if self.board.units[self.board.scenario_unit].kind == "gpu":
                     try:
                         import torch
 
@@ -125,8 +134,6 @@ class LiveBoard(BoardSimulator):
                         device = "cpu"
             self.runner = InferenceRunner(model, self.config.inputs, device=device)
         if self.actuator is None:
-            from rlrm.hw import HardwareActuator
-
             act = HardwareActuator(self.config.sysfs_root, statefile=self.config.statefile,
                                    observe_only=self.config.observe_only, handlers=self.config.handlers)
             act.open()
@@ -149,11 +156,13 @@ class LiveBoard(BoardSimulator):
                     self.kept_statefile = act.guard.statefile
 
     def reset(self, seed: Optional[int] = None) -> None:
+        """Back to time 0 of the scenario (the board stays open)."""
         super().reset(seed)
         self._applied = {}
         self._wall_start = time.perf_counter()
 
-    def preview(self, points: Sequence[Optional[OperatingPoint]]) -> dict:
+    def preview(self, points: Sequence[Optional[OperatingPoint]]) -> StepResult:
+        """Refused: a step on the board cannot be known before it runs (the oracle needs the simulator)."""
         raise InputError("backend", "live", "the live backend cannot preview a step (the oracle needs the simulator)")
 
     # ------------------------------------------------------------------ actuation
@@ -192,103 +201,63 @@ class LiveBoard(BoardSimulator):
         return ok
 
     # ------------------------------------------------------------------ dynamics
-    def step(self, points: Sequence[Optional[OperatingPoint]]) -> dict:
-        self.open()
-        result = self._measure(points)
-        self._last_freq = result["freq_index"]
-        self.step_index += 1
-        self.time_s = self.step_index * self.period_s
-        self._draw_pending()
-        return result
-
     def _model_level(self, subnet: int, a_i: int) -> int:
-        n = len(self._top1[a_i])
+        n = len(self.board.top1[a_i])
         m = self.runner.n_levels
         return subnet if n == m else int(round(subnet * (m - 1) / max(1, n - 1)))
 
-    def _measure(self, points: Sequence[Optional[OperatingPoint]]) -> dict:
-        units = self._units
-        n_units = len(units)
-        pts = self._resolve_points(points)
-        active = self.active
-        online = [self.online_cores(i) for i in range(n_units)]
-        freq_idx = [-1] * n_units
-        for a_i, p in enumerate(pts):
-            if active[a_i]:
-                u = self._opt_unit[p.option]
-                freq_idx[u] = max(freq_idx[u], min(p.freq_index, self.max_freq_index(u)))
-        for u in range(n_units):
-            if freq_idx[u] < 0:
-                freq_idx[u] = self._schedutil_index(u, self._pending_bg[u] / online[u])
+    def _apply_background(self) -> list[float]:
+        """Start this step's real background load; the load per unit, where the scenario put it."""
+        units = self.board.units
+        pending = self.pending_background
+        cpu_units = [u for u in range(len(units)) if units[u].kind == "cpu"]
+        if any(pending[u] > 0 for u in range(len(units)) if u not in cpu_units) and not self._warned_gpu_bg:
+            log.warning("rlrm: GPU background load cannot be generated here; ignored")
+            self._warned_gpu_bg = True
+        cpu_load = self.background.set_load(sum(pending[u] for u in cpu_units))
+        applied = [0.0] * len(units)
+        total = max(1e-12, sum(pending[v] for v in cpu_units))
+        for u in cpu_units:
+            applied[u] = cpu_load * pending[u] / total if cpu_load else 0.0
+        return applied
 
-        # real background load for this step
-        bg_applied = [0.0] * n_units
-        cpu_load = 0.0
-        for u in range(n_units):
-            if units[u].kind == "cpu":
-                cpu_load += self._pending_bg[u]
-            elif self._pending_bg[u] > 0 and not self._warned_gpu_bg:
-                log.warning("rlrm: GPU background load cannot be generated here; ignored")
-                self._warned_gpu_bg = True
-        cpu_load = self.background.set_load(cpu_load)
-        cpu_units = [u for u in range(n_units) if units[u].kind == "cpu"]
-        for u in cpu_units:  # report the load where the scenario put it
-            share = self._pending_bg[u] / max(1e-12, sum(self._pending_bg[v] for v in cpu_units))
-            bg_applied[u] = cpu_load * share if cpu_load else 0.0
+    def execute(self, plan: Plan) -> StepResult:
+        """Apply ``plan`` to the board, run each active application's subnetwork for its share of
+        the period and measure latency and power (see the class docstring)."""
+        self.open()
+        assert self.runner is not None
+        board = self.board
+        units = board.units
+        online, freq_idx = plan.online, plan.freq_index
+        bg_applied = self._apply_background()
 
-        n_active = max(1, sum(1 for a in active if a))
-        slot = self.period_s / n_active
+        slot = self.period_s / max(1, sum(1 for a in plan.active if a))
         applied_any = False
-        apps_out: list = []
-        busy_units = [0.0] * n_units
-        act_units = [0.0] * n_units
-        total_inf = 0.0
+        tally = self.tally()
         deadline = self.targets.latency_ms
-        for a_i, p in enumerate(pts):
-            if not active[a_i]:
-                apps_out.append(None)
-                continue
-            u = self._opt_unit[p.option]
-            unit = units[u]
-            cores = self._opt_cores[p.option]
-            applied_any = self._apply(unit.name, unit.freqs_khz[freq_idx[u]], cores) or applied_any
+        for a_i, p, u, unit in self.running(plan, tally):
+            applied_any = self._apply(unit.name, unit.freqs_khz[freq_idx[u]], board.option_cores[p.option]) or applied_any
             self.runner.switch(self._model_level(p.subnet, a_i))
             lat = self.runner.run_for(slot, fps=self.apps[a_i].fps)
             n_inf = float(len(lat))
-            mean = sum(lat) / n_inf
-            srt = sorted(lat)
-            median = srt[len(srt) // 2]
             miss = sum(1 for x in lat if x > deadline) / n_inf if deadline < INF else 0.0
-            if self.apps[a_i].controlled:
-                total_inf += n_inf
             busy = min(1.0, sum(lat) / 1000.0 / self.period_s)
-            share = busy * (cores if unit.kind == "cpu" else 1.0)
-            busy_units[u] += share
-            act_units[u] += share * self._act[a_i][p.subnet][p.option]
-            apps_out.append({"controlled": self.apps[a_i].controlled, "latency_ms": mean, "latency_median_ms": median,
-                             "inferences": n_inf, "deadline_miss": miss, "accuracy": self._top1[a_i][p.subnet],
-                             "subnet": p.subnet, "unit": unit.name, "cores": cores,
-                             "freq_khz": unit.freqs_khz[freq_idx[u]]})
+            tally.add(a_i, p, u, unit.freqs_khz[freq_idx[u]], busy, n_inf, sum(lat) / n_inf,
+                      sorted(lat)[len(lat) // 2], miss)
 
-        for u in range(n_units):
-            busy_units[u] += bg_applied[u]
-            act_units[u] += bg_applied[u] * 0.5
-        power_units, util = self._unit_power(busy_units, act_units, freq_idx, online)
+        for u in range(len(units)):
+            tally.busy[u] += bg_applied[u]
+            tally.activity[u] += bg_applied[u] * 0.5
+        power_units, util = board.unit_power(tally.busy, tally.activity, freq_idx, online, self.power_scale)
         power, estimated, fault = self._read_power(power_units)
         if power is None:
             power = self.platform.base_power_w + sum(power_units)
-        energy_mj = power * self.period_s * 1000.0
-        return StepResult({
-            "step": self.step_index, "time_s": self.time_s, "apps": apps_out,
-            "power_w": power, "energy_mj": energy_mj, "inferences": total_inf,
-            "energy_per_inference_mj": energy_mj / total_inf if total_inf > 0 else INF,
-            "unit_power_w": power_units, "utilisation": util, "freq_index": freq_idx,
-            "freq_khz": [units[u].freqs_khz[freq_idx[u]] for u in range(n_units)],
-            "background": [min(1.0, bg_applied[u] / online[u]) if units[u].kind == "cpu" else 0.0
-                           for u in range(n_units)],
-            "targets": self.targets, "power_mode": self.power_mode.name,
-            "energy_estimated": estimated, "sensor_fault": fault, "freq_applied": applied_any, "backend": "live",
-        })
+        background = [min(1.0, bg_applied[u] / online[u]) if units[u].kind == "cpu" else 0.0 for u in range(len(units))]
+        provenance = {"latency_ms": MEASURED, "inferences": MEASURED, "deadline_miss": MEASURED}
+        if not estimated:
+            provenance.update(power_w=MEASURED, energy_mj=MEASURED, energy_per_inference_mj=MEASURED)
+        return self.result(plan, tally, power_units, util, power, background, energy_estimated=estimated,
+                           sensor_fault=fault, freq_applied=applied_any, backend="live", provenance=provenance)
 
     def _read_power(self, power_units: Sequence[float]) -> tuple[Optional[float], bool, bool]:
         """Board power from the sensors: ``(watts, estimated, sensor_fault)``.
@@ -338,7 +307,7 @@ class LiveBoard(BoardSimulator):
         inputs = [k for k in good if k.upper() in INPUT_RAILS]
         if inputs:
             return inputs[:1], None
-        index = {u.name: i for i, u in enumerate(self._units)}
+        index = {u.name: i for i, u in enumerate(self.board.units)}
         unit_rails, covered = [], set()
         for sensor in self.platform.sensors:
             if sensor.name in good and sensor.measures and all(m in index for m in sensor.measures):

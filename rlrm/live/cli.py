@@ -5,15 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import signal
 import statistics
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any, Optional
 
+import numpy as np
+
+from rlrm.policy.base import Policy
+from rlrm.env.dynamic_dnn import DynamicDNNEnv
 from rlrm.errors import InputError
+from rlrm.evaluate import SUMMARY_KEYS, checkpoint_env_kwargs, format_table, resolve_policy
+from rlrm.live.board import LiveBoard, LiveConfig
+from rlrm.live.controller import FastDecider, MaskCache
 from rlrm.live.inference import parse_duration
+from rlrm.live.power_mode import PowerModeSwitch, power_mode_warning
+from rlrm.live.restore import report_unrestored
+from rlrm.platform import load_platform
+from rlrm.rollout import Callback, Decide, StepRecord, rollout
+from rlrm.rollout.tensorboard import (EPISODE_KEYS, NullWriter, TensorBoardCallback, clear_run_dir, finite, open_writer,
+                                      write_hparams)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,12 +61,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _sanitize(text: str) -> str:
-    import re
-
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_.") or "policy"
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
+def _raise_interrupt(signum: int, frame: Optional[FrameType]) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -66,8 +79,6 @@ def run(args: argparse.Namespace) -> int:
                       inputs=args.input, logdir=args.logdir, run_name=args.run_name, sysfs_root=args.sysfs_root,
                       observe_only=True if args.observe_only else None, background=not args.no_background,
                       seed=args.seed, set_power_mode=args.set_power_mode)
-    from rlrm.evaluate import format_table
-
     s = result["summary"]
     print(f"{result['platform']} / {result['scenario']} live: {s['steps']} steps of {result['period_s']:g} s, "
           f"model {args.model}, input {args.input}" + (" (energy estimated from the profile's power model)"
@@ -82,40 +93,38 @@ def run(args: argparse.Namespace) -> int:
     return report_unrestored(result["restore_problems"], result["statefile"])
 
 
-class _NoTensorBoard:
-    """Stands in for a SummaryWriter where torch is missing: logs nothing."""
-
-    def add_scalar(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def report_unrestored(problems: list[str], statefile: Optional[str]) -> int:
-    """1, with one line on stderr, when the board could not be put back as it was; else 0."""
-    if not problems:
-        return 0
-    print(f"rlrm: the board is NOT fully restored: {len(problems)} setting(s) refused (first: {problems[0]}); "
-          f"the original values are in {statefile}: run `rlrm restore {statefile}`", file=sys.stderr)
-    return 1
-
-
-def _fast_decision(policy: Any, env: Any) -> Optional[Any]:
-    """For a checkpoint of one managed application: a cached-mask, buffer-reusing decision
-    (:class:`rlrm.live.controller.FastDecider`); None for other policies (they use ``act``)."""
-    from rlrm.live.controller import FastDecider, MaskCache
-
+def _decision(policy: Policy, env: DynamicDNNEnv) -> Decide:
+    """How ``rlrm run`` decides, validated and decoded as ``env.step`` will (all of it timed):
+    for a checkpoint of one managed application a cached-mask, buffer-reusing decision
+    (:class:`rlrm.live.controller.FastDecider`), else the policy's ``act``."""
     inner = getattr(policy, "policy", None)
-    if inner is None or getattr(inner, "n_managed", 0) != 1 or len(env.managed) != 1 or \
-            getattr(policy, "splits_apps", False):
-        return None
-    decider = FastDecider(inner)
-    masks = MaskCache(env)
-    return lambda obs: decider.decide(obs, masks.get())
+    fast = inner is not None and getattr(inner, "n_managed", 0) == 1 and len(env.managed) == 1 and \
+        not getattr(policy, "splits_apps", False)
+    if fast:
+        decider = FastDecider(inner)
+        masks = MaskCache(env)
+
+        def decide(obs: np.ndarray, info: dict) -> Any:
+            action = decider.decide(obs, masks.get())
+            env.points_for(action)
+            return action
+    else:
+        def decide(obs: np.ndarray, info: dict) -> Any:
+            action = policy.act(env, obs, info)
+            env.points_for(action)
+            return action
+    return decide
+
+
+class _EnergyEstimated(Callback):
+    """Whether every step's power came from the power model (no sensor read at all)."""
+
+    def __init__(self) -> None:
+        self.all_steps = True
+
+    def on_step(self, record: StepRecord) -> bool:
+        self.all_steps = self.all_steps and bool(record.info.get("energy_estimated", True))
+        return True
 
 
 def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, period_s: Optional[float] = None,
@@ -145,18 +154,6 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
         ``sensor_fault_steps`` counts the steps whose power came from the power model because a
         sensor failed
     """
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # a board without torch (e.g. --model onnx:DIR): no TensorBoard, the summary still prints
-        SummaryWriter = None  # type: ignore[assignment,misc]
-
-    from rlrm.compare.runner import EPISODE_KEYS, _StepLogger, _write_hparams, finite
-    from rlrm.env.dynamic_dnn import DynamicDNNEnv
-    from rlrm.evaluate import SUMMARY_KEYS, checkpoint_env_kwargs, resolve_policy
-    from rlrm.live.board import LiveConfig
-    from rlrm.metrics import MetricsAccumulator
-    from rlrm.platform import load_platform
-
     policy = resolve_policy(policy_name)
     if policy_name == "oracle":
         raise InputError("--policy", "policy", "the oracle needs the simulator's hidden state; it cannot run live")
@@ -166,8 +163,6 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     env_kwargs = checkpoint_env_kwargs(policy, board)
     probe = DynamicDNNEnv(platform=board, scenario=scenario, period_s=period_s, **env_kwargs)
     policy.reset(probe, seed=seed)  # a checkpoint for another environment is refused before the board is opened
-    from rlrm.live.power_mode import PowerModeSwitch, power_mode_warning
-
     mode_switch = PowerModeSwitch(board, probe.scenario, sysfs_root) if set_power_mode else None
     mode_warning = None if set_power_mode else power_mode_warning(board, probe.scenario, sysfs_root)
     if mode_warning:
@@ -176,15 +171,13 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
     steps = max(1, int(math.ceil(duration_s / period - 1e-9)))
     name = run_name or f"run_{_sanitize(Path(policy_name.rstrip('/')).name)}_{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = Path(logdir) / name
-    if run_dir.is_dir() and any(run_dir.glob("events.out.tfevents.*")):
-        raise InputError(str(run_dir), "logdir", "already holds TensorBoard events (use another --run-name)")
+    clear_run_dir(run_dir, overwrite=False, hint="use another --run-name")
 
     old_term = signal.getsignal(signal.SIGTERM) if handlers else None
     if handlers:
         signal.signal(signal.SIGTERM, _raise_interrupt)  # the actuator restores first, then chains here
     env = None
     writer = None
-    decisions: list[float] = []
     try:
         if mode_switch is not None:
             switched = mode_switch.apply()
@@ -192,44 +185,27 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
                 print(switched, file=sys.stderr)
         env = DynamicDNNEnv(platform=board, scenario=scenario, backend="live", period_s=period_s,
                             episode_steps=steps, live=cfg, **env_kwargs)
-        env.sim.open()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if SummaryWriter is not None:
-            writer = SummaryWriter(log_dir=str(run_dir))
-        else:
-            writer = _NoTensorBoard()
+        live_board = env.sim
+        assert isinstance(live_board, LiveBoard)
+        live_board.open()
+        writer = open_writer(run_dir, required=False)
+        logged = not isinstance(writer, NullWriter)
+        if not logged:
             print("rlrm: note: no torch here, so no TensorBoard log (the summary below is complete)", file=sys.stderr)
-        hook = _StepLogger(writer, env, keep_episode=None)  # a live run may be long: keep nothing per step
-        acc = MetricsAccumulator()
-        obs, info = env.reset(seed=seed)
-        policy.reset(env, seed=seed)
-        estimated = True  # every step's power is the model's (no sensor read at all)
-        decide = _fast_decision(policy, env)
-        for step in range(steps):
-            t0 = time.perf_counter_ns()
-            action = decide(obs) if decide is not None else policy.act(env, obs, info)
-            env.points_for(action)  # validated and decoded as step() will
-            decisions.append((time.perf_counter_ns() - t0) / 1000.0)
-            obs, reward, terminated, truncated, info = env.step(action)
-            policy.observe(info)
-            acc.add(info["result"], reward)
-            hook(0, step, info, reward)
-            estimated = estimated and bool(info.get("energy_estimated", True))
-            if terminated or truncated:
-                break
-        summary = acc.summary()
-        for key in EPISODE_KEYS + ("sensor_fault_steps",):
-            writer.add_scalar(f"episode/{key}", finite(summary.get(key)), 0)
-        if SummaryWriter is not None:
-            _write_hparams(writer, {"policy": policy_name, "platform": env.platform.name,
-                                    "scenario": env.scenario.name, "seeds": 1, "seed": seed, "episode_steps": steps,
-                                    "backend": "live", "model": model},
-                           {f"hparam/{k}": finite(summary.get(k)) for k in SUMMARY_KEYS})
+        # a live run may be long: keep no step series; its one episode is the whole run
+        tb = TensorBoardCallback(writer, keep_episode=None, episode_keys=EPISODE_KEYS + ("sensor_fault_steps",))
+        estimated = _EnergyEstimated()  # every step's power is the model's (no sensor read at all)?
+        done = rollout(policy, env, 1, seed, callbacks=[tb, estimated], decide=_decision(policy, env))
+        summary = dict(done.summary)
+        write_hparams(writer, {"policy": policy_name, "platform": env.platform.name, "scenario": env.scenario.name,
+                               "seeds": 1, "seed": seed, "episode_steps": steps, "backend": "live", "model": model},
+                      {f"hparam/{k}": finite(summary.get(k)) for k in SUMMARY_KEYS})
+        decisions = done.decisions_us
         result = {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
                   "scenario": env.scenario.name, "period_s": period, "steps": steps, "summary": summary,
                   "decision_us_median": statistics.median(decisions) if decisions else math.nan,
-                  "energy_estimated": estimated, "run_dir": str(run_dir) if SummaryWriter is not None else "off (no torch)"}
-        live_board, closing, env = env.sim, env, None
+                  "energy_estimated": estimated.all_steps, "run_dir": str(run_dir) if logged else "off (no torch)"}
+        closing, env = env, None
         closing.close()  # background workers stopped, board restored: what it could not do goes in the result
         kept = live_board.kept_statefile
         return {**result, "restore_problems": list(live_board.restore_problems),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:  # the board side loads policies without gymnasium
+    from rlrm.env.dynamic_dnn import DynamicDNNEnv
 
 
 class FastDecider:
@@ -86,13 +89,13 @@ class MaskCache:
     :param env: the unwrapped :class:`rlrm.env.DynamicDNNEnv`
     """
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: DynamicDNNEnv) -> None:
         self.env = env
         self._cache: dict[str, np.ndarray] = {}
 
     def get(self) -> np.ndarray:
         env = self.env
-        if env.actions_dropped:
+        if env.unavailable.any():
             return env.action_masks()
         key = env.sim.power_mode.name
         m = self._cache.get(key)

@@ -1,6 +1,6 @@
 """Binding an exported policy to an environment: the checks that it was trained for this one
 (board, observation layout, action table, compute options, frequency tables, managed apps)
-and :class:`CheckpointPolicy`, the policy behind :class:`rlrm.agents.base.Policy`, which reads
+and :class:`CheckpointPolicy`, the policy behind :class:`rlrm.policy.base.Policy`, which reads
 the environment's action masks and, for a one-application policy in an environment that
 manages several, gives each application its own view of the observation.
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
-from rlrm.agents.base import Policy
+from rlrm.policy.base import Policy
 from rlrm.errors import InputError
 from rlrm.policy.spec import EnvSpec, env_spec_of
 
@@ -108,7 +108,7 @@ def per_app_views(policy: "NumpyPolicy", env: Any) -> list[np.ndarray]:
 
 
 class CheckpointPolicy(Policy):
-    """A :class:`rlrm.policy.numpy_policy.NumpyPolicy` behind the :class:`rlrm.agents.base.Policy`
+    """A :class:`rlrm.policy.numpy_policy.NumpyPolicy` behind the :class:`rlrm.policy.base.Policy`
     interface.
 
     ``reset(env)`` refuses an environment with another board, observation layout or action

@@ -182,7 +182,7 @@ class NumpyPolicy:
         check_env(self, env)
 
     def as_env_policy(self, name: Optional[str] = None) -> CheckpointPolicy:
-        """This policy as an :class:`rlrm.agents.base.Policy` (for ``rlrm evaluate`` and the controller)."""
+        """This policy as an :class:`rlrm.policy.base.Policy` (for ``rlrm evaluate`` and the controller)."""
         return CheckpointPolicy(self, name=name)
 
     def summary(self) -> str:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from rlrm.errors import InputError
-from rlrm.metrics import MetricsAccumulator
+from rlrm.sim.metrics import MetricsAccumulator
 from rlrm.platform import load_platform
 from rlrm.sim.fixed import parse_fixed
 from rlrm.sim.scenario import load_scenario

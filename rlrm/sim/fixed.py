@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from rlrm.errors import InputError
-from rlrm.sim.simulator import BoardSimulator, OperatingPoint
+from rlrm.sim.backend import Backend
+from rlrm.sim.result import OperatingPoint
 
 
-def parse_fixed(spec: str, sim: BoardSimulator) -> OperatingPoint:
+def parse_fixed(spec: str, sim: Backend) -> OperatingPoint:
     """Parse a fixed operating point for ``sim``.
 
     ``subnet``: a level (``-1`` or ``max``: the largest); ``unit``: a unit name, ``cpu`` or
@@ -21,7 +22,7 @@ def parse_fixed(spec: str, sim: BoardSimulator) -> OperatingPoint:
         if not sep or key.strip() not in ("subnet", "unit", "freq", "cores"):
             raise InputError(source, key.strip() or part, "expected subnet=L,unit=U,freq=F[,cores=N]")
         fields[key.strip()] = value.strip()
-    n_sub = len(sim._top1[0])
+    n_sub = len(sim.top1(0))
     sub_text = fields.get("subnet", "max")
     try:
         subnet = n_sub - 1 if sub_text in ("max", "-1") else (0 if sub_text == "min" else int(sub_text))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import ClassVar, List, Optional, Tuple
 
-from rlrm.agents.governors.common import Governor, PlatformFacts, Tunable, c_div, integer
+from rlrm.governors.common import Governor, PlatformFacts, Tunable, c_div, integer
 from rlrm.errors import InputError
 
 __all__ = ["DevfreqGovernor", "NvhostPodgovGovernor", "SimpleOndemandGovernor"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:  # the board side loads policies without gymnasium
+    from rlrm.env.dynamic_dnn import DynamicDNNEnv
 
 
 class Policy(ABC):
@@ -21,11 +24,11 @@ class Policy(ABC):
 
     name: str = "policy"
 
-    def reset(self, env: Any, seed: Optional[int] = None) -> None:  # noqa: B027 - optional hook
+    def reset(self, env: DynamicDNNEnv, seed: Optional[int] = None) -> None:  # noqa: B027 - optional hook
         """Start of an episode."""
 
     @abstractmethod
-    def act(self, env: Any, obs: np.ndarray, info: dict) -> Any:
+    def act(self, env: DynamicDNNEnv, obs: np.ndarray, info: dict) -> Any:
         """The action for this step."""
 
     def observe(self, info: dict) -> None:  # noqa: B027 - optional hook

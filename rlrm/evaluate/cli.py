@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from typing import Any
 
-from rlrm.evaluate import evaluate, format_table
+from rlrm.evaluate.episodes import evaluate, format_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` subcommand."""
     p = sub.add_parser("evaluate", help="evaluate a policy (governor, baseline, oracle or checkpoint) on the simulator")
     p.add_argument("--policy", required=True,
                    help="schedutil, schedutil+dofa, schedutil@L (subnetwork pinned at level L), performance, "
@@ -26,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``rlrm evaluate``."""
     env_kwargs = {"episode_steps": args.episode_steps} if args.episode_steps else {}
     result = evaluate(args.policy, args.platform, args.scenario, args.episodes, args.seed,
                       env_kwargs=env_kwargs, oracle=not args.no_oracle)
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _jsonable(x):  # noqa: ANN001, ANN202
+def _jsonable(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
     if isinstance(x, dict):

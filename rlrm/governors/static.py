@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Optional, Tuple
 
-from rlrm.agents.governors.common import RELATION_H, RELATION_L, Governor, Tunable, integer
+from rlrm.governors.common import RELATION_H, RELATION_L, Governor, Tunable, integer
 
 __all__ = ["PerformanceGovernor", "PowersaveGovernor", "StaticGovernor", "UserspaceGovernor"]
 

@@ -7,7 +7,7 @@
   defaults and checks (the project's shared field checks, :mod:`rlrm.validate`);
 * :class:`Governor`: the base class (validation, ``tunables``, ``sampling_period_s``, ``repr``);
 * :func:`samples_per_period` and :func:`run_period`: a governor sampled at its own rate inside
-  one control period of the simulator (see the module docstring of :mod:`rlrm.agents.governors`).
+  one control period of the simulator (see the module docstring of :mod:`rlrm.governors`).
 """
 
 from __future__ import annotations

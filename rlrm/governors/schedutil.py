@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Optional, Sequence, Tuple
 
-from rlrm.agents.governors.common import (
+from rlrm.governors.common import (
     CPUFREQ_FACTS,
     DEFAULT_KERNEL,
     NSEC_PER_SEC,
@@ -88,7 +88,7 @@ class SchedutilGovernor(Governor):
     ``cpufreq_policy_transition_delay_us`` for the transition latency). Simulation:
     ``period_s``, seconds per ``next_frequency`` call (default ``rate_limit_us``, or one
     tick when that is 0). Platform facts: ``freq_invariant`` (arm64: yes) and
-    :data:`rlrm.agents.governors.common.CPUFREQ_FACTS` (kernel >= 4.7).
+    :data:`rlrm.governors.common.CPUFREQ_FACTS` (kernel >= 4.7).
     """
 
     name = "schedutil"

@@ -70,7 +70,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence, Type
 
-from rlrm.agents.governors.common import (
+from rlrm.governors.common import (
     DEFAULT_HZ,
     DEFAULT_KERNEL,
     MAX_SAMPLES_PER_PERIOD,
@@ -88,10 +88,10 @@ from rlrm.agents.governors.common import (
     subinterval_load,
     transition_delay_us,
 )
-from rlrm.agents.governors.dbs import ConservativeGovernor, DbsGovernor, OndemandGovernor
-from rlrm.agents.governors.devfreq import DevfreqGovernor, NvhostPodgovGovernor, SimpleOndemandGovernor
-from rlrm.agents.governors.schedutil import SchedutilGovernor, map_util_freq
-from rlrm.agents.governors.static import PerformanceGovernor, PowersaveGovernor, StaticGovernor, UserspaceGovernor
+from rlrm.governors.dbs import ConservativeGovernor, DbsGovernor, OndemandGovernor
+from rlrm.governors.devfreq import DevfreqGovernor, NvhostPodgovGovernor, SimpleOndemandGovernor
+from rlrm.governors.schedutil import SchedutilGovernor, map_util_freq
+from rlrm.governors.static import PerformanceGovernor, PowersaveGovernor, StaticGovernor, UserspaceGovernor
 from rlrm.errors import InputError
 
 __all__ = [

@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
-from rlrm.agents.base import Policy
+from rlrm.policy.base import Policy
 from rlrm.agents.registry import make_policy
 from rlrm.env.dynamic_dnn import DynamicDNNEnv, select_units
 from rlrm.errors import InputError
-from rlrm.metrics import MetricsAccumulator
+from rlrm.paths import resolve_checkpoint
 from rlrm.platform import Platform, load_platform
+from rlrm.policy import SIDECAR_NAME
+from rlrm.policy import load as load_checkpoint
+from rlrm.rollout import Callback, StepHookCallback, rollout
+from rlrm.sim.metrics import SUMMARY_KEYS
 
-#: keys of the summary ``rlrm evaluate`` prints and writes, in order
-SUMMARY_KEYS = ("energy_per_inference_mj", "latency_mean_ms", "latency_p95_ms", "deadline_miss_rate",
-                "accuracy_mean", "power_violation_rate", "energy_violation_rate", "power_mean_w",
-                "reward_mean", "oracle_reward_fraction")
-
+#: a plain per-step hook ``hook(episode, step, info, reward)``
 StepHook = Callable[[int, int, dict, float], None]
 
 
 def resolve_policy(name: str) -> Policy:
     """A policy from a checkpoint path, a shipped or user checkpoint's name
     (``jetson-xavier-nx-ppo``, in ``checkpoints/`` or ``$RLRM_HOME/checkpoints``), or a baseline name."""
-    from rlrm.paths import resolve_checkpoint
-    from rlrm.policy import SIDECAR_NAME, load
-
     path = resolve_checkpoint(name, SIDECAR_NAME)
     if path is not None:
-        return load(path).as_env_policy()
+        return load_checkpoint(path).as_env_policy()
     return make_policy(name)
 
 
@@ -55,32 +52,16 @@ def checkpoint_env_kwargs(policy: Policy, platform: Optional[Platform] = None) -
 
 
 def run_episodes(policy: Policy, env: DynamicDNNEnv, episodes: int, seed: int,
-                 on_step: Optional[StepHook] = None) -> tuple[dict, list[dict]]:
-    """Run ``episodes`` episodes with seeds ``seed, seed + 1, ...``.
+                 on_step: Optional[StepHook] = None, callbacks: Sequence[Callback] = ()) -> tuple[dict, list[dict]]:
+    """Run ``episodes`` episodes with seeds ``seed, seed + 1, ...`` (:func:`rlrm.rollout.rollout`).
 
+    :param on_step: a plain hook called after every step
+    :param callbacks: rollout callbacks
     :return: the summary over all episodes and one summary per episode
     """
-    total = MetricsAccumulator()
-    per_episode = []
-    for ep in range(episodes):
-        ep_seed = seed + ep
-        obs, info = env.reset(seed=ep_seed)
-        policy.reset(env, seed=ep_seed)
-        acc = MetricsAccumulator()
-        step = 0
-        while True:
-            action = policy.act(env, obs, info)
-            obs, reward, terminated, truncated, info = env.step(action)
-            policy.observe(info)
-            acc.add(info["result"], reward)
-            total.add(info["result"], reward)
-            if on_step is not None:
-                on_step(ep, step, info, reward)
-            step += 1
-            if terminated or truncated:
-                break
-        per_episode.append({"seed": ep_seed, **acc.summary()})
-    return total.summary(), per_episode
+    hooks = list(callbacks) + ([StepHookCallback(on_step)] if on_step is not None else [])
+    done = rollout(policy, env, episodes, seed, callbacks=hooks)
+    return done.summary, done.per_episode
 
 
 def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed: int,
@@ -100,13 +81,14 @@ def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed
     else:
         oracle_reward = math.nan
     summary["oracle_reward_mean"] = oracle_reward
-    summary["oracle_reward_fraction"] = _fraction(summary["reward_mean"], oracle_reward)
+    summary["oracle_reward_fraction"] = reward_fraction(summary["reward_mean"], oracle_reward)
     return {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
             "scenario": env.scenario.name, "episodes": episodes, "seed": seed, **summary,
             "per_episode": per_episode}
 
 
-def _fraction(reward: float, oracle_reward: float) -> float:
+def reward_fraction(reward: float, oracle_reward: float) -> float:
+    """``reward / oracle_reward``, nan when the oracle's reward is not positive and finite."""
     if not math.isfinite(oracle_reward) or oracle_reward <= 0:
         return math.nan
     return reward / oracle_reward
@@ -115,7 +97,7 @@ def _fraction(reward: float, oracle_reward: float) -> float:
 def format_table(rows: list[dict], keys: Any = SUMMARY_KEYS) -> str:
     """A plain-text table: one row per result, the metric names as columns."""
     headers = ["policy"] + list(keys)
-    cells = [[str(r["policy"])] + [_fmt(r.get(k)) for k in keys] for r in rows]
+    cells = [[str(r["policy"])] + [format_value(r.get(k)) for k in keys] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     out = [line, "  ".join("-" * w for w in widths)]
@@ -123,7 +105,8 @@ def format_table(rows: list[dict], keys: Any = SUMMARY_KEYS) -> str:
     return "\n".join(out)
 
 
-def _fmt(v: Any) -> str:
+def format_value(v: Any) -> str:
+    """A metric as tables show it: 4 decimals below 10, 1 above, ``nan``, ``-`` for None."""
     if v is None:
         return "-"
     if isinstance(v, float):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Optional, Tuple
 
-from rlrm.agents.governors.common import (
+from rlrm.governors.common import (
     CPUFREQ_FACTS,
     RELATION_C,
     RELATION_H,
@@ -142,7 +142,7 @@ class OndemandGovernor(DbsGovernor):
     platform facts); ``ignore_nice_load`` 0/1 (0); ``io_is_busy`` 0/1 (0:
     ``should_io_be_busy()`` is 1 only on Intel Core 2 and later). Platform facts:
     ``micro_accounting``, ``transition_latency_us``, ``driver_transition_delay_us``,
-    ``kernel``, ``hz`` (see :data:`rlrm.agents.governors.common.CPUFREQ_FACTS`).
+    ``kernel``, ``hz`` (see :data:`rlrm.governors.common.CPUFREQ_FACTS`).
     """
 
     name = "ondemand"
