@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import time
@@ -26,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("restore", help="put back the hardware settings saved in a state file "
                                        "(after rlrm was killed with SIGKILL)")
     r.add_argument("statefile", metavar="STATEFILE", help="the rlrm-hw-state-<pid>.json file")
-    add_sysfs_root_argument(r, default="the root saved in STATEFILE")
+    add_sysfs_root_argument(r)  # never the root named inside STATEFILE: that file is not trusted for it
     r.add_argument("--force", action="store_true",
                    help="restore even if the process that wrote the file still runs or the board rebooted")
     r.set_defaults(func=run_restore)
@@ -45,10 +46,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pin.add_argument("--method", choices=METHODS, default="pin",
                      help="pin: scaling_min_freq = scaling_max_freq (default); userspace: userspace "
                           "governor and scaling_setspeed")
-    pin.add_argument("--seconds", type=float, default=None, help="hold this long, then restore "
+    pin.add_argument("--seconds", type=_seconds, default=None, help="hold this long, then restore "
                                                                   "(default: until interrupted)")
     pin.add_argument("--statefile", default=None, help="where to save the original settings "
-                                                       "(default: rlrm-hw-state-<pid>.json in $RLRM_STATE_DIR or /tmp)")
+                                                       "(default: rlrm-hw-state-<pid>.json in the state folder: "
+                                                       "$RLRM_STATE_DIR, else /run/rlrm as root, else "
+                                                       "$XDG_RUNTIME_DIR/rlrm)")
     add_sysfs_root_argument(pin)
     pin.set_defaults(func=run_pin)
     hw.set_defaults(func=lambda args: (hw.print_help(), 2)[1])
@@ -97,12 +100,24 @@ def run_pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """A finite, non-negative number of seconds up to a year (``inf``, ``nan`` and ``-1`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 366 * 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and {366 * 86400}, got {text!r}")
+    return value
+
+
 def _cluster_khz(text: str) -> tuple[Union[int, str], int]:
     name, sep, khz = text.partition("=")
-    if not sep or not khz.strip().isdigit() or not name.strip():
+    if not sep or not re.fullmatch(r"[0-9]{1,9}", khz.strip(), re.ASCII) or not name.strip() \
+            or not re.fullmatch(r"[A-Za-z0-9_]{1,16}", name.strip(), re.ASCII):
         raise argparse.ArgumentTypeError(f"expected CLUSTER=KHZ (e.g. 0=1190400 or policy4=1800000), got {text!r}")
     name = name.strip()
-    return (int(name) if name.isdigit() else name), int(khz)
+    return (int(name) if name.isdigit() else name), int(khz.strip())
 
 
 def run_status(args: argparse.Namespace) -> int:
