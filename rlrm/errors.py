@@ -20,7 +20,7 @@ class InputError(ValueError):
     def __init__(self, source: Union[str, Path], field: str, problem: str) -> None:
         self.source = _printable(str(source))
         self.field = _printable(str(field))  # keys come from the file: "a\nb" must not break the line
-        self.problem = " ".join(str(problem).split())  # always one line
+        self.problem = _printable(" ".join(str(problem).split()))  # one line, no terminal escape codes
         super().__init__(f"{self.source}: {self.field}: {self.problem}")
 
 
