@@ -181,6 +181,7 @@ class BoardLock:
         digest = hashlib.sha256(self.root.encode("utf-8", "surrogateescape")).hexdigest()[:16]
         self.name = f"rlrm-board-{digest}.lock"
         self.fd: Optional[int] = None
+        self._path = Path()
 
     @property
     def path(self) -> Path:
@@ -196,19 +197,37 @@ class BoardLock:
             return
         folder = state_dir(self.folder)
         path = folder / self.name
+        for _ in range(100):
+            fd = self._try(path)
+            if fd is not None:
+                self.fd = fd
+                self._path = path
+                return
+        raise InputError(path, "lock", "keeps being replaced while rlrm takes it")
+
+    def _try(self, path: Path) -> Optional[int]:
+        """The locked fd, or None when the file was removed or replaced meanwhile (try again)."""
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
             fd = os.open(path, flags, 0o600)
         except OSError as err:
             raise InputError(path, "lock", f"cannot open it: {err.strerror or err}") from None
         try:
-            problem = trusted_file_problem(os.fstat(fd))
+            st = os.fstat(fd)
+            problem = trusted_file_problem(st)
             if problem is not None:
                 raise InputError(path, "lock", problem)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise BoardBusy(path, self.root, _holder(fd)) from None
+            try:
+                now = os.lstat(path)
+            except FileNotFoundError:
+                now = None
+            if now is None or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+                os.close(fd)  # the holder removed it as we opened it: lock the new file instead
+                return None
             pid, start = me()
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{pid} {start if start is not None else '-'} {self.root}\n".encode("utf-8",
@@ -216,15 +235,16 @@ class BoardLock:
         except BaseException:
             os.close(fd)
             raise
-        self.fd = fd
+        return fd
 
     def release(self) -> None:
-        """Drop the lock (the file stays: removing it would race with a process opening it)."""
+        """Remove the lock file, then drop the lock (a process that opened the old file meanwhile
+        sees it is gone once it gets the lock, and takes a new one)."""
         if self.fd is None:
             return
         fd, self.fd = self.fd, None
         try:
-            os.ftruncate(fd, 0)
+            os.unlink(self._path)
         except OSError:
             pass
         os.close(fd)  # closing releases the flock

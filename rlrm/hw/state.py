@@ -372,12 +372,11 @@ class StateGuard:
             self._restoring = False
 
     def close(self) -> list[str]:
-        """Restore, remove the exit and signal handlers, and give up the board (unless a value
-        could not be restored: then the lock is held until this process ends)."""
+        """Restore, remove the exit and signal handlers, and give up the board (a value that
+        could not be restored stays in the state file, for ``rlrm restore``)."""
         problems = self.restore()
         self._uninstall()
-        if not problems and not self.active:
-            self.lock.release()
+        self.lock.release()
         return problems
 
     # -- exit and signal handlers ---------------------------------------------------------
