@@ -357,6 +357,7 @@ class StateGuard:
                     log.error("rlrm: could not restore %s", p)
                 log.error("rlrm: the original values are kept in %s; run `rlrm restore %s`",
                           self.statefile, self.statefile)
+                self._forget_restored()  # still active: close() and exit try the rest again
             else:
                 try:
                     self.statefile.unlink()
@@ -366,10 +367,19 @@ class StateGuard:
                 self._written.clear()
                 for step in self.steps:
                     step.touched = False
-            self.active = False
+                self.active = False
             return problems
         finally:
             self._restoring = False
+
+    def _forget_restored(self) -> None:
+        """After a partial restore: steps whose files hold their originals again are untouched."""
+        for step in self.steps:
+            originals = {step.path: step.value, step.max_path: step.max_value}
+            if step.touched and all(_current(self.fs, f) == originals[f] for f in step.files()):
+                step.touched = False
+                for f in step.files():
+                    self._written.pop(f, None)
 
     def close(self) -> list[str]:
         """Restore, remove the exit and signal handlers, and give up the board (a value that
