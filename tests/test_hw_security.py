@@ -389,3 +389,23 @@ def test_kernel_write_is_not_called_for_a_refused_path(xavier: Path, monkeypatch
     with pytest.raises(PermissionError):
         Sysfs(xavier).write("sys/devices/system/cpu/cpu1/online", 0)
     assert called == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT], ids=["SIGHUP", "SIGQUIT"])
+def test_rlrm_run_restores_on_sighup_and_sigquit(xavier: Path, tmp_path: Path, state_dir: Path, sig: int) -> None:
+    """An ssh session dropping (SIGHUP) or Ctrl-\\ (SIGQUIT) ends ``rlrm run`` with the board put
+    back, no state file or lock left, and its background workers gone."""
+    from tests.test_run_cli import _gone, _start_run
+
+    before = fake.snapshot_tree(xavier)
+    proc, workers = _start_run(xavier, tmp_path, state_dir)
+    try:
+        proc.send_signal(sig)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    _gone(workers)
+    assert fake.snapshot_tree(xavier) == before
+    assert list(state_dir.iterdir()) == []
