@@ -409,3 +409,10 @@ def test_rlrm_run_restores_on_sighup_and_sigquit(xavier: Path, tmp_path: Path, s
     _gone(workers)
     assert fake.snapshot_tree(xavier) == before
     assert list(state_dir.iterdir()) == []
+
+
+def test_hw_status_escapes_control_characters_in_names(xavier: Path, capsys: pytest.CaptureFixture) -> None:
+    (xavier / "sys/devices/virtual/thermal/thermal_zone0/type").write_text("CPU\x1b]0;pwned\x07-therm\n")
+    assert main(["hw", "status", "--sysfs-root", str(xavier)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned" in out

@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Union
 
+from rlrm.errors import _printable
 from rlrm.hw import power, thermal
 from rlrm.hw.actuator import HardwareActuator, control_problems
 from rlrm.hw.cpufreq import METHODS, discover_policies, online_cpus
@@ -121,6 +122,12 @@ def _cluster_khz(text: str) -> tuple[Union[int, str], int]:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    """Print what is found; every text read from the tree goes through :func:`_safe`."""
+    import builtins
+
+    def print(*parts: object, **kw: object) -> None:  # noqa: A001 - names from sysfs, escaped
+        builtins.print(*(_safe(str(p)) for p in parts), **kw)  # type: ignore[arg-type]
+
     fs = Sysfs(args.sysfs_root)
     print(f"sysfs root: {fs.root}")
     online = online_cpus(fs)
@@ -158,6 +165,11 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"control: CPU frequency {'can be set' if not cpu_why else 'observe-only: ' + cpu_why}; "
           f"GPU frequency {'can be set' if not gpu_why else 'observe-only: ' + gpu_why}")
     return 0
+
+
+def _safe(text: str) -> str:
+    """``text`` with control characters (terminal escape codes) escaped, as in error messages."""
+    return _printable(text)
 
 
 def _reading(r: Reading, fmt: str) -> str:
