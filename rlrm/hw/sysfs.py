@@ -99,10 +99,11 @@ def open_nofollow(path: str, flags: int) -> int:
     if not parts:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     nofollow = getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open("/", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    walk = getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0)  # O_PATH: search right only
+    fd = os.open("/", walk)
     try:
         for part in parts[:-1]:
-            nxt = os.open(part, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | nofollow, dir_fd=fd)
+            nxt = os.open(part, walk | nofollow, dir_fd=fd)
             os.close(fd)
             fd = nxt
         out = os.open(parts[-1], flags | nofollow | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
