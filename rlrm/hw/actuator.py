@@ -12,7 +12,7 @@ from rlrm.hw import power, thermal
 from rlrm.hw.affinity import CoreController
 from rlrm.hw.cpufreq import CPUFREQ_DIR, KHZ_MAX, KHZ_MIN, METHODS, CpuPolicy, discover_policies, online_cpus
 from rlrm.hw.devfreq import DEVFREQ_CLASS, HZ_MAX, HZ_MIN, DevfreqDevice, find_gpu
-from rlrm.hw.state import StateGuard, stale_statefiles
+from rlrm.hw.state import StateGuard, restore_command, stale_statefiles
 from rlrm.hw.sysfs import PathLike, Reading, Sysfs
 
 log = logging.getLogger("rlrm.hw")
@@ -94,8 +94,8 @@ class HardwareActuator:
         try:
             stale = stale_statefiles(self.guard.statefile.parent)
             if stale:
-                log.warning("rlrm: %d earlier run(s) were killed before restoring the board: run `rlrm restore %s`",
-                            len(stale), stale[0])
+                log.warning("rlrm: %d earlier run(s) were killed before restoring the board: run `%s`",
+                            len(stale), restore_command(stale[0], self.fs.root))
             self._open = True
             for sensor in to_enable:
                 sensor.enable(self.guard)  # the first write: the snapshot is saved before it

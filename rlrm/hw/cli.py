@@ -14,7 +14,7 @@ from rlrm.hw import power, thermal
 from rlrm.hw.actuator import HardwareActuator, control_problems
 from rlrm.hw.cpufreq import METHODS, discover_policies, online_cpus
 from rlrm.hw.devfreq import find_gpu
-from rlrm.hw.state import restore_statefile
+from rlrm.hw.state import restore_command, restore_statefile
 from rlrm.hw.sysfs import ROOT_ENV, Reading, Sysfs, format_cpulist
 
 
@@ -91,7 +91,7 @@ def run_pin(args: argparse.Namespace) -> int:
             hw.set_gpu_frequency(args.gpu)
             done.append(f"GPU {args.gpu} kHz")
         print(f"holding {', '.join(done)}; original settings saved in {hw.statefile} "
-              f"(`rlrm restore {hw.statefile}` if this process is killed)", flush=True)
+              f"(`{restore_command(hw.statefile, hw.fs.root)}` if this process is killed)", flush=True)
         if args.seconds is not None:
             time.sleep(max(0.0, args.seconds))
         else:

@@ -140,6 +140,13 @@ class Step:
         return {"kind": self.kind, "path": self.path, "value": self.value, "touched": self.touched}
 
 
+def restore_command(statefile: PathLike, root: PathLike = "/") -> str:
+    """The ``rlrm restore`` command line for ``statefile`` (with ``--sysfs-root`` unless ``/``:
+    restore never takes the root from the file)."""
+    extra = "" if str(root) == "/" else f" --sysfs-root {root}"
+    return f"rlrm restore {statefile}{extra}"
+
+
 def default_statefile() -> Path:
     """``rlrm-hw-state-<pid>.json`` in the state folder (see :mod:`rlrm.hw.owner`)."""
     return default_state_dir() / f"rlrm-hw-state-{os.getpid()}.json"
@@ -256,7 +263,7 @@ class StateGuard:
             if os.path.lexists(self.statefile):
                 raise InputError(self.statefile, "state file",
                                  "already exists: an earlier run did not restore its settings; "
-                                 f"run `rlrm restore {self.statefile}` first")
+                                 f"run `{restore_command(self.statefile, self.fs.root)}` first")
             for step in self.steps:
                 self._snapshot_step(step)
             self._save()
@@ -328,7 +335,8 @@ class StateGuard:
                 problems = self._restore_now()
                 if problems:
                     note = (f"restoring failed for {len(problems)} file(s) ({problems[0]}); "
-                            f"the originals are in {self.statefile}: run `rlrm restore {self.statefile}`")
+                            f"the originals are in {self.statefile}: run "
+                            f"`{restore_command(self.statefile, self.fs.root)}`")
                 else:
                     note = "every value rlrm had changed was restored"
                 raise SysfsWriteError(self.fs.path(rel), value, err, note) from None
@@ -355,8 +363,8 @@ class StateGuard:
             if problems:
                 for p in problems:
                     log.error("rlrm: could not restore %s", p)
-                log.error("rlrm: the original values are kept in %s; run `rlrm restore %s`",
-                          self.statefile, self.statefile)
+                log.error("rlrm: the original values are kept in %s; run `%s`",
+                          self.statefile, restore_command(self.statefile, self.fs.root))
                 self._forget_restored()  # still active: close() and exit try the rest again
             else:
                 try:
