@@ -20,7 +20,7 @@ from rlrm.hw import fake, owner
 from rlrm.hw.actuator import HardwareActuator
 from rlrm.hw.state import StateGuard, load_statefile, restore_statefile, stale_statefiles
 from rlrm.hw.sysfs import Sysfs
-from tests.hw_support import CPU, XAVIER_GPU, board_dir, odroid, state_dir, strict, text, xavier  # noqa: F401
+from tests.hw_support import CPU, board_dir, odroid, state_dir, text, xavier  # noqa: F401
 from tests.test_hw_signals import _env, _start, _wait_ready
 
 P0 = f"{CPU}/policy0"
