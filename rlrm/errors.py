@@ -21,7 +21,7 @@ class InputError(ValueError):
         self.source = _printable(str(source))
         # keys come from the file: "a\nb" must not break the line, and an empty key is shown as ""
         self.field = _printable(str(field)) or '""'
-        self.problem = " ".join(str(problem).split())  # always one line
+        self.problem = _printable(" ".join(str(problem).split()))  # one line, no terminal escape codes
         super().__init__(f"{self.source}: {self.field}: {self.problem}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rlrm.policy.baselines import DofaManager
+from rlrm.agents.baselines import DofaManager
 from rlrm.agents.registry import make_policy
 from rlrm.cli import main
 from rlrm.env import DynamicDNNEnv

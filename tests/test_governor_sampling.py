@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from rlrm import governors as g
-from rlrm.policy.baselines import DofaManager, GovernorPolicy
+from rlrm.agents.baselines import DofaManager, GovernorPolicy
 from rlrm.agents.registry import make_policy
 from rlrm.env import DynamicDNNEnv
 from rlrm.errors import InputError

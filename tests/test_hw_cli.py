@@ -59,7 +59,7 @@ def test_pin_for_a_while_then_restore(odroid: Path, capsys: pytest.CaptureFixtur
 
 def test_restore_missing_or_malformed_statefile(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["restore", str(tmp_path / "nope.json")]) == 2
-    assert capsys.readouterr().err.strip() == f"rlrm: error: {tmp_path / 'nope.json'}: <file>: no such file"
+    assert capsys.readouterr().err.strip() == f"rlrm: error: {tmp_path / 'nope.json'}: state file: no such file"
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "rlrm-hw-state/1"}')
     assert main(["restore", str(bad)]) == 2

@@ -113,7 +113,8 @@ def test_sigkill_then_rlrm_restore(xavier: Path, tmp_path: Path, give_root: bool
     assert proc.returncode == -signal.SIGKILL
     assert text(xavier, f"{CPU}/policy2/scaling_min_freq") == "1907200\n" and statefile.exists()
     args = ["-m", "rlrm", "restore", str(statefile)] + (["--sysfs-root", str(xavier)] if give_root else [])
-    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=_env(), cwd=REPO, timeout=20)
+    env = _env() if give_root else {**_env(), "RLRM_SYSFS_ROOT": str(xavier)}  # never the file's own root
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=20)
     assert done.returncode == 0, done.stderr
-    assert "restored 4 setting(s)" in done.stdout
+    assert "restored 3 setting(s)" in done.stdout  # policy0 was never pinned: not touched
     assert fake.snapshot_tree(xavier) == before and not statefile.exists()

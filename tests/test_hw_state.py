@@ -12,6 +12,7 @@ import pytest
 import rlrm.hw.sysfs
 from rlrm.errors import InputError
 from rlrm.hw import fake
+from rlrm.hw import owner
 from rlrm.hw.state import StateGuard, SysfsWriteError, load_statefile, restore_statefile
 from rlrm.hw.sysfs import Sysfs, write_limits
 from tests.hw_support import board_dir, CPU, XAVIER_GPU, inject, state_dir, strict, text, xavier  # noqa: F401
@@ -41,11 +42,11 @@ def test_snapshot_is_on_disk_before_the_first_write(xavier: Path, tmp_path: Path
     assert meta["root"] == str(xavier) and meta["pid"] == os.getpid() and meta["boot_id"] == fake.BOOT_ID
     assert [s.to_json() for s in steps] == [
         {"kind": "limits", "min": f"{P0}/scaling_min_freq", "max": f"{P0}/scaling_max_freq",
-         "min_value": 115200, "max_value": 1907200},
-        {"kind": "value", "path": f"{P0}/scaling_governor", "value": "schedutil"},
-        {"kind": "setspeed", "path": f"{P0}/scaling_setspeed", "value": "<unsupported>"},
+         "min_value": 115200, "max_value": 1907200, "touched": True},
+        {"kind": "value", "path": f"{P0}/scaling_governor", "value": "schedutil", "touched": False},
+        {"kind": "setspeed", "path": f"{P0}/scaling_setspeed", "value": "<unsupported>", "touched": False},
         {"kind": "limits", "min": f"{XAVIER_GPU}/min_freq", "max": f"{XAVIER_GPU}/max_freq",
-         "min_value": 114750000, "max_value": 1109250000},
+         "min_value": 114750000, "max_value": 1109250000, "touched": False},
     ]
     assert not list(tmp_path.glob(".s.json*"))  # the temporary file was renamed
 
@@ -101,11 +102,11 @@ def test_failed_restore_keeps_the_statefile_and_rlrm_restore_finishes(
     inject(monkeypatch, "scaling_max_freq", errno.EBUSY)
     problems = g.restore()
     assert problems and "EBUSY" in problems[0] and statefile.exists()
-    with pytest.raises(InputError, match="already exists"):  # no second snapshot over the originals
-        g.write(f"{P0}/scaling_governor", "performance")
+    assert g.active  # still holding the originals: close() and exit try again
     monkeypatch.undo()
-    result = restore_statefile(statefile, force=True)  # our own pid is alive
-    assert result.problems == [] and result.restored == 4
+    g.lock.release()  # as if this process had ended: the lock goes with it
+    result = restore_statefile(statefile, xavier, force=True)  # our own pid is alive
+    assert result.problems == [] and result.restored == 1  # only the pair rlrm wrote
     assert fake.snapshot_tree(xavier) == before and not statefile.exists()
 
 
@@ -115,8 +116,10 @@ def test_restore_statefile_refuses_while_the_writer_runs(xavier: Path, tmp_path:
     g.write(f"{P0}/scaling_max_freq", 1000000)
     data = json.loads(statefile.read_text())
     data["pid"] = os.getppid()  # a process that is alive and is not us
+    data["start"] = owner.start_time(os.getppid())
     statefile.write_text(json.dumps(data))
-    result = restore_statefile(statefile)
+    g.lock.release()  # the writer's lock is tested in test_hw_owner.py
+    result = restore_statefile(statefile, xavier)
     assert result.blocked and "still running" in result.skipped
     assert text(xavier, f"{P0}/scaling_max_freq") == "1000000\n"
 
@@ -129,7 +132,8 @@ def test_restore_statefile_skips_after_a_reboot(xavier: Path, tmp_path: Path) ->
     data = json.loads(statefile.read_text())
     data["pid"] = 0
     statefile.write_text(json.dumps(data))
-    result = restore_statefile(statefile)
+    g.lock.release()
+    result = restore_statefile(statefile, xavier)
     assert "rebooted" in result.skipped and not result.blocked
 
 
@@ -175,6 +179,6 @@ def test_garbage_in_a_value_to_snapshot_means_no_write(xavier: Path, tmp_path: P
 
 def test_guard_refuses_to_plan_a_file_rlrm_never_writes(xavier: Path, tmp_path: Path) -> None:
     g = StateGuard(Sysfs(xavier), tmp_path / "s.json", handlers=False)
-    with pytest.raises(InputError, match="rlrm never writes 'online'"):
+    with pytest.raises(InputError, match="not a cpufreq policy, devfreq node or INA231 file"):
         g.write("sys/devices/system/cpu/cpu1/online", 0)
     assert not (tmp_path / "s.json").exists()

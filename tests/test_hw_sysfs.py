@@ -48,14 +48,16 @@ def test_cpu_lists_in_both_kernel_formats(tmp_path: Path) -> None:
 
 def test_write_is_value_and_newline_and_never_creates(tmp_path: Path) -> None:
     fs = Sysfs(tmp_path)
-    (tmp_path / "f").write_text("1190400\n")
-    fs.write("f", 652800)
-    assert (tmp_path / "f").read_bytes() == b"652800\n"
+    f = f"{CPU}/policy0/scaling_max_freq"
+    (tmp_path / f).parent.mkdir(parents=True)
+    (tmp_path / f).write_text("1190400\n")
+    fs.write(f, 652800)
+    assert (tmp_path / f).read_bytes() == b"652800\n"
     with pytest.raises(FileNotFoundError):
-        fs.write("missing", 1)
-    assert not (tmp_path / "missing").exists()
+        fs.write(f"{CPU}/policy0/scaling_min_freq", 1)
+    assert not (tmp_path / f"{CPU}/policy0/scaling_min_freq").exists()
     with pytest.raises(ValueError):
-        fs.write("f", "two\nlines")
+        fs.write(f, "two\nlines")
 
 
 @pytest.mark.parametrize("target", [115200, 1907200, 652800])

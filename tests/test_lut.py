@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlrm.policy.baselines import FixedPolicy
+from rlrm.agents.baselines import FixedPolicy
 from rlrm.agents.lut import LutPolicy, contention
 from rlrm.env.dynamic_dnn import DynamicDNNEnv
 from rlrm.errors import InputError

@@ -149,7 +149,7 @@ def test_sigkill_leaves_no_worker_and_rlrm_restore_recovers(xavier: Path, tmp_pa
     _gone(workers)  # they notice their parent is gone: no one else would ever stop them
     statefiles = sorted(state_dir.glob("rlrm-hw-state-*.json"))
     assert [f.name for f in statefiles] == [f"rlrm-hw-state-{proc.pid}.json"]
-    assert main(["restore", str(statefiles[0])]) == 0
+    assert main(["restore", str(statefiles[0]), "--sysfs-root", str(xavier)]) == 0
     assert fake.snapshot_tree(xavier) == before_tree and not statefiles[0].exists()
 
 
@@ -200,5 +200,5 @@ def test_a_setting_the_kernel_will_not_restore_fails_the_run_and_rlrm_restore_fi
     assert err[-1].endswith(f"run `rlrm restore {statefiles[0]}`")
     assert fake.snapshot_tree(xavier) != before
     monkeypatch.undo()  # the device is free again
-    assert main(["restore", str(statefiles[0]), "--force"]) == 0
+    assert main(["restore", str(statefiles[0]), "--force", "--sysfs-root", str(xavier)]) == 0
     assert fake.snapshot_tree(xavier) == before and not statefiles[0].exists()

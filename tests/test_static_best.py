@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rlrm.agents import tuning
-from rlrm.policy.baselines import FixedPolicy
+from rlrm.agents.baselines import FixedPolicy
 from rlrm.agents.registry import make_policy
 from rlrm.agents.static_best import StaticBestPolicy, fixed_spec, screen_static_points, static_frontier_rows
 from rlrm.env.dynamic_dnn import DynamicDNNEnv

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rlrm.policy.base import Policy
-from rlrm.policy.baselines import FixedPolicy, GovernorPolicy, RandomPolicy
+from rlrm.agents.baselines import FixedPolicy, GovernorPolicy, RandomPolicy
 from rlrm.agents.lut import LutPolicy
 from rlrm.agents.oracle import OraclePolicy
 from rlrm.agents.static_best import StaticBestPolicy

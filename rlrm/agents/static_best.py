@@ -27,7 +27,7 @@ import numpy as np
 
 from rlrm.agents import tuning
 from rlrm.policy.base import Policy
-from rlrm.policy.baselines import FixedPolicy
+from rlrm.agents.baselines import FixedPolicy
 
 #: points of the screening stage confirmed by real rollouts
 CONFIRM = 5

@@ -12,7 +12,7 @@ from rlrm.hw import power, thermal
 from rlrm.hw.affinity import CoreController
 from rlrm.hw.cpufreq import CPUFREQ_DIR, KHZ_MAX, KHZ_MIN, METHODS, CpuPolicy, discover_policies, online_cpus
 from rlrm.hw.devfreq import DEVFREQ_CLASS, HZ_MAX, HZ_MIN, DevfreqDevice, find_gpu
-from rlrm.hw.state import StateGuard, stale_statefiles
+from rlrm.hw.state import StateGuard, restore_command, stale_statefiles
 from rlrm.hw.sysfs import PathLike, Reading, Sysfs
 
 log = logging.getLogger("rlrm.hw")
@@ -23,8 +23,10 @@ class HardwareActuator:
 
     Use it as a context manager. Nothing is written until the first ``set_*`` call; that call
     first saves every value that may be touched to a state file (see
-    :class:`~rlrm.hw.state.StateGuard`). Leaving the ``with`` block, interpreter exit, SIGINT
-    and SIGTERM restore them; after a SIGKILL, ``rlrm restore STATEFILE`` does.
+    :class:`~rlrm.hw.state.StateGuard`). Leaving the ``with`` block, interpreter exit, SIGINT,
+    SIGTERM, SIGHUP and SIGQUIT restore them; after a SIGKILL, ``rlrm restore STATEFILE`` does.
+    Opening an actuator that may write takes the board's lock (one rlrm per board): a second
+    one raises :class:`~rlrm.hw.owner.BoardBusy` naming the holder's PID.
 
     When the frequency files are missing or not writable the actuator is observe-only for them,
     with one warning: ``set_cpu_frequency`` / ``set_gpu_frequency`` validate their argument and
@@ -32,13 +34,13 @@ class HardwareActuator:
     sensors keep working, so the controller still chooses subnetworks and core counts.
 
     :param root: sysfs root; None means ``$RLRM_SYSFS_ROOT`` or ``/``
-    :param statefile: where the snapshot goes (default: a per-process file in
-        ``$RLRM_STATE_DIR`` or the temporary directory)
+    :param statefile: where the snapshot goes (default: a per-process file in the private
+        state folder, see :mod:`rlrm.hw.owner`)
     :param cpu_method: ``pin`` (scaling_min_freq = scaling_max_freq) or ``userspace``
         (userspace governor and scaling_setspeed)
     :param observe_only: True to never write; None to decide from the files and permissions
     :param enable_sensors: switch on INA231 sensors whose ``enable`` is 0 (restored on exit)
-    :param handlers: restore at exit and on SIGINT / SIGTERM
+    :param handlers: restore at exit and on SIGINT / SIGTERM / SIGHUP / SIGQUIT
     :param use_torch: ``set_cores`` also sets torch's thread count
     """
 
@@ -87,13 +89,19 @@ class HardwareActuator:
         self.zones = thermal.discover_thermal_zones(fs)
         self.cores = CoreController(online_cpus(fs), self.use_torch)
         to_enable = self._decide_control()
-        stale = stale_statefiles(self.guard.statefile.parent)
-        if stale:
-            log.warning("rlrm: %d earlier run(s) were killed before restoring the board: run `rlrm restore %s`",
-                        len(stale), stale[0])
-        self._open = True
-        for sensor in to_enable:
-            sensor.enable(self.guard)  # the first write: the snapshot is saved before it
+        if self.can_control_cpu or self.can_control_gpu or to_enable:
+            self.guard.acquire()  # one owner per board: a second rlrm is refused here, before any write
+        try:
+            stale = stale_statefiles(self.guard.statefile.parent)
+            if stale:
+                log.warning("rlrm: %d earlier run(s) were killed before restoring the board: run `%s`",
+                            len(stale), restore_command(stale[0], self.fs.root))
+            self._open = True
+            for sensor in to_enable:
+                sensor.enable(self.guard)  # the first write: the snapshot is saved before it
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def close(self) -> list[str]:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import time
 from typing import Union
 
+from rlrm.errors import _printable
 from rlrm.hw import power, thermal
 from rlrm.hw.actuator import HardwareActuator, control_problems
 from rlrm.hw.cpufreq import METHODS, discover_policies, online_cpus
 from rlrm.hw.devfreq import find_gpu
-from rlrm.hw.state import restore_statefile
+from rlrm.hw.state import restore_command, restore_statefile
 from rlrm.hw.sysfs import ROOT_ENV, Reading, Sysfs, format_cpulist
 
 
@@ -26,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("restore", help="put back the hardware settings saved in a state file "
                                        "(after rlrm was killed with SIGKILL)")
     r.add_argument("statefile", metavar="STATEFILE", help="the rlrm-hw-state-<pid>.json file")
-    add_sysfs_root_argument(r, default="the root saved in STATEFILE")
+    add_sysfs_root_argument(r)  # never the root named inside STATEFILE: that file is not trusted for it
     r.add_argument("--force", action="store_true",
                    help="restore even if the process that wrote the file still runs or the board rebooted")
     r.set_defaults(func=run_restore)
@@ -49,10 +51,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pin.add_argument("--method", choices=METHODS, default="pin",
                      help="pin: scaling_min_freq = scaling_max_freq (default); userspace: userspace "
                           "governor and scaling_setspeed")
-    pin.add_argument("--seconds", type=float, default=None, help="hold this long, then restore "
+    pin.add_argument("--seconds", type=_seconds, default=None, help="hold this long, then restore "
                                                                   "(default: until interrupted)")
     pin.add_argument("--statefile", default=None, help="where to save the original settings "
-                                                       "(default: rlrm-hw-state-<pid>.json in $RLRM_STATE_DIR or /tmp)")
+                                                       "(default: rlrm-hw-state-<pid>.json in the state folder: "
+                                                       "$RLRM_STATE_DIR, else /run/rlrm as root, else "
+                                                       "$XDG_RUNTIME_DIR/rlrm)")
     add_sysfs_root_argument(pin)
     pin.set_defaults(func=run_pin)
     hw.set_defaults(func=lambda args: (hw.print_help(), 2)[1])
@@ -91,7 +95,7 @@ def run_pin(args: argparse.Namespace) -> int:
             hw.set_gpu_frequency(args.gpu)
             done.append(f"GPU {args.gpu} kHz")
         print(f"holding {', '.join(done)}; original settings saved in {hw.statefile} "
-              f"(`rlrm restore {hw.statefile}` if this process is killed)", flush=True)
+              f"(`{restore_command(hw.statefile, hw.fs.root)}` if this process is killed)", flush=True)
         if args.seconds is not None:
             time.sleep(max(0.0, args.seconds))
         else:
@@ -101,15 +105,33 @@ def run_pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """A finite, non-negative number of seconds up to a year (``inf``, ``nan`` and ``-1`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 366 * 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and {366 * 86400}, got {text!r}")
+    return value
+
+
 def _cluster_khz(text: str) -> tuple[Union[int, str], int]:
     name, sep, khz = text.partition("=")
-    if not sep or not khz.strip().isdigit() or not name.strip():
+    if not sep or not re.fullmatch(r"[0-9]{1,9}", khz.strip(), re.ASCII) or not name.strip() \
+            or not re.fullmatch(r"[A-Za-z0-9_]{1,16}", name.strip(), re.ASCII):
         raise argparse.ArgumentTypeError(f"expected CLUSTER=KHZ (e.g. 0=1190400 or policy4=1800000), got {text!r}")
     name = name.strip()
-    return (int(name) if name.isdigit() else name), int(khz)
+    return (int(name) if name.isdigit() else name), int(khz.strip())
 
 
 def run_status(args: argparse.Namespace) -> int:
+    """Print what is found; every text read from the tree goes through :func:`_safe`."""
+    import builtins
+
+    def print(*parts: object, **kw: object) -> None:  # noqa: A001 - names from sysfs, escaped
+        builtins.print(*(_safe(str(p)) for p in parts), **kw)  # type: ignore[arg-type]
+
     fs = Sysfs(args.sysfs_root)
     if getattr(args, "watch", None) is not None:
         from rlrm.hw.status import watch
@@ -159,6 +181,11 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"control: CPU frequency {'can be set' if not cpu_why else 'observe-only: ' + cpu_why}; "
           f"GPU frequency {'can be set' if not gpu_why else 'observe-only: ' + gpu_why}")
     return 0
+
+
+def _safe(text: str) -> str:
+    """``text`` with control characters (terminal escape codes) escaped, as in error messages."""
+    return _printable(text)
 
 
 def _reading(r: Reading, fmt: str) -> str:

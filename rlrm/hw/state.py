@@ -2,10 +2,15 @@
 
 :class:`StateGuard` is the only writer of hardware settings. Before its first write it reads
 every value that may be touched (validated: garbage raises InputError and nothing is
-written) and saves them to a JSON state file, atomically (temporary file, fsync, rename).
-It restores them in ``close()`` (call it in ``finally``), at interpreter exit and on SIGINT or
-SIGTERM, then lets the signal do what it would have done. After a SIGKILL the state file is
-still there: ``rlrm restore STATEFILE`` (:func:`restore_statefile`) puts the values back.
+written) and saves them to a JSON state file, atomically (temporary file, fsync, rename), in
+the private state folder (:mod:`rlrm.hw.owner`), holding the board's lock from then until it
+has restored them. It restores them in ``close()`` (call it in ``finally``), at interpreter
+exit and on SIGINT, SIGTERM, SIGHUP or SIGQUIT, then lets the signal do what it would have
+done. Only the files rlrm actually wrote are put back, and a file that no longer holds the
+value rlrm wrote (another tool changed it since) is left as it is, with one warning line.
+After a SIGKILL the state file is still there: ``rlrm restore STATEFILE``
+(:func:`restore_statefile`) puts the values back, under the root it is given (never a root
+named by the file), refusing a state file someone else could have written.
 Only the files rlrm writes (cpufreq and devfreq min/max pairs, governors, ``scaling_setspeed``,
 INA231 ``enable``) may be planned or restored; a state file naming any other file, or a
 value such a file cannot hold, is refused whole before anything is written.
@@ -25,7 +30,6 @@ import logging
 import os
 import re
 import signal
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,15 +37,17 @@ from typing import Any, Optional, Union
 
 from rlrm.atomic import atomic_write_bytes
 from rlrm.errors import InputError
-from rlrm.hw.sysfs import ROOT_ENV, PathLike, Sysfs, describe_oserror, write_limits
-from rlrm.validate import Fields, read_json
+from rlrm.hw import owner
+from rlrm.hw.owner import STATE_DIR_ENV, BoardBusy, BoardLock, default_state_dir  # noqa: F401 (re-exported)
+from rlrm.hw.sysfs import PathLike, Sysfs, describe_oserror, write_limits, writable_path_problem
+from rlrm.validate import Fields
 
 log = logging.getLogger("rlrm.hw")
 
 FORMAT = "rlrm-hw-state/1"
-STATE_DIR_ENV = "RLRM_STATE_DIR"
 BOOT_ID = "proc/sys/kernel/random/boot_id"
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Every signal that ends a session by default: each one restores first.
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n))
 #: Plausible bound of a limit value (Hz for devfreq, kHz for cpufreq).
 _LIMIT_MAX = 10**11
 #: The only files rlrm writes, by kind of step (file names): a state file naming anything else
@@ -49,12 +55,17 @@ _LIMIT_MAX = 10**11
 LIMIT_PAIRS = {("scaling_min_freq", "scaling_max_freq"), ("min_freq", "max_freq")}
 VALUE_FILES = {"scaling_governor": "governor", "governor": "governor", "enable": "enable"}
 SETSPEED_FILE = "scaling_setspeed"
-_GOVERNOR = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_GOVERNOR = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
+_DIGITS = re.compile(r"[0-9]{1,12}", re.ASCII)
 
 
 def step_problem(step: "Step") -> Optional[tuple[str, str]]:
     """Why rlrm must not write ``step`` (``(which file, problem)``), or None when it may."""
     name = step.path.rsplit("/", 1)[-1]
+    for f in step.files():
+        problem = writable_path_problem(f)
+        if problem is not None:
+            return ("min" if step.kind == "limits" else "path"), problem
     if step.kind == "limits":
         max_name = step.max_path.rsplit("/", 1)[-1]
         if (name, max_name) not in LIMIT_PAIRS or step.path.rsplit("/", 1)[0] != step.max_path.rsplit("/", 1)[0]:
@@ -70,10 +81,11 @@ def step_problem(step: "Step") -> Optional[tuple[str, str]]:
 def _value_problem(step: "Step") -> Optional[str]:
     """Why a saved value cannot be what the file held (None when it can)."""
     value = step.value
-    if not value or "\n" in value:
-        return "must be one non-empty line"
+    if not value or "\n" in value or not value.isascii() or not value.isprintable():
+        return f"must be one non-empty line of printable ASCII, got {value!r}"
     if step.kind == "setspeed":
-        return None if value.isdigit() or value == "<unsupported>" else f"expected kHz or <unsupported>, got {value!r}"
+        return None if _DIGITS.fullmatch(value) or value == "<unsupported>" else \
+            f"expected kHz or <unsupported>, got {value!r}"
     what = VALUE_FILES[step.path.rsplit("/", 1)[-1]]
     if what == "enable" and value not in ("0", "1"):
         return f"an enable file holds 0 or 1, got {value!r}"
@@ -106,6 +118,8 @@ class Step:
     :param value: the original value (text; the min for ``limits``)
     :param max_value: the original max (``limits`` only)
     :param bounds: plausible range of the values, checked when they are saved
+    :param touched: rlrm has written (or is about to write) one of its files: only such steps
+        are restored
     """
 
     kind: str
@@ -114,6 +128,7 @@ class Step:
     value: str = ""
     max_value: str = ""
     bounds: tuple[int, int] = (0, _LIMIT_MAX)
+    touched: bool = False
 
     def files(self) -> list[str]:
         return [self.path, self.max_path] if self.kind == "limits" else [self.path]
@@ -121,25 +136,50 @@ class Step:
     def to_json(self) -> dict:
         if self.kind == "limits":
             return {"kind": "limits", "min": self.path, "max": self.max_path,
-                    "min_value": int(self.value), "max_value": int(self.max_value)}
-        return {"kind": self.kind, "path": self.path, "value": self.value}
+                    "min_value": int(self.value), "max_value": int(self.max_value), "touched": self.touched}
+        return {"kind": self.kind, "path": self.path, "value": self.value, "touched": self.touched}
 
 
-def default_state_dir() -> Path:
-    """``$RLRM_STATE_DIR``, else the temporary directory (cleared at boot, like sysfs settings)."""
-    return Path(os.environ.get(STATE_DIR_ENV) or tempfile.gettempdir())
+def restore_command(statefile: PathLike, root: PathLike = "/") -> str:
+    """The ``rlrm restore`` command line for ``statefile`` (with ``--sysfs-root`` unless ``/``:
+    restore never takes the root from the file)."""
+    extra = "" if str(root) == "/" else f" --sysfs-root {root}"
+    return f"rlrm restore {statefile}{extra}"
 
 
 def default_statefile() -> Path:
+    """``rlrm-hw-state-<pid>.json`` in the state folder (see :mod:`rlrm.hw.owner`)."""
     return default_state_dir() / f"rlrm-hw-state-{os.getpid()}.json"
 
 
 def stale_statefiles(directory: Optional[Path] = None) -> list[Path]:
-    """State files left by rlrm processes that are gone (killed before they could restore)."""
+    """State files left by rlrm processes that are gone (killed before they could restore).
+
+    Only files this user may trust are listed (see :func:`rlrm.hw.owner.read_trusted`); a file
+    that cannot be read or parsed is listed too (``rlrm restore`` then says what is wrong).
+    """
     out = []
-    for p in sorted((directory or default_state_dir()).glob("rlrm-hw-state-*.json")):
-        pid = p.stem.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+    folder = directory or default_state_dir()
+    try:
+        candidates = sorted(folder.glob("rlrm-hw-state-*.json"))[:1000]
+    except OSError:
+        return []
+    for p in candidates:
+        pid_text = p.stem.rsplit("-", 1)[-1]
+        if not (pid_text.isascii() and pid_text.isdigit() and len(pid_text) <= 12):
+            continue
+        try:
+            if owner.trusted_file_problem(os.lstat(p)) is not None:
+                continue
+        except OSError:
+            continue
+        pid, start = int(pid_text), None
+        try:
+            meta, _ = load_statefile(p)
+            pid, start = meta["pid"], meta["start"]
+        except InputError:
+            pass
+        if not owner.alive(pid, start):
             out.append(p)
     return out
 
@@ -164,6 +204,10 @@ class StateGuard:
         self.steps: list[Step] = []
         self.active = False
         self._owner = os.getpid()
+        self._start = owner.start_time(self._owner)
+        self.lock = BoardLock(fs.root)
+        self._written: dict[str, str] = {}
+        self.notes: list[str] = []
         self._prev: dict[int, Any] = {}
         self._installed = False
         self._restoring = False
@@ -202,18 +246,31 @@ class StateGuard:
         if bad is not None:
             raise InputError(self.fs.path(step.path), "write", f"refused: {bad[1]}")
 
+    # -- ownership -----------------------------------------------------------------------
+    def acquire(self) -> None:
+        """Take the board's lock (:class:`~rlrm.hw.owner.BoardBusy` when another rlrm holds it)."""
+        self.lock.acquire()
+
     # -- snapshot ------------------------------------------------------------------------
     def activate(self) -> None:
-        """Read every planned value and save the state file; a no-op when already done."""
+        """Take the lock, read every planned value and save the state file; a no-op when
+        already done."""
         if self.active:
             return
-        if self.statefile.exists():
-            raise InputError(self.statefile, "state file",
-                             "already exists: an earlier run did not restore its settings; "
-                             f"run `rlrm restore {self.statefile}` first")
-        for step in self.steps:
-            self._snapshot_step(step)
-        self._save()
+        held = self.lock.held
+        self.acquire()
+        try:
+            if os.path.lexists(self.statefile):
+                raise InputError(self.statefile, "state file",
+                                 "already exists: an earlier run did not restore its settings; "
+                                 f"run `{restore_command(self.statefile, self.fs.root)}` first")
+            for step in self.steps:
+                self._snapshot_step(step)
+            self._save()
+        except BaseException:
+            if not held:
+                self.lock.release()
+            raise
         self.active = True
         if self.handlers:
             self._install()
@@ -240,11 +297,19 @@ class StateGuard:
             "format": FORMAT,
             "root": str(self.fs.root),
             "pid": self._owner,
+            "start": self._start,
             "boot_id": _boot_id(self.fs),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "steps": [s.to_json() for s in self.steps],
         }
-        atomic_write_bytes(self.statefile, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+        text = (json.dumps(data, indent=1) + "\n").encode("utf-8")
+        try:
+            if self.statefile.parent == default_state_dir():
+                owner.state_dir(self.statefile.parent)
+            atomic_write_bytes(self.statefile, text)
+        except OSError as err:
+            raise InputError(self.statefile, "state file", f"cannot save the original settings: "
+                                                           f"{describe_oserror(err)}; nothing was changed") from None
 
     # -- writing -------------------------------------------------------------------------
     def write(self, rel: PathLike, value: Union[str, int]) -> None:
@@ -259,13 +324,19 @@ class StateGuard:
             self.activate()
             if not self.covers(rel):
                 self.plan_value(rel)
+            step = next(s for s in self.steps if rel in s.files())
+            if not step.touched:
+                step.touched = True  # saved before the write: `rlrm restore` puts it back after a SIGKILL
+                self._save()
             try:
                 self.fs.write(rel, value)
+                self._written[rel] = str(value)
             except OSError as err:
                 problems = self._restore_now()
                 if problems:
                     note = (f"restoring failed for {len(problems)} file(s) ({problems[0]}); "
-                            f"the originals are in {self.statefile}: run `rlrm restore {self.statefile}`")
+                            f"the originals are in {self.statefile}: run "
+                            f"`{restore_command(self.statefile, self.fs.root)}`")
                 else:
                     note = "every value rlrm had changed was restored"
                 raise SysfsWriteError(self.fs.path(rel), value, err, note) from None
@@ -285,26 +356,45 @@ class StateGuard:
             return []
         self._restoring = True
         try:
-            problems = apply_steps(self.fs, self.steps)
+            self.notes = []
+            problems = apply_steps(self.fs, self.steps, self._written, self.notes)
+            for note in self.notes:
+                log.warning("rlrm: %s", note)
             if problems:
                 for p in problems:
                     log.error("rlrm: could not restore %s", p)
-                log.error("rlrm: the original values are kept in %s; run `rlrm restore %s`",
-                          self.statefile, self.statefile)
+                log.error("rlrm: the original values are kept in %s; run `%s`",
+                          self.statefile, restore_command(self.statefile, self.fs.root))
+                self._forget_restored()  # still active: close() and exit try the rest again
             else:
                 try:
                     self.statefile.unlink()
                 except FileNotFoundError:
                     pass
-            self.active = False
+                self.lock.release()
+                self._written.clear()
+                for step in self.steps:
+                    step.touched = False
+                self.active = False
             return problems
         finally:
             self._restoring = False
 
+    def _forget_restored(self) -> None:
+        """After a partial restore: steps whose files hold their originals again are untouched."""
+        for step in self.steps:
+            originals = {step.path: step.value, step.max_path: step.max_value}
+            if step.touched and all(_current(self.fs, f) == originals[f] for f in step.files()):
+                step.touched = False
+                for f in step.files():
+                    self._written.pop(f, None)
+
     def close(self) -> list[str]:
-        """Restore and remove the exit and signal handlers."""
+        """Restore, remove the exit and signal handlers, and give up the board (a value that
+        could not be restored stays in the state file, for ``rlrm restore``)."""
         problems = self.restore()
         self._uninstall()
+        self.lock.release()
         return problems
 
     # -- exit and signal handlers ---------------------------------------------------------
@@ -346,10 +436,22 @@ class StateGuard:
 
 
 # -- restoring from a list of steps ----------------------------------------------------
-def apply_steps(fs: Sysfs, steps: list[Step]) -> list[str]:
-    """Write every original value back, in order; returns one problem line per failure."""
+def apply_steps(fs: Sysfs, steps: list[Step], written: Optional[dict[str, str]] = None,
+                notes: Optional[list[str]] = None) -> list[str]:
+    """Write the original value of every touched step back, in order; returns one problem line
+    per failure.
+
+    :param written: the value rlrm last wrote to each file; when given, a step whose file no
+        longer holds it (another tool changed it since) is left as it is, with a line in ``notes``
+    """
     problems = []
-    for step in steps:
+    todo = [s for s in steps if s.touched]
+    if written is not None:  # decide before writing: restoring a governor changes scaling_setspeed
+        changed = {id(s): _changed_by_others(fs, s, written) for s in todo}
+        if notes is not None:
+            notes.extend(c for c in changed.values() if c)
+        todo = [s for s in todo if not changed[id(s)]]
+    for step in todo:
         try:
             if step.kind == "limits":
                 _restore_limits(fs, step.path, step.max_path, int(step.value), int(step.max_value))
@@ -361,6 +463,20 @@ def apply_steps(fs: Sysfs, steps: list[Step]) -> list[str]:
         except InputError as err:
             problems.append(str(err))
     return problems
+
+
+def _changed_by_others(fs: Sysfs, step: Step, written: dict[str, str]) -> str:
+    """A one-line note when a file of ``step`` holds neither what rlrm wrote last nor (if rlrm
+    never wrote it) its original value; "" when rlrm may restore the step."""
+    originals = {step.path: step.value, step.max_path: step.max_value} if step.kind == "limits" else {
+        step.path: step.value}
+    for rel in step.files():
+        expected = written.get(rel, originals[rel])
+        current = _current(fs, rel)
+        if current is not None and current != expected and not (step.kind == "setspeed" and rel not in written):
+            return (f"left {fs.path(rel)} as it is: it holds {current!r}, not the {expected!r} rlrm wrote "
+                    "(another tool changed it since)")
+    return ""
 
 
 def _restore_limits(fs: Sysfs, min_rel: str, max_rel: str, lo: int, hi: int) -> None:
@@ -395,14 +511,27 @@ class RestoreResult:
 
 
 def load_statefile(statefile: PathLike) -> tuple[dict, list[Step]]:
-    """Read and validate a state file (InputError naming the file and field when malformed)."""
-    data = read_json(statefile)
+    """Read and validate a state file (InputError naming the file and field when malformed,
+    or when it is not a regular file of this user or root that nobody else can write)."""
+    raw = owner.read_trusted(statefile)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError(statefile, "<json>", f"not valid JSON: {err}") from None
+    except RecursionError:
+        raise InputError(statefile, "<json>", "nested too deeply") from None
     top = Fields(data, statefile)
     fmt = top.str("format")
     if fmt != FORMAT:
         raise top.error("format", f"expected {FORMAT!r}, got {fmt!r}")
-    meta = {"root": top.str("root"), "pid": top.number("pid", integer=True, minimum=0),
-            "boot_id": top.raw("boot_id", None), "created": top.str("created", "")}
+    start = top.raw("start", None)
+    if start is not None:
+        start = top.number("start", integer=True, minimum=0, maximum=2**63)
+    boot = top.raw("boot_id", None)
+    if boot is not None and not (isinstance(boot, str) and re.fullmatch(r"[0-9a-f-]{1,64}", boot, re.ASCII)):
+        raise top.error("boot_id", f"not a boot id: {str(boot)[:40]!r}")
+    meta = {"root": top.str("root"), "pid": top.number("pid", integer=True, minimum=0, maximum=owner.PID_MAX),
+            "start": start, "boot_id": boot, "created": top.str("created", "")}
     steps = []
     for t in top.tables("steps"):
         kind = t.str("kind", choices=("limits", "value", "setspeed"))
@@ -411,9 +540,10 @@ def load_statefile(statefile: PathLike) -> tuple[dict, list[Step]]:
             hi = t.number("max_value", integer=True, minimum=0)
             if lo > hi:
                 raise t.error("min_value", f"{lo} is above max_value {hi}")
-            step = Step("limits", _relpath(t, "min"), _relpath(t, "max"), str(lo), str(hi))
+            step = Step("limits", _relpath(t, "min"), _relpath(t, "max"), str(lo), str(hi),
+                        touched=t.bool("touched", True))
         else:
-            step = Step(kind, _relpath(t, "path"), value=t.str("value"))
+            step = Step(kind, _relpath(t, "path"), value=t.str("value"), touched=t.bool("touched", True))
         bad = step_problem(step)
         if bad is not None:
             raise t.error(*bad)
@@ -430,25 +560,32 @@ def load_statefile(statefile: PathLike) -> tuple[dict, list[Step]]:
 def restore_statefile(statefile: PathLike, root: Optional[PathLike] = None, force: bool = False) -> RestoreResult:
     """Put back the values saved in ``statefile`` (after a SIGKILL, say).
 
+    Writes go only under ``root`` (the file's own ``root`` field is never used), only to the
+    files a state file may name, never through a symlink out of the root. The board's lock is
+    held while restoring: another rlrm using the board makes this a :class:`BoardBusy` error.
+
     :param statefile: a file written by :class:`StateGuard`
-    :param root: sysfs root; None means ``$RLRM_SYSFS_ROOT``, else the root saved in the file
+    :param root: sysfs root; None means ``$RLRM_SYSFS_ROOT``, else ``/``
     :param force: restore even if the process that wrote the file still runs
     """
     meta, steps = load_statefile(statefile)
-    if root is None:
-        root = os.environ.get(ROOT_ENV) or meta["root"]
-    fs = Sysfs(root)
+    fs = Sysfs(root)  # None: $RLRM_SYSFS_ROOT, else /
     pid = meta["pid"]
-    if not force and _alive(pid):
-        return RestoreResult(0, [], f"process {pid}, which wrote it, is still running and restores on exit "
-                                    "(stop it, or pass --force)", blocked=True)
-    boot = _boot_id(fs)
-    if not force and meta["boot_id"] and boot and meta["boot_id"] != boot:
-        return RestoreResult(0, [], "the board has rebooted since, which already reset these settings")
-    problems = apply_steps(fs, steps)
-    if not problems:
-        Path(statefile).unlink()
-    return RestoreResult(len(steps), problems)
+    lock = BoardLock(fs.root)
+    lock.acquire()
+    try:
+        if not force and owner.alive(pid, meta["start"]):
+            return RestoreResult(0, [], f"process {pid}, which wrote it, is still running and restores on exit "
+                                        "(stop it, or pass --force)", blocked=True)
+        boot = _boot_id(fs)
+        if not force and meta["boot_id"] and boot and meta["boot_id"] != boot:
+            return RestoreResult(0, [], "the board has rebooted since, which already reset these settings")
+        problems = apply_steps(fs, steps)
+        if not problems:
+            Path(statefile).unlink()
+        return RestoreResult(sum(s.touched for s in steps), problems)
+    finally:
+        lock.release()
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -476,20 +613,8 @@ def _boot_id(fs: Sysfs) -> Optional[str]:
         return None
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class _signals_blocked:
-    """Hold SIGINT/SIGTERM while a write or restore runs, so a handler never interleaves with it."""
+    """Hold the ending signals while a write or restore runs, so a handler never interleaves with it."""
 
     def __enter__(self) -> None:
         self._old = None

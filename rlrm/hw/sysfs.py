@@ -15,6 +15,7 @@ import errno
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Protocol, Union
@@ -40,14 +41,92 @@ def resolve_root(root: Optional[PathLike] = None) -> Path:
     return Path(os.path.abspath(os.fspath(root)))
 
 
+#: The full root-relative path of every file rlrm may write (after symlinks are resolved the
+#: file must still lie under the root, in a folder of the same name): cpufreq policy limits,
+#: governor and set speed; a devfreq node's limits and governor; an INA231 ``enable``.
+_NAME = r"[A-Za-z0-9_:@,+-][A-Za-z0-9_.:@,+-]*"
+WRITABLE_PATTERNS = (
+    re.compile(r"sys/devices/system/cpu/cpufreq/policy[0-9]{1,4}/"
+               r"(scaling_min_freq|scaling_max_freq|scaling_governor|scaling_setspeed)", re.ASCII),
+    re.compile(rf"sys/(class/devfreq|devices(/{_NAME}){{1,12}}/devfreq)/{_NAME}/(min_freq|max_freq|governor)",
+               re.ASCII),
+    re.compile(r"sys/bus/i2c/drivers/INA231/[0-9]{1,4}-00[0-9a-f]{2}/enable", re.ASCII),
+)
+#: What a value written to sysfs may contain: printable ASCII, no line break.
+_VALUE_RE = re.compile(r"[\x21-\x7e]([\x20-\x7e]{0,62}[\x21-\x7e])?", re.ASCII)
+
+
+def writable_path_problem(rel: str) -> Optional[str]:
+    """Why rlrm must never write the root-relative ``rel`` (None when it matches a pattern of
+    :data:`WRITABLE_PATTERNS` in full and has no ``.``/``..``/empty component)."""
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return f"{_show(rel)} is not a plain path under the root"
+    if not any(p.fullmatch(rel) for p in WRITABLE_PATTERNS):
+        return (f"{_show(rel)} is not a cpufreq policy, devfreq node or INA231 file rlrm writes "
+                "(sys/devices/system/cpu/cpufreq/policyN/scaling_{min,max}_freq|scaling_governor|"
+                "scaling_setspeed, .../devfreq/NAME/{min,max}_freq|governor, "
+                "sys/bus/i2c/drivers/INA231/BUS-00XX/enable)")
+    return None
+
+
+def confined_path(root: Path, rel: str) -> str:
+    """The real absolute path of ``rel`` under ``root``, refusing (PermissionError, EPERM)
+    a path that rlrm never writes or that a symlink leads out of the root.
+
+    The result has no symlink in it; :func:`_kernel_write` then walks it one component at a
+    time with ``O_NOFOLLOW``, so a symlink swapped in after this check is not followed either.
+    """
+    problem = writable_path_problem(rel)
+    if problem is not None:
+        raise PermissionError(errno.EPERM, f"refused: {problem}", str(root / rel))
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, rel))
+    inside = os.path.commonpath([real_root, real]) == real_root and real != real_root
+    wanted = rel.split("/")
+    got = real.split("/")
+    if not inside or got[-2:] != wanted[-2:]:
+        raise PermissionError(errno.EPERM, f"refused: {rel} leads to {_show(real)} through a symlink, "
+                                           f"which is not the same file under the root {real_root}",
+                              str(root / rel))
+    return real
+
+
+def open_nofollow(path: str, flags: int) -> int:
+    """Open the absolute ``path`` walking from ``/`` one component at a time, never following a
+    symlink (ELOOP / ENOTDIR instead), and only if it is a regular file (sysfs attributes are)."""
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    walk = getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0)  # O_PATH: search right only
+    fd = os.open("/", walk)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, walk | nofollow, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        out = os.open(parts[-1], flags | nofollow | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
+    finally:
+        os.close(fd)
+    try:
+        if not stat.S_ISREG(os.fstat(out).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a sysfs attribute is one)", path)
+    except BaseException:
+        os.close(out)
+        raise
+    return out
+
+
 def _kernel_write(path: str, data: bytes) -> None:
     """Write ``data`` to an existing file in one ``write(2)``, as ``echo`` does.
 
     ``O_TRUNC`` is ignored by sysfs and makes a plain file in a fake tree end up holding
     exactly ``data``. No ``O_CREAT``: a missing attribute is an error, never a new file.
+    ``path`` comes from :func:`confined_path`; no symlink is followed opening it.
     Tests replace this function to inject EACCES / EBUSY / EINVAL.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    fd = open_nofollow(path, os.O_WRONLY | os.O_TRUNC)
     try:
         written = os.write(fd, data)
         if written != len(data):
@@ -132,9 +211,18 @@ class Sysfs:
 
     # -- raw reads -----------------------------------------------------------------------
     def read_bytes(self, rel: PathLike) -> bytes:
-        """The file's bytes; OSError (FileNotFoundError, PermissionError, ...) passes through."""
-        with open(self.path(rel), "rb") as fh:
-            return fh.read(_MAX_READ)
+        """The file's bytes (at most 64 KiB); OSError (FileNotFoundError, PermissionError, ...)
+        passes through; InputError for a directory, FIFO or device where a file should be."""
+        path = self.path(rel)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not hang us
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                kind = "a directory" if stat.S_ISDIR(os.fstat(fd).st_mode) else "not a regular file"
+                raise InputError(path, "file", f"{kind}, where a sysfs attribute (a regular file) was expected")
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                return fh.read(_MAX_READ)
+        finally:
+            os.close(fd)
 
     def read_text(self, rel: PathLike, field: str = "value") -> str:
         """The file's text with trailing whitespace and NULs removed; InputError if not text."""
@@ -220,9 +308,11 @@ class Sysfs:
     def write(self, rel: PathLike, value: Union[str, int]) -> None:
         """Write ``value`` and a newline in one ``write(2)``; OSError passes through."""
         text = str(value)
-        if "\n" in text or not text:
-            raise ValueError(f"refusing to write {text!r} to {self.path(rel)}: not one line")
-        _kernel_write(str(self.path(rel)), (text + "\n").encode("ascii"))
+        if not _VALUE_RE.fullmatch(text):
+            raise ValueError(f"refusing to write {_show(text)} to {self.path(rel)}: not one short line of "
+                             "printable ASCII")
+        real = confined_path(self.root, os.fspath(rel).lstrip("/"))
+        _kernel_write(real, (text + "\n").encode("ascii"))
 
     # -- helpers -------------------------------------------------------------------------
     def _int(self, rel: PathLike, field: str, text: str, minimum: Optional[int],

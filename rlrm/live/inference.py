@@ -4,12 +4,59 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Union
 
 from rlrm.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm")
+#: Bounds on ``--input`` images: files read, bytes per file, pixels an image may claim (checked
+#: from its header, before anything is decoded: a decompression bomb is refused unread).
+MAX_IMAGES = 256
+MAX_IMAGE_BYTES = 64 << 20
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+def input_side(model: Any) -> int:
+    """The biggest input side any level of ``model`` runs at (images are reduced to it on load)."""
+    library = getattr(model, "library", None)
+    sides = [int(getattr(l, "resolution", 0)) for l in getattr(library, "levels", [])]
+    side = max(sides + [int(getattr(model, "resolution", 0) or 0)])
+    return side if 0 < side <= 4096 else 224
+
+
+def load_image(path: Path, side: int) -> Any:
+    """An image as a ``(side, side, 3)`` float32 array in [0, 1], decoded at bounded size: the file
+    must be a regular file of at most 64 MiB whose header claims at most 40 Mpixels; JPEGs are
+    decoded at a reduced scale when they are much bigger than ``side``. InputError otherwise."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from rlrm.policy.weights import read_file_bytes
+
+    data = read_file_bytes(path, "an image", MAX_IMAGE_BYTES)
+    try:
+        with warnings.catch_warnings():  # PIL warns of sizes rlrm refuses anyway, below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
+            w, h = img.size
+            if w <= 0 or h <= 0 or w * h > MAX_IMAGE_PIXELS:
+                raise InputError(str(path), "input", f"{w}x{h} pixels, more than the {MAX_IMAGE_PIXELS} "
+                                                     "allowed (refused before decoding)")
+            img.draft("RGB", (side, side))  # JPEG: let the decoder scale down by 2, 4 or 8
+            rgb = img.convert("RGB").resize((side, side), Image.BILINEAR)
+            return np.asarray(rgb, dtype=np.float32) / 255.0
+    except InputError:
+        raise
+    except Image.DecompressionBombError as err:
+        raise InputError(str(path), "input", f"{str(err)[:80]}: more than the {MAX_IMAGE_PIXELS} pixels allowed "
+                                             "(refused before decoding)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise InputError(str(path), "input", f"unreadable image: {str(err)[:160]}") from None
 
 
 def parse_duration(text: Union[str, float, int], field: str = "--duration") -> float:
@@ -108,15 +155,10 @@ class InferenceRunner:
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise InputError(str(folder), "input", f"no image ({', '.join(IMAGE_SUFFIXES)}) in the folder")
-        from PIL import Image
-        import numpy as np
-
+        side = input_side(self.model)
         out = []
-        for f in files[:256]:
-            try:
-                img = np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255.0
-            except OSError as err:
-                raise InputError(str(f), "input", f"unreadable image: {err}") from None
+        for f in files[:MAX_IMAGES]:
+            img = load_image(f, side)
             out.append(torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).to(self.device))
         return out
 

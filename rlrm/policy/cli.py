@@ -13,6 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", dest="weights_format", choices=("safetensors", "npz"), default="safetensors",
                    help="weights file format (default: safetensors)")
     p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint folder")
+    p.add_argument("--trust-pickle", action="store_true", help="load model.zip with stable-baselines3's pickle-based "
+                   "loader (runs code stored in the file: only for a file you trust)")
     p.set_defaults(func=run_export)
 
     q = sub.add_parser("policy", help="inspect exported policy checkpoints")
@@ -28,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from rlrm.policy.export import export_run  # torch and sb3-contrib: only when exporting
 
-    policy = export_run(args.run, args.output, weights_format=args.weights_format, force=args.force)
+    policy = export_run(args.run, args.output, weights_format=args.weights_format, force=args.force,
+                        trust_pickle=args.trust_pickle)
     print(f"exported {args.run} -> {policy.path}/{policy.weights_file} + policy.json")
     print(policy.summary())
     return 0

@@ -37,7 +37,7 @@ LOGIT_TOLERANCE = 1e-4
 
 
 def export_run(run_dir: PathLike, out_dir: PathLike, weights_format: str = "safetensors",
-               force: bool = False, check_samples: int = 256) -> NumpyPolicy:
+               force: bool = False, check_samples: int = 256, trust_pickle: bool = False) -> NumpyPolicy:
     """Export the actor of a training run to ``out_dir``.
 
     :param run_dir: the run folder (``model.zip``, ``env.json``, optional ``obs_norm.npz``), or
@@ -49,6 +49,8 @@ def export_run(run_dir: PathLike, out_dir: PathLike, weights_format: str = "safe
     :param force: overwrite an existing checkpoint folder's files
     :param check_samples: random observations on which the written checkpoint's logits are
         compared with torch's (0 skips the check)
+    :param trust_pickle: load ``model.zip`` with sb3's pickle-based loader instead of
+        :mod:`rlrm.policy.sb3_zip` (which never unpickles): only for a file you trust
     :return: the written checkpoint, loaded back with the NumPy loader
     """
     run, out = Path(run_dir), Path(out_dir)
@@ -66,7 +68,7 @@ def export_run(run_dir: PathLike, out_dir: PathLike, weights_format: str = "safe
         raise InputError(norm_path, "mean", f"has {normalization.mean.shape[0]} elements, env.json's "
                                             f"observation_names has {spec.obs_size}")
 
-    model = _load_model(model_path)
+    model = _load_model(model_path, trust_pickle)
     activation, layers, arrays = extract_actor(model, spec, model_path)
 
     suffix = FORMATS[weights_format]
@@ -117,15 +119,11 @@ def _prepare_out_dir(out: Path, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _load_model(model_path: Path) -> Any:
-    from sb3_contrib import MaskablePPO
+def _load_model(model_path: Path, trust_pickle: bool = False) -> Any:
+    """An object with ``.policy``, read without unpickling (see :mod:`rlrm.policy.sb3_zip`)."""
+    from rlrm.policy.sb3_zip import load_policy
 
-    try:
-        return MaskablePPO.load(model_path, device="cpu")
-    except (zipfile.BadZipFile, KeyError, ValueError, RuntimeError, OSError, EOFError, AttributeError,
-            TypeError, ModuleNotFoundError) as err:
-        raise InputError(model_path, "<model>", f"cannot load with sb3-contrib MaskablePPO: "
-                                                f"{type(err).__name__}: {err}") from None
+    return load_policy(model_path, trust_pickle=trust_pickle)
 
 
 def _activation_name(module: Any) -> Optional[str]:

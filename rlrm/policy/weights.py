@@ -15,6 +15,8 @@ import hashlib
 import io
 import json
 import math
+import os
+import stat
 from pathlib import Path
 from typing import Mapping, Union
 
@@ -28,6 +30,8 @@ from rlrm.validate import short_repr
 WEIGHT_SUFFIXES = (".safetensors", ".npz")
 #: refuse safetensors headers larger than this (the format's own limit is 100 MB)
 MAX_HEADER_BYTES = 16 * 1024 * 1024
+#: biggest file :func:`read_file_bytes` reads (a policy's weights are kilobytes; a model.zip megabytes)
+MAX_FILE_BYTES = 512 * 1024 * 1024
 #: refuse tensors of more dimensions than this (a policy's are 1-D and 2-D)
 MAX_NDIM = 8
 
@@ -212,14 +216,35 @@ def _check_float32(arr: np.ndarray, source: PathLike, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def read_file_bytes(path: PathLike, what: str = "a weights file") -> bytes:
-    """The bytes of ``path``; a missing file or a directory is an :class:`InputError`."""
+def read_file_bytes(path: PathLike, what: str = "a weights file", max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``max_bytes``; anything else (missing,
+    a directory, a FIFO or device such as ``/dev/zero``, too big) is an :class:`InputError`
+    raised before a byte is read, so nothing hangs and nothing unbounded is allocated."""
     path = Path(path)
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(path, "<file>", "no such file") from None
     except IsADirectoryError:
         raise InputError(path, "<file>", f"is a directory, expected {what}") from None
     except PermissionError:
         raise InputError(path, "<file>", "permission denied") from None
+    except OSError as err:
+        raise InputError(path, "<file>", f"cannot read: {err.strerror or err}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(path, "<file>", f"is a directory, expected {what}")
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(path, "<file>", f"not a regular file (a FIFO, socket or device), expected {what}")
+        if st.st_size > max_bytes:
+            raise InputError(path, "<file>", f"{st.st_size} bytes, more than the {max_bytes} allowed for {what}")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as err:
+        raise InputError(path, "<file>", f"cannot read: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise InputError(path, "<file>", f"more than the {max_bytes} bytes allowed for {what}")
+    return data

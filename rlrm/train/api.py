@@ -164,6 +164,7 @@ def train(
     resume: Optional[PathLike] = None,
     progress_bar: bool = False,
     verbose: int = 0,
+    trust_pickle: bool = False,
 ) -> TrainResult:
     """Train (or continue training) a MaskablePPO policy.
 
@@ -179,6 +180,7 @@ def train(
     :param run_name: run folder name inside ``logdir``
     :param run_dir: the run folder itself (overrides ``logdir`` / ``run_name``)
     :param resume: continue the run in this folder (everything else is read from it)
+    :param trust_pickle: ``resume`` with stable-baselines3's pickle-based loader (a file you trust)
     :raise InputError: bad input, one line naming the file or argument and the field
     """
     import torch
@@ -236,7 +238,7 @@ def train(
 
     tb_dir = folder / "tb"
     if resume:
-        model = _restore_model(snapshot, venv, norm, tb_dir)
+        model = _restore_model(snapshot, cfg, venv, seed, norm, tb_dir, verbose, trust_pickle)
         done_steps = model.num_timesteps
         for log_file in (folder / "eval" / "eval_log.jsonl", folder / "train_log.jsonl"):
             trim_jsonl_log(log_file, done_steps)  # what a kill cut short or training will redo
@@ -291,13 +293,16 @@ def _new_model(cfg: Mapping[str, Any], venv, seed: int, tb_dir: Path, verbose: i
                        verbose=verbose, device="cpu", **ppo_kwargs)
 
 
-def _restore_model(snapshot: Path, venv, norm, tb_dir: Path):  # noqa: ANN001, ANN202
-    """The snapshot's model and observation statistics (the one place a run is loaded to continue)."""
-    from sb3_contrib import MaskablePPO
-
+def _restore_model(snapshot: Path, cfg: Mapping[str, Any], venv, seed: int, norm, tb_dir: Path,  # noqa: ANN001
+                   verbose: int, trust_pickle: bool):  # noqa: ANN202
+    """The snapshot's model and observation statistics (the one place a run is loaded to continue):
+    the run's config builds the model, ``model.zip`` gives weights and counters, never unpickled
+    unless ``trust_pickle`` (:func:`rlrm.policy.sb3_zip.resume_into`)."""
+    from rlrm.policy.sb3_zip import resume_into
     from rlrm.train.callbacks import load_obs_norm
 
-    model = MaskablePPO.load(snapshot / "model.zip", env=venv, tensorboard_log=str(tb_dir), device="cpu")
+    model = resume_into(_new_model(cfg, venv, seed, tb_dir, verbose), snapshot / "model.zip",
+                        trust_pickle=trust_pickle, env=venv, tensorboard_log=str(tb_dir))
     if norm is not None:
         load_obs_norm(snapshot / "obs_norm.npz", norm)
     return model

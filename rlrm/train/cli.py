@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="run folder name (default: <platform>-<scenario>-s<seed>)")
     p.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--trust-pickle", action="store_true", help="--resume: load model.zip with stable-baselines3's "
+                   "pickle-based loader (runs code stored in the file: only for a file you trust)")
     p.set_defaults(func=run)
 
 
@@ -28,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     held_out = [s for s in args.eval_scenario.split(",") if s] if args.eval_scenario else None
     result = train(platform=args.platform, scenario=args.scenario, config=args.config, timesteps=args.timesteps,
                    seed=args.seed, logdir=args.logdir, run_name=args.name, resume=args.resume,
-                   eval_scenarios=held_out, progress_bar=not args.no_progress)
+                   eval_scenarios=held_out, progress_bar=not args.no_progress,
+                   trust_pickle=args.trust_pickle)
     run_dir = result.run_dir
     if result.curve:
         print(f"evaluated on {result.evaluated_on} scenarios ({', '.join(result.eval_scenarios)}): final reward "

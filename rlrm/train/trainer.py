@@ -42,6 +42,7 @@ from rlrm.train.callbacks import (
     trim_jsonl_log,
     write_final,
 )
+from rlrm.policy.sb3_zip import resume_into
 from rlrm.policy.spec import env_spec_of, write_env_json
 from rlrm.train.config import load_config, load_run_config
 
@@ -89,8 +90,13 @@ def train(
     resume: Optional[Union[str, Path]] = None,
     progress_bar: bool = True,
     verbose: int = 0,
+    trust_pickle: bool = False,
 ) -> Path:
-    """Train (or continue training) a MaskablePPO policy; returns the run folder."""
+    """Train (or continue training) a MaskablePPO policy; returns the run folder.
+
+    ``resume`` reads the snapshot's ``model.zip`` without unpickling (:mod:`rlrm.policy.sb3_zip`);
+    ``trust_pickle`` uses sb3's pickle-based loader instead, for a file you trust.
+    """
     import torch
     from sb3_contrib import MaskablePPO
     from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
@@ -144,8 +150,11 @@ def train(
     policy_kwargs = {"net_arch": pk.get("net_arch", {"pi": [64, 64], "vf": [64, 64]}),
                      "activation_fn": _activation(pk.get("activation_fn", "tanh"))}
     tb_dir = run_dir / "tb"
-    if resume:
-        model = MaskablePPO.load(snapshot / "model.zip", env=venv, tensorboard_log=str(tb_dir), device="cpu")
+    if resume:  # the run's config builds the model; model.zip gives weights and counters, never unpickled
+        model = MaskablePPO(cfg["policy"], venv, seed=seed, tensorboard_log=str(tb_dir), policy_kwargs=policy_kwargs,
+                            verbose=verbose, device="cpu", **ppo_kwargs)
+        model = resume_into(model, snapshot / "model.zip", trust_pickle=trust_pickle, env=venv,
+                            tensorboard_log=str(tb_dir))
         if norm is not None:
             load_obs_norm(snapshot / "obs_norm.npz", norm)
         done_steps = model.num_timesteps
