@@ -310,13 +310,14 @@ def _restore_model(snapshot: Path, cfg: Mapping[str, Any], venv, seed: int, norm
 
 def _write_run_files(run_dir: Path, platform: str, scen_label: str, train_sc: list, eval_sc: list, evaluated_on: str,
                      seed: int, cfg: dict, env: DynamicDNNEnv, timesteps: int) -> None:
-    from rlrm.train.trainer import versions
+    from rlrm.train.trainer import load_instructions, versions
 
     snapshot = {"platform": platform, "scenario": scen_label, "train_scenarios": train_sc, "eval_scenarios": eval_sc,
                 "evaluated_on": evaluated_on, "seed": seed, "timesteps": timesteps, "env_id": ENV_ID,
                 "command": " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "versions": versions(), "hyperparameters": cfg}
     atomic_write_bytes(run_dir / "config.yaml", yaml.safe_dump(snapshot, sort_keys=False).encode())
+    atomic_write_bytes(run_dir / "README.txt", load_instructions(bool(cfg["normalize"])).encode())
     env_kwargs = {"randomization": cfg.get("randomization"), "reward_weights": cfg.get("reward_weights"),
                   "episode_steps": cfg.get("episode_steps"), "units": cfg.get("units")}
     write_env_json(run_dir / "env.json", env_spec_of(env, env_kwargs, env_id=ENV_ID, scenario=scen_label))
