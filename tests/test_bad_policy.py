@@ -384,3 +384,39 @@ def test_npz_header_claiming_more_than_it_holds_is_refused_before_allocating(sha
     with pytest.raises(InputError) as err:
         decode_weights(buf.getvalue(), "policy.npz")
     assert err.value.field == "pi.0.weight" and "header claims shape" in err.value.problem
+
+
+def test_a_weights_file_that_is_a_symlink_is_refused_without_telling_its_target_digest(tmp_path: Path) -> None:
+    """A checkpoint whose weights file points elsewhere (``/etc/shadow`` on a board) is refused in
+    one line before its content is hashed or printed."""
+    from rlrm.paths import CHECKPOINTS_DIR
+    from rlrm.policy import load
+
+    ck = tmp_path / "ck"
+    shutil.copytree(CHECKPOINTS_DIR / "jetson-xavier-nx-ppo", ck)
+    weights = next(p for p in ck.iterdir() if p.name.startswith("policy.") and p.suffix != ".json")
+    secret = tmp_path / "secret"
+    secret.write_bytes(weights.read_bytes())  # the same bytes: the digest would even match
+    weights.unlink()
+    weights.symlink_to(secret)
+    with pytest.raises(InputError) as err:
+        load(ck)
+    msg = str(err.value)
+    assert "symbolic link" in msg and "\n" not in msg
+    assert hashlib.sha256(secret.read_bytes()).hexdigest() not in msg
+
+
+def test_a_modified_weights_file_is_refused_without_printing_its_digest(tmp_path: Path) -> None:
+    from rlrm.paths import CHECKPOINTS_DIR
+    from rlrm.policy import load
+
+    ck = tmp_path / "ck"
+    shutil.copytree(CHECKPOINTS_DIR / "jetson-xavier-nx-ppo", ck)
+    weights = next(p for p in ck.iterdir() if p.name.startswith("policy.") and p.suffix != ".json")
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(InputError) as err:
+        load(ck)
+    assert "does not match the sidecar's sha256" in str(err.value)
+    assert hashlib.sha256(bytes(data)).hexdigest() not in str(err.value)

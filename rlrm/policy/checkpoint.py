@@ -90,10 +90,9 @@ def load(path: PathLike, expected_platform: Optional[str] = None) -> NumpyPolicy
                                                f"not {expected_platform!r}")
 
     weights_path = side.parent / weights_file
-    data = read_file_bytes(weights_path)
-    actual = sha256_bytes(data)
-    if actual != sha:
-        raise InputError(side, "weights.sha256", f"{weights_file} has sha256 {actual}, the sidecar says {sha} "
+    data = read_file_bytes(weights_path, follow_symlinks=False)  # the checkpoint's own file, not one it points at
+    if sha256_bytes(data) != sha:  # the file's own digest is not printed: it would tell what another file holds
+        raise InputError(side, "weights.sha256", f"{weights_file} does not match the sidecar's sha256 "
                                                  "(modified or corrupted weights)")
     arrays = decode_weights(data, weights_path)
     _check_arrays(weights_path, arrays, layers)

@@ -216,13 +216,20 @@ def _check_float32(arr: np.ndarray, source: PathLike, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def read_file_bytes(path: PathLike, what: str = "a weights file", max_bytes: int = MAX_FILE_BYTES) -> bytes:
+def read_file_bytes(path: PathLike, what: str = "a weights file", max_bytes: int = MAX_FILE_BYTES,
+                    follow_symlinks: bool = True) -> bytes:
     """The bytes of ``path``, a regular file of at most ``max_bytes``; anything else (missing,
-    a directory, a FIFO or device such as ``/dev/zero``, too big) is an :class:`InputError`
-    raised before a byte is read, so nothing hangs and nothing unbounded is allocated."""
+    a directory, a FIFO or device such as ``/dev/zero``, too big, a symbolic link when
+    ``follow_symlinks`` is False) is an :class:`InputError` raised before a byte is read, so
+    nothing hangs and nothing unbounded is allocated."""
     path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    if not follow_symlinks:
+        if path.is_symlink():
+            raise InputError(path, "<file>", f"is a symbolic link, expected {what} in the checkpoint folder")
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise InputError(path, "<file>", "no such file") from None
     except IsADirectoryError:
