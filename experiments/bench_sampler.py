@@ -1,7 +1,7 @@
 """CPU cost of the power sampler: run it on a fake Jetson Xavier NX tree (three INA3221
 rails read from files, as on the board) for a while and print the share of one core it used.
 
-    python experiments/bench_sampler.py [--seconds 10] [--rate 125]
+    python experiments/bench_sampler.py [--seconds 10] [--rate 125] [--rails VDD_IN]
 
 Prints ``sampler_cpu_overhead_pct: X`` (thread CPU time / wall time, % of one core) and
 ``sampler_rate_hz: Y`` (samples actually taken per second). A timing: on a shared machine
@@ -24,11 +24,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rate", type=float, default=125.0)
+    ap.add_argument("--rails", default=None, help="comma-separated rails to sample (default: all three)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = make_fake_xavier_nx(tmp)
         readers = power.auto_discover(Sysfs(root))
-        sampler = PowerSampler.from_readers(readers, rate_hz=args.rate)
+        sampler = PowerSampler.from_readers(readers, rails=args.rails.split(",") if args.rails else None,
+                                             rate_hz=args.rate)
         idle_start = time.process_time()
         time.sleep(min(1.0, args.seconds / 10))  # this process's own idle cost
         idle = (time.process_time() - idle_start) / max(1e-9, min(1.0, args.seconds / 10))

@@ -189,3 +189,11 @@ def test_thread_samples_and_stops(tmp_path) -> None:
 def test_rate_is_validated() -> None:
     with pytest.raises(ValueError, match="Hz"):
         PowerSampler(lambda: {}, rate_hz=0)
+
+
+def test_from_readers_keeps_only_the_rails_asked_for(tmp_path) -> None:
+    root = make_fake_xavier_nx(tmp_path / "b")
+    clock = FakeClock()
+    sampler = PowerSampler.from_readers(power.auto_discover(Sysfs(root)), rails=["VDD_IN"], clock=clock)
+    run(sampler, clock, 0.1)
+    assert list(sampler.take().rails) == ["VDD_IN"]

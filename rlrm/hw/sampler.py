@@ -209,12 +209,13 @@ class PowerSampler:
         self.errors = 0  # passes where read_all itself raised
 
     @classmethod
-    def from_readers(cls, readers: Sequence, **kwargs) -> "PowerSampler":
-        """A sampler over :class:`~rlrm.hw.power.PowerReader` objects."""
+    def from_readers(cls, readers: Sequence, rails: Optional[Sequence[str]] = None, **kwargs) -> "PowerSampler":
+        """A sampler over :class:`~rlrm.hw.power.PowerReader` objects (only those named in
+        ``rails`` when given: each rail read costs a file read per sample)."""
         from rlrm.hw.power import read_all
 
-        readers = list(readers)
-        return cls(lambda: read_all(readers), **kwargs)
+        chosen = [r for r in readers if rails is None or r.name in rails]
+        return cls(lambda: read_all(chosen), **kwargs)
 
     # -- sampling --------------------------------------------------------------------------
     def sample(self) -> None:
