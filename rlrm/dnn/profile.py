@@ -3,7 +3,9 @@ and a trace the simulator loads.
 
 For every compute option the machine offers here (CPU thread counts, each pinned to as many
 cores; CUDA if present) and every CPU frequency where cpufreq is writable, every level is
-run on one image after a warm-up: median and 90th percentile of the latency, the share of
+run on one image after a warm-up, repeated until the median's 95 % confidence interval
+(order statistics) is within a stated width of it or a run count / time budget is spent:
+median and 90th percentile of the latency, the share of
 the used cores' time the process kept busy (the trace's ``activity``), and package power
 where :mod:`rlrm.hw` finds a sensor (INA3221, INA231, RAPL, hwmon; else ``power_w`` is null). Results go through the board
 profile and trace writers of :mod:`rlrm.platform` and :mod:`rlrm.sim.trace`; cpufreq and
