@@ -197,3 +197,19 @@ def test_from_readers_keeps_only_the_rails_asked_for(tmp_path) -> None:
     sampler = PowerSampler.from_readers(power.auto_discover(Sysfs(root)), rails=["VDD_IN"], clock=clock)
     run(sampler, clock, 0.1)
     assert list(sampler.take().rails) == ["VDD_IN"]
+
+
+def test_short_period_with_only_failed_reads_is_missing() -> None:
+    """Shorter than max_gap_s, but every read failed: missing (one failed read is a fault today)."""
+    clock = FakeClock()
+    state = {"on": True}
+    sampler = PowerSampler(lambda: {"r": Reading("r", 3.0 if state["on"] else None, "W", "f: gone")}, clock=clock)
+    run(sampler, clock, 0.05)
+    assert sampler.take().rails["r"].usable
+    state["on"] = False
+    run(sampler, clock, 0.05)
+    r = sampler.take().rails["r"]
+    assert r.max_gap_s < sampler.max_gap_s and not r.usable and r.problem == "f: gone"
+    state["on"] = True
+    run(sampler, clock, 0.05)
+    assert sampler.take().rails["r"].usable

@@ -10,7 +10,8 @@ Fault semantics are those of one reading (:class:`~rlrm.hw.sysfs.Reading`) so th
 :meth:`PeriodPower.readings` is a drop-in for ``HardwareActuator.read_power()``: a rail is
 *missing* for a period (``value`` None, ``problem`` naming the file or the fault) when
 
-- it gave no good sample in the period (vanished, garbage, disabled INA231), or
+- it gave no good sample in the period (vanished, garbage, disabled INA231; a period in
+  which every read failed is missing however short it is, as one failed read is today), or
 - its largest gap between good samples (period ends included) exceeds ``max_gap_s``: the
   sensor stalled (a read blocking on the bus) or vanished for part of the period, or
 - optionally (``frozen_after_s``), its value did not change for that long (a driver that
@@ -168,7 +169,9 @@ class _Rail:
         mean = energy / covered if cursor is not None and covered > 0 else (cursor[1] if cursor else None)
         if cursor is None:
             return RailPeriod(self.name, None, None, good, missing, gap, 0.0, problem or "no sample in the period")
-        if gap > max_gap_s:
+        if good == 0 and missing:  # every read in the period failed: missing, however short the period
+            problem = problem or "no reading"
+        elif gap > max_gap_s:
             problem = f"no good sample for {gap * 1e3:.0f} ms (sensor stalled or gone{': ' + problem if problem else ''})"
         elif frozen_after_s is not None and self.same_since is not None and end - self.same_since > frozen_after_s:
             problem = f"value unchanged at {cursor[1]:g} W for {end - self.same_since:.1f} s (sensor frozen)"
