@@ -60,3 +60,21 @@ def test_unreadable_values_fall_back_to_the_model(tmp_path) -> None:
     assert all(t.source == "modelled" and t.value == 0.25 and t.problem for t in util)
     assert period.readings() == {}
     m.stop()
+
+
+def test_unthreaded_reads_once_per_period(tmp_path) -> None:
+    """threaded=False: one read at the end of each period, so a rail rewritten between steps
+    is seen exactly then (deterministic tests of the fallback)."""
+    root = make_fake_xavier_nx(tmp_path / "nx")
+    clock = FakeClock()
+    m = Measurements(power.auto_discover(Sysfs(root)), load_platform("jetson-xavier-nx"), root, clock=clock,
+                     threaded=False).start()
+    assert not m.sampler.running
+    clock.t += 0.05
+    assert m.period().power.rails["VDD_IN"].samples == 1
+    set_xavier_nx_rail(root, "VDD_IN", None)
+    clock.t += 0.05
+    assert m.period().readings()["VDD_IN"].missing
+    set_xavier_nx_rail(root, "VDD_IN", 4.0)
+    clock.t += 0.05
+    assert m.period().readings()["VDD_IN"].value == pytest.approx(4.0)

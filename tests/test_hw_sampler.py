@@ -70,7 +70,7 @@ def test_trapezoid_of_a_ramp_is_exact() -> None:
     sampler.restart_period()
     run(sampler, clock, 1.0, dt=0.01)
     first = sampler.take().rails["r"]
-    # exact but for the boundary segment, held at its first value (0.5 * 1 W/s * 0.01 s * 0.01 s)
+    # exact but for the boundary segment, taken at its end value (0.5 * 1 W/s * 0.01 s * 0.01 s)
     assert first.energy_j == pytest.approx(5.5, abs=1e-4)
     run(sampler, clock, 1.0, dt=0.01)
     assert sampler.take().rails["r"].energy_j == pytest.approx(6.5, abs=1e-4)

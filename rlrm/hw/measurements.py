@@ -69,20 +69,28 @@ class Measurements:
     :param rails: sample only these rails (None: all)
     :param rate_hz: power samples per second
     :param clock: monotonic seconds (tests pass a fake)
+    :param threaded: sample in a background thread; False reads every rail once, at the end of
+        each period (the old one-read-per-period behaviour: deterministic for tests that rewrite
+        a fake sensor between steps)
     """
 
     def __init__(self, readers: Sequence[Any], platform: Any, root: Union[Sysfs, PathLike, None] = None,
                  rails: Optional[Sequence[str]] = None, rate_hz: float = DEFAULT_RATE_HZ,
-                 clock: Callable[[], float] = time.monotonic, **sampler_kwargs: Any) -> None:
+                 clock: Callable[[], float] = time.monotonic, threaded: bool = True,
+                 **sampler_kwargs: Any) -> None:
         self.sampler = PowerSampler.from_readers(readers, rails=rails, rate_hz=rate_hz, clock=clock,
                                                  **sampler_kwargs)
         self.observer = UnitObserver.from_platform(platform, root)
         self.has_sensors = bool(readers)
+        self.threaded = threaded
 
     def start(self) -> "Measurements":
         """Start sampling power and begin the first period (idempotent)."""
-        if self.has_sensors:
+        if self.has_sensors and self.threaded:
             self.sampler.start()
+        elif self.has_sensors:
+            self.sampler.sample()
+            self.sampler.restart_period()
         self.observer.sample()
         return self
 
@@ -93,6 +101,8 @@ class Measurements:
 
     def period(self) -> MeasuredPeriod:
         """Close the current period and return what it measured."""
+        if self.has_sensors and not self.threaded:
+            self.sampler.sample()
         power = self.sampler.take()
         return MeasuredPeriod(power, self.observer.sample())
 

@@ -17,8 +17,10 @@ Fault semantics are those of one reading (:class:`~rlrm.hw.sysfs.Reading`) so th
 - optionally (``frozen_after_s``), its value did not change for that long (a driver that
   stopped updating; off by default, because a quiet rail or a fake tree is legitimately flat).
 
-The segment that crosses a period boundary is held at the last sample (zero-order hold), so
-:meth:`take` never waits for a sensor; every instant is counted in exactly one period.
+The segment that crosses a period boundary is split at the boundary: the part before it is
+held at the period's last sample, the part after it takes the next period's first sample, so
+:meth:`take` never waits for a sensor and every instant is counted in exactly one period
+(sampled once per period, at its end, a rail reads what one read per period read before).
 
 The thread is a daemon, stops on :meth:`stop` (or leaving a ``with`` block) within one
 sample interval plus one read, and never holds the lock while reading a sensor. Tests drive
@@ -143,7 +145,7 @@ class _Rail:
     def close(self, start: float, end: float, max_gap_s: float, frozen_after_s: Optional[float]) -> RailPeriod:
         energy, covered, gap, good, missing = 0.0, 0.0, 0.0, 0, 0
         problem = ""
-        cursor = self.held  # value at `start` by zero-order hold of the last sample before it
+        cursor = self.held  # the last good sample before this period (None: the rail never read)
         prev_t = start  # where the integral has got to
         last_t = cursor[0] if cursor is not None else start  # the last good sample (gaps span periods)
         first_seg = True
@@ -155,8 +157,9 @@ class _Rail:
             good += 1
             if cursor is not None:
                 dt = t - prev_t
-                # the boundary-crossing segment is held; the rest is a trapezoid
-                energy += cursor[1] * dt if first_seg else (cursor[1] + v) / 2.0 * dt
+                # from the period's start to its first sample: that sample's value (so one read
+                # per period means what it meant before sampling); the rest is a trapezoid
+                energy += v * dt if first_seg else (cursor[1] + v) / 2.0 * dt
                 covered += dt
             gap = max(gap, t - last_t)
             cursor, prev_t, last_t, first_seg = (t, v), t, t, False
