@@ -43,6 +43,7 @@ def test_one_period_measured_and_tagged(tmp_path) -> None:
     assert util[cpu].value == pytest.approx(0.3) and util[cpu].source == "measured"
     assert util[gpu].value == pytest.approx(0.5) and util[gpu].source == "measured"
     assert freqs[cpu].value == 1420800 and freqs[gpu].source == "measured"
+    assert MeasuredPeriod.field_source(util) == "measured"
     info = MeasuredPeriod.sources(True, utilisation=util, freq_khz=freqs)
     assert info == {"power_w": "measured", "utilisation": ["measured"] * len(names),
                     "freq_khz": ["measured"] * len(names)}
@@ -58,6 +59,7 @@ def test_unreadable_values_fall_back_to_the_model(tmp_path) -> None:
     names = list(plat.units)
     util = period.utilisation(names, [0.25] * len(names))
     assert all(t.source == "modelled" and t.value == 0.25 and t.problem for t in util)
+    assert MeasuredPeriod.field_source(util) == "modelled"
     assert period.readings() == {}
     m.stop()
 

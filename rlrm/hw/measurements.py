@@ -51,6 +51,12 @@ class MeasuredPeriod:
         return tag(value, modelled, "; ".join(reading.problems))
 
     @staticmethod
+    def field_source(tagged: Sequence[Tagged]) -> str:
+        """``measured`` when every element of a per-unit field was measured, else ``modelled``
+        (the per-field convention of ``StepResult.provenance``; :meth:`sources` has the detail)."""
+        return MEASURED if tagged and all(t.source == MEASURED for t in tagged) else MODELLED
+
+    @staticmethod
     def sources(power_measured: bool, **elements: Sequence[Tagged]) -> Dict[str, Any]:
         """``{"power_w": "measured", "utilisation": ["measured", "modelled"], ...}`` for the step info."""
         out: Dict[str, Any] = {"power_w": MEASURED if power_measured else MODELLED}
