@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from rlrm.hw.power import read_all
 from rlrm.hw.sysfs import Reading
 
 #: INA3221 conversion time with the L4T driver's averaging: one new value every ~8 ms.
@@ -218,8 +219,6 @@ class PowerSampler:
     def from_readers(cls, readers: Sequence, rails: Optional[Sequence[str]] = None, **kwargs) -> "PowerSampler":
         """A sampler over :class:`~rlrm.hw.power.PowerReader` objects (only those named in
         ``rails`` when given: each rail read costs a file read per sample)."""
-        from rlrm.hw.power import read_all
-
         chosen = [r for r in readers if rails is None or r.name in rails]
         return cls(lambda: read_all(chosen), **kwargs)
 
