@@ -286,7 +286,8 @@ def test_scenario_and_trace_refuse_implausible_numbers(steady_dict: dict) -> Non
 #: the files this rule covers (the reading and validation path the board runtime imports)
 PY38_FILES = ["rlrm/validate/__init__.py", "rlrm/validate/files.py", "rlrm/validate/spec.py",
               "rlrm/validate/values.py", "rlrm/validate/fields.py", "rlrm/errors.py", "rlrm/platform/profile.py", "rlrm/sim/scenario.py",
-              "rlrm/sim/trace.py", "rlrm/dnn/library.py", "rlrm/dnn/lut.py", "rlrm/train/config.py"]
+              "rlrm/sim/trace.py", "rlrm/dnn/library.py", "rlrm/dnn/lut.py", "rlrm/train/config.py",
+              "rlrm/hw/sampler.py", "rlrm/hw/observe.py", "rlrm/hw/measurements.py", "rlrm/hw/utilisation.py"]
 _NEW_GENERICS = {"list", "dict", "tuple", "set", "frozenset", "type"}
 
 

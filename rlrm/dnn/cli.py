@@ -73,6 +73,15 @@ def add_parser(subparsers: Any) -> None:
     prof.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1..usable cores)")
     prof.add_argument("--warmup", type=int, default=3, help="untimed runs per measurement (default: 3)")
     prof.add_argument("--repeats", type=int, default=20, help="timed runs per measurement (default: 20)")
+    prof.add_argument("--ci-width", type=float, default=0.05,
+                      help="repeat each measurement beyond --repeats until its median's 95%% confidence interval "
+                           "is at most this wide relative to the median (default: 0.05; 0 = just --repeats)")
+    prof.add_argument("--max-repeats", type=int, default=500,
+                      help="at most this many timed runs per measurement (default: 500)")
+    prof.add_argument("--time-budget", type=float, default=5.0,
+                      help="at most this many seconds of timed runs per measurement (default: 5)")
+    prof.add_argument("--sysfs-root", default=None,
+                      help="root of the sysfs/procfs tree to read and pin (default: $RLRM_SYSFS_ROOT or /)")
     prof.add_argument("--no-freqs", action="store_true", help="do not step CPU frequencies even if writable")
     prof.add_argument("--freq-steps", type=int, default=None,
                       help="measure only N frequencies, evenly spread, lowest and highest included (default: all)")
@@ -177,12 +186,26 @@ def run_profile(args: argparse.Namespace) -> int:
             model = DynamicOFA(model.supernet, load_library(args.library))
     else:
         model = build_model(load_library(args.library or "dynamic-ofa-6"), args.weights)
+    if not args.ci_width >= 0:
+        raise InputError("--ci-width", "ci_width", f"need a relative width >= 0, got {args.ci_width!r}")
+    if args.max_repeats < args.repeats:
+        raise InputError("--max-repeats", "max_repeats", f"need >= --repeats ({args.repeats}), got {args.max_repeats}")
+    if not args.time_budget > 0:
+        raise InputError("--time-budget", "time_budget", f"need seconds > 0, got {args.time_budget!r}")
     if args.freq_steps is not None and args.freq_steps < 2:
         raise InputError("--freq-steps", "freq_steps", "need at least 2 (lowest and highest)")
     profiler = HostProfiler(model, args.name, threads, args.warmup, args.repeats,
-                            frequencies=not args.no_freqs, cuda=not args.no_cuda, freq_steps=args.freq_steps)
+                            frequencies=not args.no_freqs, cuda=not args.no_cuda, freq_steps=args.freq_steps,
+                            root=args.sysfs_root, target_ci=args.ci_width or None, max_repeats=args.max_repeats,
+                            budget_s=args.time_budget)
     results = profiler.run(progress=not args.quiet)
     plat_path, trace_path = write_profile(profiler, results, args.envs or user_dir(ENVS_DIR))
+    rep = profiler.last_repeatability or {}
+    worst = rep.get("worst") or {}
+    print(f"repeatability: {rep.get('measurements', 0)} medians, 95% CI width median {rep.get('ci_width_median', 0):.3f}"
+          f" max {rep.get('ci_width_max', 0):.3f} of the median (worst: level {worst.get('level')}, "
+          f"{worst.get('unit')}x{worst.get('cores')}, {worst.get('repeats')} runs); "
+          f"{rep.get('not_converged', 0)} short of --ci-width {args.ci_width:g}; {rep.get('repeats_total', 0)} timed runs")
     print(f"wrote {plat_path}")
     print(f"wrote {trace_path}")
     return 0

@@ -3,7 +3,9 @@ and a trace the simulator loads.
 
 For every compute option the machine offers here (CPU thread counts, each pinned to as many
 cores; CUDA if present) and every CPU frequency where cpufreq is writable, every level is
-run on one image after a warm-up: median and 90th percentile of the latency, the share of
+run on one image after a warm-up, repeated until the median's 95 % confidence interval
+(order statistics) is within a stated width of it or a run count / time budget is spent:
+median and 90th percentile of the latency, the share of
 the used cores' time the process kept busy (the trace's ``activity``), and package power
 where :mod:`rlrm.hw` finds a sensor (INA3221, INA231, RAPL, hwmon; else ``power_w`` is null). Results go through the board
 profile and trace writers of :mod:`rlrm.platform` and :mod:`rlrm.sim.trace`; cpufreq and
@@ -14,6 +16,7 @@ every value before the first write and puts it back, also on SIGINT/SIGTERM).
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import socket
 import statistics
@@ -48,12 +51,20 @@ class Measurement:
     :param latency_p90_ms: 90th percentile (nearest rank)
     :param activity: CPU time of the process / (wall time x cores used), clamped to (0, 1]
     :param power_w: average board power while measuring (see :func:`board_power`), or None
+    :param repeats: timed runs taken
+    :param ci_width: width of the median's 95 % confidence interval relative to the median
+        (:func:`median_ci`); ``inf`` with too few runs to bound it
+    :param converged: False when the run count or time budget ran out before ``ci_width``
+        reached the width asked for (always True when none was asked)
     """
 
     latency_ms: float
     latency_p90_ms: float
     activity: float
     power_w: Optional[float]
+    repeats: int = 0
+    ci_width: float = math.inf
+    converged: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,12 +86,43 @@ def p90(values: Sequence[float]) -> float:
     return s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
 
 
+#: two-sided 95 % normal quantile
+Z95 = 1.959964
+
+
+def median_ci(values: Sequence[float]) -> tuple[float, float]:
+    """Distribution-free 95 % confidence interval of the median: the order statistics of
+    ranks ``n/2 - z sqrt(n)/2`` and ``1 + n/2 + z sqrt(n)/2`` (binomial, normal approximation;
+    clamped to the sample's min and max when ``n`` is small)."""
+    s = sorted(values)
+    n = len(s)
+    if n == 0:
+        raise ValueError("no values")
+    half = Z95 * math.sqrt(n) / 2.0
+    lo = max(0, int(math.floor(n / 2.0 - half)) - 1)
+    hi = min(n - 1, int(math.ceil(1.0 + n / 2.0 + half)) - 1)
+    return s[lo], s[hi]
+
+
+def ci_width(values: Sequence[float]) -> float:
+    """Width of :func:`median_ci` relative to the median (``inf`` below 6 values: with fewer
+    the interval is the whole sample and says nothing)."""
+    if len(values) < 6:
+        return math.inf
+    lo, hi = median_ci(values)
+    med = statistics.median(values)
+    return (hi - lo) / med if med > 0 else math.inf
+
+
 def measure(
     run: Callable[[], Any], warmup: int, repeats: int, cores: int,
     power: Optional[Callable[[], Optional[float]]] = None, sync: Callable[[], None] = lambda: None,
+    target_ci: Optional[float] = None, max_repeats: Optional[int] = None, budget_s: Optional[float] = None,
 ) -> Measurement:
-    """Time ``run`` ``repeats`` times after ``warmup`` untimed runs; ``power()`` (watts or
-    None) is sampled once before and after every timed run and averaged."""
+    """Time ``run`` ``repeats`` times after ``warmup`` untimed runs; with ``target_ci``, keep
+    going until the median's 95 % confidence interval is at most that wide relative to the
+    median (:func:`ci_width`), or ``max_repeats`` runs, or ``budget_s`` seconds of timed runs.
+    ``power()`` (watts or None) is sampled once before and after every timed run and averaged."""
     for _ in range(warmup):
         run()
     sync()
@@ -89,7 +131,9 @@ def measure(
     if power is not None:
         power()  # primes energy-counter sensors (RAPL): their reading is the mean since the last
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    for _ in range(repeats):
+    converged = target_ci is None
+    width = math.inf
+    while True:
         t0 = time.perf_counter()
         run()
         sync()
@@ -98,11 +142,45 @@ def measure(
             w = power()
             if w is not None:
                 watts.append(w)
+        if len(times) < repeats:
+            continue
+        if target_ci is None:
+            break
+        width = ci_width(times)
+        if width <= target_ci:
+            converged = True
+            break
+        if (max_repeats is not None and len(times) >= max_repeats) or \
+                (budget_s is not None and time.perf_counter() - wall0 >= budget_s):
+            break
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     activity = min(1.0, max(0.01, cpu / (wall * max(1, cores)))) if wall > 0 else 1.0
     med = statistics.median(times)
-    return Measurement(med, max(med, p90(times)), activity, statistics.mean(watts) if watts else None)
+    if target_ci is None:
+        width = ci_width(times)
+    return Measurement(med, max(med, p90(times)), activity, statistics.mean(watts) if watts else None,
+                       len(times), width, converged)
+
+
+def repeatability(results: dict) -> dict[str, Any]:
+    """How repeatable a profile's medians are: per measurement the relative width of the
+    median's 95 % confidence interval; their median and maximum, the worst measurement, and
+    how many did not reach the width asked for."""
+    ms = [(key, f, m) for key, pts in results.items() for f, m in pts]
+    widths = [m.ci_width for _, _, m in ms]
+    finite = [w for w in widths if math.isfinite(w)]
+    worst = max(ms, key=lambda kfm: kfm[2].ci_width, default=None)
+    return {
+        "measurements": len(ms),
+        "not_converged": sum(1 for _, _, m in ms if not m.converged),
+        "ci_width_median": statistics.median(finite) if finite else math.inf,
+        "ci_width_max": max(widths) if widths else math.inf,
+        "worst": None if worst is None else {"level": worst[0][0], "unit": worst[0][1], "cores": worst[0][2],
+                                             "freq_khz": worst[1], "ci_width": worst[2].ci_width,
+                                             "repeats": worst[2].repeats},
+        "repeats_total": sum(m.repeats for _, _, m in ms),
+    }
 
 
 #: Rails that measure the whole board's input (the others are parts of it).
@@ -152,6 +230,10 @@ class HostProfiler:
         tests use a fake tree)
     :param freq_steps: measure only this many frequencies, evenly spread, lowest and highest
         included (default: all)
+    :param target_ci: repeat each measurement (beyond ``repeats``) until its median's 95 %
+        confidence interval is at most this wide relative to the median (None: ``repeats`` runs)
+    :param max_repeats: at most this many timed runs per measurement (with ``target_ci``)
+    :param budget_s: at most this many seconds of timed runs per measurement (with ``target_ci``)
     """
 
     def __init__(
@@ -165,12 +247,17 @@ class HostProfiler:
         cuda: bool = True,
         root: Optional[Path] = None,
         freq_steps: Optional[int] = None,
+        target_ci: Optional[float] = None,
+        max_repeats: Optional[int] = None,
+        budget_s: Optional[float] = None,
     ) -> None:
         self.model = model.eval()
         self.name = name
         self.fs = Sysfs(root)
         self.root = self.fs.root
         self.warmup, self.repeats = warmup, repeats
+        self.target_ci, self.max_repeats, self.budget_s = target_ci, max_repeats, budget_s
+        self.last_repeatability: Optional[dict[str, Any]] = None
         self.allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
         n_cpu = os.cpu_count() or len(self.allowed)
         self.n_cores = n_cpu
@@ -286,24 +373,27 @@ class HostProfiler:
                 self.model.switch(level0)
         if problems:
             raise InputError(problems[0], "restore", "could not restore a cpufreq setting; see `rlrm restore`")
+        self.last_repeatability = repeatability(results)
         return results
 
     def _measure_one(self, opt: ComputeOption, level: int, warmup: Optional[int] = None,
                      repeats: Optional[int] = None) -> Measurement:
+        adaptive = repeats is None
         warmup = self.warmup if warmup is None else warmup
         repeats = self.repeats if repeats is None else repeats
+        stop = dict(target_ci=self.target_ci, max_repeats=self.max_repeats, budget_s=self.budget_s) if adaptive else {}
         self.model.switch(level)
         if opt.unit == "gpu":
             self.model.to("cuda")
             torch.set_num_threads(1)
             return measure(self._run_level(level, "cuda"), warmup, repeats, 1, self.power,
-                           sync=torch.cuda.synchronize)
+                           sync=torch.cuda.synchronize, **stop)
         if self.cuda:
             self.model.to("cpu")
         torch.set_num_threads(opt.cores)
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, set(opt.cpus))
-        return measure(self._run_level(level, "cpu"), warmup, repeats, opt.cores, self.power)
+        return measure(self._run_level(level, "cpu"), warmup, repeats, opt.cores, self.power, **stop)
 
     # ---------------------------------------------------------------------------- results
     def platform(self) -> Platform:
@@ -369,9 +459,12 @@ class HostProfiler:
         freqs, freq_source, settable = self.cpu_freqs()
         method = (
             f"measured by rlrm profile: one image per inference, one untimed pass over all options and levels, "
-            f"then per measurement {self.warmup} warm-up + {self.repeats} timed runs, "
-            f"median and nearest-rank p90; CPU options run torch with n threads pinned (sched_setaffinity) to "
-            f"the first n usable cores {self.allowed}; activity = process CPU time / (wall time x n); "
+            f"then per measurement {self.warmup} warm-up + {self.repeats} timed runs"
+            + (f", continued until the median's 95 % confidence interval (order statistics) was within "
+               f"{self.target_ci:g} of the median (at most {self.max_repeats or 'unlimited'} runs, "
+               f"{self.budget_s or 'no'} s)" if self.target_ci is not None else "")
+            + ", median and nearest-rank p90; " + _repeatability_text(repeatability(results))
+            + f"; CPU options run torch with n threads pinned (sched_setaffinity) to the first n usable cores {self.allowed}; activity = process CPU time / (wall time x n); "
             + ("every cpufreq frequency pinned in turn, compute_fraction fitted over them; "
                if settable else "one CPU operating point (cpufreq not writable here): compute_fraction 1.0 assumed, not measured; ")
             + (f"power: {', '.join(r.name for r in self.readers)} sampled after every timed run, averaged, in points. "
@@ -385,6 +478,13 @@ class HostProfiler:
                         "created": datetime.date.today().isoformat()},
             subnets=tuple(subnets), entries=entries,
         )
+
+
+def _repeatability_text(rep: dict[str, Any]) -> str:
+    w = rep.get("worst") or {}
+    return (f"repeatability: median 95 % CI width {rep['ci_width_median']:.3g} of the median, max "
+            f"{rep['ci_width_max']:.3g} (level {w.get('level')}, {w.get('unit')}x{w.get('cores')}), "
+            f"{rep['not_converged']} of {rep['measurements']} measurements short of the width asked for")
 
 
 def write_profile(

@@ -298,3 +298,86 @@ def kernel_write(path: str, data: bytes) -> None:
     if name == "scaling_governor" and (folder / "scaling_setspeed").exists():
         shown = (folder / "scaling_cur_freq").read_text() if text == "userspace" else "<unsupported>\n"
         (folder / "scaling_setspeed").write_text(shown)
+
+
+# -- values that change over time (additive: tests rewrite them between samples) -----------------
+XAVIER_NX_RAILS = ("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC")
+
+
+def set_xavier_nx_rail(root: PathLike, rail: str, watts: float, *, power_layout: str = "iio",
+                       mv: int = 5000) -> None:
+    """Rewrite one rail of a fake Xavier NX so it reads ``watts`` (at ``mv`` millivolts): the
+    way a test makes a rail change over time. ``watts`` None removes the rail's value files
+    (a rail that vanishes); a string is written as is (garbage)."""
+    root = Path(root)
+    ch = XAVIER_NX_RAILS.index(rail)
+    if power_layout == "iio":
+        dev = "sys/bus/i2c/drivers/ina3221x/7-0040/iio:device0"
+        names = (f"in_voltage{ch}_input", f"in_current{ch}_input", f"in_power{ch}_input")
+    elif power_layout == "hwmon":
+        dev = "sys/bus/i2c/drivers/ina3221/7-0040/hwmon/hwmon1"
+        names = (f"in{ch + 1}_input", f"curr{ch + 1}_input")
+    else:
+        raise ValueError(f"power_layout must be 'iio' or 'hwmon', got {power_layout!r}")
+    for name in names:
+        p = root / dev / name
+        if watts is None:
+            if p.exists():
+                p.unlink()
+            continue
+        if isinstance(watts, str):
+            text = watts if name != names[0] else f"{mv}\n"
+        elif name.startswith(("in_current", "curr")):
+            text = f"{int(round(watts * 1e6 / mv))}\n"
+        elif name.startswith("in_power"):
+            text = f"{int(round(watts * 1e3))}\n"
+        else:
+            text = f"{mv}\n"
+        _file(root, f"{dev}/{name}", text, 0o444)
+
+
+def set_gpu_load(root: PathLike, permille: int, rel: str = "sys/devices/17000000.gv11b/load") -> None:
+    """Rewrite the fake GPU's ``load`` (per mille, as nvgpu prints it)."""
+    _file(Path(root), rel, f"{permille}\n", 0o444)
+
+
+def set_cur_freq(root: PathLike, khz: int, policy: int = 0) -> None:
+    """Rewrite a fake cpufreq policy's ``scaling_cur_freq`` and ``cpuinfo_cur_freq`` (kHz)."""
+    base = f"sys/devices/system/cpu/cpufreq/policy{policy}"
+    for name, mode in (("scaling_cur_freq", 0o444), ("cpuinfo_cur_freq", 0o400)):
+        _file(Path(root), f"{base}/{name}", f"{khz}\n", mode)
+
+
+def set_devfreq_cur_freq(root: PathLike, hz: int, rel: str = "sys/devices/17000000.gv11b/devfreq/17000000.gv11b") -> None:
+    """Rewrite a fake devfreq node's ``cur_freq`` (Hz)."""
+    _file(Path(root), f"{rel}/cur_freq", f"{hz}\n", 0o444)
+
+
+def set_proc_stat(root: PathLike, times: "dict[int, tuple[int, int]]") -> None:
+    """Rewrite the fake ``proc/stat`` with ``{cpu: (busy, idle)}`` jiffies (busy as user time)."""
+    lines = "".join(f"cpu{c} {busy} 0 0 {idle} 0 0 0 0 0 0\n" for c, (busy, idle) in sorted(times.items()))
+    total_busy = sum(b for b, _ in times.values())
+    total_idle = sum(i for _, i in times.values())
+    _file(Path(root), "proc/stat", f"cpu  {total_busy} 0 0 {total_idle} 0 0 0 0 0 0\n{lines}intr 0\nctxt 0\n", 0o444)
+
+
+class ScriptedRail:
+    """A rail reader whose watts are a function of a clock (for sampler tests): ``read()``
+    returns a :class:`~rlrm.hw.sysfs.Reading`; ``fn`` returning None is a missing reading and
+    raising makes the read fail.
+
+    :param name: rail name
+    :param fn: watts at clock time t
+    :param clock: the clock (the sampler's)
+    """
+
+    def __init__(self, name: str, fn, clock) -> None:
+        self.name = name
+        self.fn = fn
+        self.clock = clock
+
+    def read(self) -> "_sysfs.Reading":
+        value = self.fn(self.clock())
+        if value is None:
+            return _sysfs.Reading(self.name, None, "W", f"{self.name}: no such file (fake)")
+        return _sysfs.Reading(self.name, float(value), "W")

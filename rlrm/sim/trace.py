@@ -121,6 +121,25 @@ def trace_path(platform: str, library: str) -> Path:
     return find_data(TRACES_DIR, f"{platform}/{library}.json")
 
 
+def trace_beside(platform: Platform, library: str) -> Optional[Path]:
+    """Where a profile's own trace is stored: ``<envs>/traces/<name>/<library>.json`` next to
+    the ``<envs>/platforms/<name>.toml`` it was loaded from (None for a profile not loaded
+    from a file)."""
+    if platform.path is None:
+        return None
+    return Path(platform.path).resolve().parent.parent / "traces" / platform.name / f"{library}.json"
+
+
+def trace_for(platform: Platform, library: str) -> Path:
+    """The trace to simulate a library on a board: the one stored beside the profile when it
+    exists (a board's own measurements win, also when its name is a shipped one), else the
+    shipped or ``$RLRM_HOME`` trace of that name (:func:`trace_path`)."""
+    beside = trace_beside(platform, library)
+    if beside is not None and beside.is_file():
+        return beside
+    return trace_path(platform.name, library)
+
+
 def load_trace(path_or_platform: Union[str, Path], library: Optional[str] = None,
                platform: Optional[Platform] = None) -> Trace:
     """Load a trace from a path, or by board name and library name.
