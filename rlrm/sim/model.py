@@ -15,7 +15,7 @@ from rlrm.errors import InputError
 from rlrm.platform.profile import ComputeUnit, Platform, PowerMode
 from rlrm.sim.result import INF, AppResult, OperatingPoint, Targets
 from rlrm.sim.scenario import AppSpec, BackgroundSpec, Scenario
-from rlrm.sim.trace import Trace, load_trace, trace_path
+from rlrm.sim.trace import Trace, load_trace, trace_for
 
 
 class BoardModel:
@@ -58,11 +58,7 @@ class BoardModel:
         for i, app in enumerate(scenario.apps):
             if app.library in traces:
                 continue
-            path = trace_path(platform.name, app.library)
-            if platform.path is not None and not path.is_file():
-                # a profile kept outside the project: its traces sit beside it (envs/traces/<board>/)
-                beside = platform.path.resolve().parent.parent / "traces" / platform.name / f"{app.library}.json"
-                path = beside if beside.is_file() else path
+            path = trace_for(platform, app.library)  # a board's own trace (beside its profile) wins
             if not app.library or not path.is_file():
                 raise InputError(scenario.path or scenario.name, f"apps[{i}].library",
                                  f"no trace of {app.library!r} for {platform.name} (expected {path})")
