@@ -121,10 +121,11 @@ def policy_choice(policy: Policy) -> Optional[dict]:
     choice = getattr(policy, "choice", None)
     if not isinstance(choice, dict):
         return None
-    keep = ("point", "reward", "tuning_seeds", "candidates", "margin", "seeds", "rewards")
+    keep = ("point", "reward", "tuning_seeds", "candidates", "confirmed", "margin", "seeds", "rewards")
     out = {k: choice[k] for k in keep if k in choice}
-    if "rewards" in out and isinstance(out["rewards"], dict):
-        out["rewards"] = {str(k): float(v) for k, v in out["rewards"].items()}
+    for key in ("rewards", "confirmed"):  # tuning-seed mean reward of every margin / shortlisted point
+        if isinstance(out.get(key), dict):
+            out[key] = {str(k): float(v) for k, v in out[key].items()}
     return out
 
 
