@@ -11,7 +11,8 @@ Pure functions of summary dicts as ``rlrm evaluate`` writes them (keys ``policy`
   counted); NaN also when any of the three rewards is missing or not finite.
 * :func:`mark_pareto`: per group (board, scenario), a policy is dominated when another
   (deployable: not the oracle) is no worse in all of energy per inference (down),
-  deadline-miss rate (down) and top-1 (up) and better in one.
+  deadline-miss rate (down; below :data:`MISS_EPSILON` counts as 0) and top-1 (up) and better
+  in one.
 * :func:`energy_vs_matched`: the energy saving of a policy against the cheapest *other*
   policy or static point whose top-1 is no lower (minus :data:`TOP1_TOLERANCE` points) and
   whose miss rate is no higher (plus :data:`MISS_TOLERANCE`): ``1 - E_policy / E_match``
@@ -33,6 +34,9 @@ REWARD = "reward_mean"
 TOP1_TOLERANCE = 0.5
 #: deadline-miss rate a match may be above the policy
 MISS_TOLERANCE = 0.005
+#: miss rates below this (less than one inference in a million: the simulator's soft deadline
+#: misses of a point that meets its deadline) count as no misses in Pareto marking
+MISS_EPSILON = 1e-6
 #: policies never taken as a match in :func:`energy_vs_matched`
 NOT_DEPLOYABLE = ("oracle",)
 UNMATCHED = "unmatched"
@@ -95,8 +99,9 @@ def dominates(a: dict, b: dict) -> bool:
     ma, mb = _metrics(a), _metrics(b)
     if ma is None or mb is None:
         return False
-    no_worse = ma[0] <= mb[0] and ma[1] <= mb[1] and ma[2] >= mb[2]
-    better = ma[0] < mb[0] or ma[1] < mb[1] or ma[2] > mb[2]
+    miss_a, miss_b = (0.0 if m < MISS_EPSILON else m for m in (ma[1], mb[1]))
+    no_worse = ma[0] <= mb[0] and miss_a <= miss_b and ma[2] >= mb[2]
+    better = ma[0] < mb[0] or miss_a < miss_b or ma[2] > mb[2]
     return no_worse and better
 
 

@@ -50,11 +50,34 @@ def test_evaluate_cli_writes_json(tmp_path, capsys) -> None:
                  "--seed", "3", "--episode-steps", "30", "--json", str(out)]) == 0
     d = json.loads(out.read_text())
     for key in ("energy_per_inference_mj", "latency_mean_ms", "latency_p95_ms", "deadline_miss_rate",
-                "accuracy_mean", "power_violation_rate", "reward_mean", "oracle_reward_fraction",
+                "accuracy_mean", "power_violation_rate", "reward_mean", "normalized_score",
                 "policy", "platform", "scenario", "episodes", "seed"):
         assert key in d
     assert d["policy"] == "schedutil+dofa" and d["episodes"] == 2 and d["seed"] == 3
-    assert d["oracle_reward_fraction"] == d["reward_mean"] / d["oracle_reward_mean"]
+    assert d["normalized_score"] == ((d["reward_mean"] - d["random_reward_mean"])
+                                     / (d["oracle_reward_mean"] - d["random_reward_mean"]))
     assert d["reward_mean"] <= d["oracle_reward_mean"]
     assert "schedutil+dofa" in capsys.readouterr().out
     assert main(["evaluate", "--policy", "nope"]) == 2
+
+
+def test_evaluate_lut_json_has_normalized_score_and_margin(tmp_path) -> None:
+    out = tmp_path / "lut.json"
+    assert main(["evaluate", "--policy", "lut", "--scenario", "steady", "--episodes", "1", "--seed", "0",
+                 "--episode-steps", "8", "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert isinstance(d["normalized_score"], float) and "oracle_reward_fraction" not in d
+    assert d["choice"]["margin"] is not None and all(s >= 10000 for s in d["choice"]["seeds"])
+
+
+def test_evaluate_scores_random_0_and_oracle_1_on_the_same_seeds() -> None:
+    from rlrm.evaluate import evaluate
+
+    kw = {"episode_steps": 10, "units": ["gpu"]}
+    rnd = evaluate("random", "jetson-xavier-nx", "bursty", 2, 5, env_kwargs=kw)
+    orc = evaluate("oracle", "jetson-xavier-nx", "bursty", 2, 5, env_kwargs=kw)
+    gov = evaluate("schedutil", "jetson-xavier-nx", "bursty", 2, 5, env_kwargs=kw)
+    assert rnd["normalized_score"] == 0.0 and orc["normalized_score"] == 1.0
+    assert rnd["reward_mean"] == orc["random_reward_mean"] == gov["random_reward_mean"]
+    assert orc["reward_mean"] == rnd["oracle_reward_mean"] == gov["oracle_reward_mean"]
+    assert gov["normalized_score"] < 1.0

@@ -18,7 +18,8 @@ from rlrm.paths import CHECKPOINTS_DIR
 
 PLATFORM, SCENARIO, SEEDS, STEPS = "jetson-xavier-nx", "second-app", 2, 20
 CKPT = str(CHECKPOINTS_DIR / "jetson-xavier-nx-ppo")
-POLICIES = {"ppo_jetson-xavier-nx-ppo": CKPT, "schedutil+dofa": "schedutil+dofa", "oracle": "oracle"}
+POLICIES = {"ppo_jetson-xavier-nx-ppo": CKPT, "schedutil+dofa": "schedutil+dofa", "oracle": "oracle",
+            "random": "random"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -26,7 +27,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("compare") / "cmp"
     code = main(["compare", "--platform", PLATFORM, "--scenario", SCENARIO,
-                 "--policies", f"ppo:{CKPT},schedutil+dofa,oracle", "--seeds", str(SEEDS),
+                 "--policies", f"ppo:{CKPT},schedutil+dofa,oracle,random", "--seeds", str(SEEDS),
                  "--episode-steps", str(STEPS), "--logdir", str(out)])
     assert code == 0
     return out
@@ -59,7 +60,7 @@ def test_identical_tags_and_step_counts(accumulators: dict) -> None:
                 "freq_khz/carmel", "freq_khz/gpu"):
         assert f"step/{key}" in first
     for key in SUMMARY_KEYS:
-        if key != "oracle_reward_fraction":
+        if key != "normalized_score":
             assert f"episode/{key}" in first
         assert f"hparam/{key}" in first
     for acc in accumulators.values():
@@ -90,7 +91,7 @@ def test_episode_values_equal_evaluate(accumulators: dict, logdir: Path) -> None
         ref = evaluate(source, PLATFORM, SCENARIO, SEEDS, 0, env_kwargs={"episode_steps": STEPS, "units": ["gpu"]})
         acc = accumulators[name]
         for key in SUMMARY_KEYS:
-            if key == "oracle_reward_fraction":
+            if key == "normalized_score":
                 continue
             logged = [e.value for e in acc.Scalars(f"episode/{key}")]
             want = [_tb(ep[key]) for ep in ref["per_episode"]]
@@ -112,8 +113,16 @@ def test_summary_files(logdir: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert [r["policy"] for r in rows] == list(POLICIES)
     assert set(SUMMARY_KEYS) <= set(rows[0])
-    oracle = next(r for r in rows if r["policy"] == "oracle")
-    assert float(oracle["oracle_reward_fraction"]) == 1.0
+    assert {"pareto_dominated", "energy_vs_matched", "matched_by"} <= set(rows[0])
+    score = {r["policy"]: float(r["normalized_score"]) for r in rows}
+    assert score["oracle"] == 1.0 and score["random"] == 0.0
+    assert 0.0 < score["ppo_jetson-xavier-nx-ppo"] <= 1.0
+    doc = json.loads((logdir / "summary.json").read_text())
+    assert doc["static_frontier"] and all(p["policy"].startswith("fixed:") for p in doc["static_frontier"])
+    for row in doc["policies"]:
+        vm = row["energy_vs_matched"]
+        assert vm == "unmatched" or isinstance(vm, float)
+        assert isinstance(row["pareto_dominated"], bool)
     md = (logdir / "summary.md").read_text().splitlines()
     body = [line for line in md if line.startswith("| ") and not line.startswith("| policy") and "---" not in line]
     assert [line.split("|")[1].strip() for line in body] == list(POLICIES)
@@ -122,7 +131,7 @@ def test_summary_files(logdir: Path) -> None:
 def test_figures_are_png(logdir: Path) -> None:
     import matplotlib.image as mpimg
 
-    for name in ("tradeoff.png", "timeseries.png", "bars.png"):
+    for name in ("tradeoff.png", "timeseries.png", "bars.png", "pareto.png"):
         data = (logdir / name).read_bytes()
         assert data[:8] == PNG_MAGIC
         img = mpimg.imread(logdir / name)
@@ -188,4 +197,21 @@ def test_seed_start_matches_evaluate(tmp_path: Path) -> None:
     assert _close(acc.Scalars("episode/reward_mean")[0].value, ref["per_episode"][0]["reward_mean"])
     assert [e.step for e in acc.Scalars("step/power_w")] == list(range(5))
     row = json.loads((out / "summary.json").read_text())["policies"][0]
-    assert row["oracle_reward_fraction"] is None  # nan without an oracle
+    assert row["normalized_score"] is None  # nan without the oracle and random runs
+
+
+def test_compare_marks_a_dominated_policy(tmp_path: Path) -> None:
+    # the same subnetwork on the same unit, once at the highest GPU frequency and once at a
+    # middle one that meets the deadline as well: equal top-1, no misses to speak of, more energy at max
+    out = tmp_path / "dom"
+    assert main(["compare", "--scenario", "steady", "--policies",
+                 "fixed:subnet=0,unit=gpu,freq=max,fixed:subnet=0,unit=gpu,freq=905250",
+                 "--seeds", "1", "--episode-steps", "10", "--logdir", str(out), "--no-oracle", "--no-static"]) == 0
+    rows = {r["source"]: r for r in json.loads((out / "summary.json").read_text())["policies"]}
+    fast, mid = rows["fixed:subnet=0,unit=gpu,freq=max"], rows["fixed:subnet=0,unit=gpu,freq=905250"]
+    assert fast["deadline_miss_rate"] <= mid["deadline_miss_rate"] < 1e-6  # both meet the deadline
+    assert fast["energy_per_inference_mj"] > mid["energy_per_inference_mj"]
+    assert fast["pareto_dominated"] and fast["dominated_by"] == [mid["policy"]]
+    assert not mid["pareto_dominated"]
+    assert mid["matched_by"] == fast["policy"] and 0.0 < mid["energy_vs_matched"] < 1.0
+    assert "yes (" in (out / "summary.md").read_text()

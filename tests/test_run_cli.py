@@ -156,7 +156,7 @@ def test_sigkill_leaves_no_worker_and_rlrm_restore_recovers(xavier: Path, tmp_pa
 def test_compare_live_backend_on_a_fake_board(xavier: Path, tmp_path: Path,  # noqa: F811
                                               capsys: pytest.CaptureFixture) -> None:
     """rlrm compare --backend live: real demo inferences, one TensorBoard run per policy with
-    the compare tags, no oracle fraction, the fake board restored and no worker left."""
+    the compare tags, no normalised score (no oracle live), the fake board restored and no worker left."""
     before_tree = fake.snapshot_tree(xavier)
     before = _children()
     logdir = tmp_path / "cmp"

@@ -36,7 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sysfs-root", default=None, help="live: sysfs root (default $RLRM_SYSFS_ROOT or /)")
     p.add_argument("--overwrite", action="store_true", help="replace the event files of earlier runs in LOGDIR")
     p.add_argument("--no-oracle", action="store_true",
-                   help="if oracle is not among the policies, do not run it for oracle_reward_fraction (nan)")
+                   help="if oracle / random are not among the policies, do not run them (normalized_score nan)")
+    p.add_argument("--no-static", action="store_true",
+                   help="do not measure the static operating points (Pareto marking and energy_vs_matched "
+                        "against the policies only)")
     p.set_defaults(func=run)
 
 
@@ -52,11 +55,12 @@ def run(args: argparse.Namespace) -> int:
     specs = parse_policies(args.policies)
     result = run_compare(specs, args.platform, args.scenario, args.seeds, args.seed, args.logdir,
                          episode_steps=args.episode_steps, overwrite=args.overwrite, oracle=not args.no_oracle,
-                         backend=args.backend, live=live, period_s=period)
+                         backend=args.backend, live=live, period_s=period,
+                         static_frontier=not args.no_static)
     write_report(result, args.logdir)
     print(f"{result['platform']} / {result['scenario']}: {result['seeds']} episodes per policy from seed "
           f"{result['seed']}, {result['episode_steps']} steps each")
     print(summary_table(result))
     print(f"TensorBoard: tensorboard --logdir {args.logdir}   (non-finite values logged as -1)")
-    print(f"wrote {args.logdir}/summary.md, summary.csv, summary.json, tradeoff.png, timeseries.png, bars.png")
+    print(f"wrote {args.logdir}/summary.md, summary.csv, summary.json, tradeoff.png, timeseries.png, bars.png, pareto.png")
     return report_unrestored(result.get("restore_problems", []), result.get("statefile"))

@@ -11,7 +11,41 @@ from typing import Any
 from rlrm.evaluate import SUMMARY_KEYS, format_table, format_value
 
 #: the files :func:`write_report` writes into the logdir
-REPORT_FILES = ("summary.md", "summary.csv", "summary.json", "tradeoff.png", "timeseries.png", "bars.png")
+REPORT_FILES = ("summary.md", "summary.csv", "summary.json", "tradeoff.png", "timeseries.png", "bars.png",
+                "pareto.png")
+#: per-policy columns of the summary files beside the metrics: Pareto marking and matched energy
+PARETO_KEYS = ("pareto_dominated", "energy_vs_matched", "matched_by")
+
+
+def pareto_cells(row: dict) -> list[str]:
+    """``dominated`` (yes / no, with by whom), ``energy_vs_matched`` (a signed percentage:
+    +20.0 % is 20 % less energy than the match) and the match, as the tables show them."""
+    by = row.get("dominated_by") or []
+    dominated = ("yes (" + ", ".join(str(b) for b in by[:3]) + (", ..." if len(by) > 3 else "") + ")") if by else "no"
+    vm = row.get("energy_vs_matched")
+    vm_text = vm if isinstance(vm, str) or vm is None else f"{100 * vm:+.1f} %"
+    return [dominated, str(vm_text if vm_text is not None else "-"), str(row.get("matched_by") or "-")]
+
+
+def choice_lines(result: dict) -> list[str]:
+    """One line per tuned baseline naming what it picked on the tuning seeds."""
+    out = []
+    for row in result["rows"]:
+        c = row.get("choice")
+        if not c:
+            continue
+        if "point" in c:
+            out.append(f"- {row['policy']}: {c['point']} (mean reward {c.get('reward', math.nan):.4f} on tuning "
+                       f"seeds {_seed_range(c.get('tuning_seeds'))})")
+        else:
+            out.append(f"- {row['policy']}: margin {c.get('margin')} (tuning seeds {_seed_range(c.get('seeds'))})")
+    return out
+
+
+def _seed_range(seeds: Any) -> str:
+    if not seeds:
+        return "none: given"
+    return f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
 
 
 def summary_table(result: dict) -> str:
@@ -30,10 +64,21 @@ def markdown_table(result: dict) -> str:
     head = (f"{result['platform']} / {result['scenario']}: {result['seeds']} episodes per policy "
             f"(seeds {result['seed']}..{result['seed'] + result['seeds'] - 1}, "
             f"{result['episode_steps']} steps each, environment {result['env_kwargs'] or 'default'})\n\n")
-    lines = ["| policy | " + " | ".join(SUMMARY_KEYS) + " |", "| --- " * (len(SUMMARY_KEYS) + 1) + "|"]
+    extra = ["dominated", "energy_vs_matched", "matched_by"]
+    lines = ["| policy | " + " | ".join([*SUMMARY_KEYS, *extra]) + " |",
+             "| --- " * (len(SUMMARY_KEYS) + len(extra) + 1) + "|"]
     for row in result["rows"]:
-        lines.append(f"| {row['policy']} | " + " | ".join(format_value(row.get(k)) for k in SUMMARY_KEYS) + " |")
-    return head + "\n".join(lines) + "\n"
+        cells = [format_value(row.get(k)) for k in SUMMARY_KEYS] + pareto_cells(row)
+        lines.append(f"| {row['policy']} | " + " | ".join(cells) + " |")
+    notes = ["", "normalized_score: (R - R_random) / (R_oracle - R_random) on these seeds (random 0, oracle 1). "
+             "dominated: another deployable policy or static point is no worse in energy per inference, "
+             "deadline-miss rate and top-1 and better in one. energy_vs_matched: energy saving against the "
+             "cheapest other policy or static point with top-1 no lower (-0.5 points) and misses no higher "
+             f"(+0.005) ({len(result.get('static_frontier') or [])} static points on the frontier)."]
+    chosen = choice_lines(result)
+    if chosen:
+        notes += ["", "Chosen at design time:", *chosen]
+    return head + "\n".join(lines + notes) + "\n"
 
 
 def _jsonable(x: Any) -> Any:
@@ -57,9 +102,12 @@ def write_tables(result: dict, logdir: Path) -> None:
     (logdir / "summary.md").write_text(markdown_table(result))
     with open(logdir / "summary.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["policy", "source", *SUMMARY_KEYS])
+        w.writerow(["policy", "source", *SUMMARY_KEYS, *PARETO_KEYS])
         for row in result["rows"]:
-            w.writerow([row["policy"], row["source"], *(repr(float(row.get(k, math.nan))) for k in SUMMARY_KEYS)])
+            vm = row.get("energy_vs_matched", math.nan)
+            w.writerow([row["policy"], row["source"], *(repr(float(row.get(k, math.nan))) for k in SUMMARY_KEYS),
+                        row.get("pareto_dominated", ""), vm if isinstance(vm, str) else repr(float(vm)),
+                        row.get("matched_by") or ""])
     doc = {k: v for k, v in result.items() if k != "rows"}
     doc["policies"] = [{k: v for k, v in row.items() if k != "timeseries"} for row in result["rows"]]
     with open(logdir / "summary.json", "w") as fh:
@@ -176,6 +224,48 @@ def plot_bars(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_pareto(result: dict, path: Path) -> None:
+    """Every policy and the static frontier in (energy per inference, top-1), the deadline-miss
+    rate as marker colour; dominated policies hollow.
+
+    :param result: what :func:`rlrm.compare.runner.run_compare` returns
+    :param path: the PNG to write
+    """
+    plt = _plt()
+
+    def ok(r: dict) -> bool:
+        return all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k])
+                   for k in ("energy_per_inference_mj", "accuracy_mean", "deadline_miss_rate"))
+
+    rows = [r for r in result["rows"] if ok(r)]
+    static = [r for r in result.get("static_frontier") or [] if ok(r)]
+    fig, ax = plt.subplots(figsize=(6.8, 4.6), dpi=100)
+    misses = [r["deadline_miss_rate"] for r in rows + static] or [0.0]
+    norm = plt.Normalize(vmin=0.0, vmax=max(max(misses), 1e-3))
+    if static:
+        ax.plot([r["energy_per_inference_mj"] for r in static], [r["accuracy_mean"] for r in static],
+                color="grey", linewidth=1, linestyle=":", zorder=1)
+        ax.scatter([r["energy_per_inference_mj"] for r in static], [r["accuracy_mean"] for r in static],
+                   c=[r["deadline_miss_rate"] for r in static], cmap="plasma", norm=norm, marker=".", s=40,
+                   zorder=2, label="static frontier")
+    markers = "osD^vP*Xhp<>"
+    for i, r in enumerate(rows):
+        hollow = bool(r.get("pareto_dominated"))
+        ax.scatter([r["energy_per_inference_mj"]], [r["accuracy_mean"]], c=[r["deadline_miss_rate"]], cmap="plasma",
+                   norm=norm, marker=markers[i % len(markers)], s=110, edgecolors="black",
+                   linewidths=2.0 if hollow else 0.8, zorder=3,
+                   label=f"{r['policy']}{' (dominated)' if hollow else ''}")
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="plasma"), ax=ax, label="deadline-miss rate")
+    ax.legend(loc="best", fontsize=7, markerscale=0.6)
+    ax.set_xlabel("energy per inference (mJ)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title(f"{result['platform']} / {result['scenario']}: energy vs top-1", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def write_report(result: dict, logdir: Path) -> list[Path]:
     """Write every file of :data:`REPORT_FILES` into ``logdir``.
 
@@ -189,4 +279,5 @@ def write_report(result: dict, logdir: Path) -> list[Path]:
     plot_tradeoff(result, logdir / "tradeoff.png")
     plot_timeseries(result, logdir / "timeseries.png")
     plot_bars(result, logdir / "bars.png")
+    plot_pareto(result, logdir / "pareto.png")
     return [logdir / f for f in REPORT_FILES]

@@ -20,11 +20,14 @@ from rlrm.policy.base import Policy
 from rlrm.agents.registry import make_policy
 from rlrm.env.dynamic_dnn import DynamicDNNEnv
 from rlrm.errors import InputError
-from rlrm.evaluate import SUMMARY_KEYS, checkpoint_env_kwargs, resolve_policy, reward_fraction, run_episodes
+from rlrm.evaluate import (REFERENCES, SUMMARY_KEYS, checkpoint_env_kwargs, policy_choice, reference_rewards,
+                           resolve_policy)
 from rlrm.live.board import LiveConfig
 from rlrm.live.restore import take_restore_problems
 from rlrm.platform import Platform, load_platform
 from rlrm.rollout import rollout
+from rlrm.agents.static_best import static_frontier_rows
+from rlrm.scores import ENERGY, MISS, TOP1, add_energy_vs_matched, dominates, mark_pareto, normalized_score
 from rlrm.rollout.tensorboard import (EPISODE_KEYS, LIVE_STEP_KEYS, NONFINITE, STEP_KEYS, TensorBoardCallback,
                                       clear_run_dir, finite, open_writer, write_hparams)
 
@@ -122,7 +125,8 @@ def common_env_kwargs(specs: list[PolicySpec], platform: Optional[Platform] = No
 def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: int, seed: int,
                 logdir: str | os.PathLike[str], episode_steps: Optional[int] = None,
                 overwrite: bool = False, oracle: bool = True, backend: str = "sim",
-                live: Union[LiveConfig, Mapping[str, Any], None] = None, period_s: Optional[float] = None) -> dict:
+                live: Union[LiveConfig, Mapping[str, Any], None] = None, period_s: Optional[float] = None,
+                static_frontier: bool = True) -> dict:
     """Run every policy on the same seeds and environment and log it to TensorBoard.
 
     :param specs: the policies (from :func:`parse_policies`)
@@ -133,17 +137,21 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
     :param logdir: where the run directories go (one per policy)
     :param episode_steps: override of the scenario's episode length
     :param overwrite: delete old event files of the same run names instead of refusing
-    :param oracle: run the oracle silently for ``oracle_reward_fraction`` when it is not
-        one of the policies (else the fraction is nan)
+    :param oracle: run the oracle and the random policy silently for ``normalized_score`` when
+        they are not among the policies (else the score is nan)
     :param backend: ``sim`` or ``live`` (this machine: real inferences and background load,
-        one policy after the other; the oracle cannot run live, so the fraction is nan)
+        one policy after the other; the oracle cannot run live, so the score is nan)
     :param live: the live backend's :class:`rlrm.live.LiveConfig` (or its fields)
     :param period_s: control period (default: the scenario's)
+    :param static_frontier: measure every static operating point on the same seeds (simulator
+        only) for Pareto marking, ``energy_vs_matched`` and ``pareto.png``
     :return: ``{"platform", "scenario", "seeds", "seed", "episode_steps", "env_kwargs", "rows",
-        "restore_problems", "statefile"}`` (live: what the kernel refused to put back, and the
+        "restore_problems", "statefile", "static_frontier"}`` (live: what the kernel refused to put back, and the
         state file kept for ``rlrm restore``);
         each row is the summary of one policy (``rlrm evaluate``'s keys) with ``per_episode``
-        and ``timeseries`` (the steps of its first episode)
+        and ``timeseries`` (the steps of its first episode), ``normalized_score``,
+        ``pareto_dominated`` / ``dominated_by``, ``energy_vs_matched`` / ``matched_by`` and, for
+        ``static-best`` / ``lut``, ``choice`` (the point / margin picked on tuning seeds)
     """
     if seeds < 1:
         raise InputError("--seeds", "seeds", "must be >= 1")
@@ -180,11 +188,20 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
             writers.append(writer)
             tb = TensorBoardCallback(writer)
             done = rollout(spec.policy, env, seeds, seed, callbacks=[tb])
-            rows.append({"policy": spec.run_name, "source": spec.label, **done.summary,
-                         "per_episode": done.per_episode, "timeseries": tb.series})
+            row = {"policy": spec.run_name, "source": spec.label, **done.summary,
+                   "per_episode": done.per_episode, "timeseries": tb.series}
+            choice = policy_choice(spec.policy)
+            if choice is not None:
+                row["choice"] = choice
+            rows.append(row)
 
         assert env is not None
-        _fill_oracle_fraction(rows, specs, board, scenario, env_kwargs, seeds, seed, oracle)
+        _fill_scores(rows, specs, board, scenario, env_kwargs, seeds, seed, oracle)
+        static: list[dict] = []
+        if backend == "sim" and static_frontier:
+            static = static_frontier_rows(DynamicDNNEnv(platform=board, scenario=scenario, **env_kwargs),
+                                          list(range(seed, seed + seeds)))
+        _fill_pareto(rows, static)
         steps = int(env.episode_steps)
         for spec, row, writer in zip(specs, rows, writers):
             write_hparams(writer, {"policy": spec.label, "platform": env.platform.name,
@@ -200,14 +217,22 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
     problems = [p for p, _ in unrestored]
     return {"platform": env.platform.name, "scenario": env.scenario.name, "seeds": seeds, "seed": seed,
             "episode_steps": steps, "env_kwargs": env_kwargs, "backend": backend, "rows": rows,
-            "restore_problems": problems, "statefile": unrestored[0][1] if unrestored else None}
+            "restore_problems": problems, "statefile": unrestored[0][1] if unrestored else None,
+            "static_frontier": _frontier(static)}
 
 
-def _fill_oracle_fraction(rows: list[dict], specs: list[PolicySpec], platform: Platform, scenario: str,
-                          env_kwargs: dict, seeds: int, seed: int, oracle: bool) -> None:
-    """Set ``oracle_reward_mean`` and ``oracle_reward_fraction`` of every row: against the
-    ``oracle`` row if there is one, else against a silent oracle run on the same seeds and
-    environment (``oracle=False``: nan).
+def _frontier(static: list[dict]) -> list[dict]:
+    """The static points no other static point dominates, in (energy, misses, top-1) only."""
+    keep = [r for r in static if not any(dominates(o, r) for o in static if o is not r)]
+    return [{k: r.get(k) for k in ("policy", ENERGY, MISS, TOP1, "reward_mean")}
+            for r in sorted(keep, key=lambda r: r[ENERGY])]
+
+
+def _fill_scores(rows: list[dict], specs: list[PolicySpec], platform: Platform, scenario: str,
+                 env_kwargs: dict, seeds: int, seed: int, references: bool) -> None:
+    """Set ``random_reward_mean``, ``oracle_reward_mean`` and ``normalized_score`` of every row:
+    against the ``random`` / ``oracle`` rows if the comparison has them, else against silent
+    runs on the same seeds and environment (``references=False``: NaN).
 
     :param rows: the policies' summaries, updated in place
     :param specs: the policies, in the order of ``rows``
@@ -216,15 +241,19 @@ def _fill_oracle_fraction(rows: list[dict], specs: list[PolicySpec], platform: P
     :param env_kwargs: the common environment arguments
     :param seeds: number of episodes
     :param seed: first seed
-    :param oracle: whether to run the oracle when it is not among the policies
+    :param references: whether to run random and the oracle when they are not among the policies
     """
-    oracle_reward = next((r["reward_mean"] for r, s in zip(rows, specs) if s.source == "oracle"), None)
-    if oracle_reward is None:
-        if oracle:
-            oracle_env = DynamicDNNEnv(platform=platform, scenario=scenario, **env_kwargs)
-            oracle_reward = run_episodes(make_policy("oracle"), oracle_env, seeds, seed)[0]["reward_mean"]
-        else:
-            oracle_reward = math.nan
+    known = {s.source: r["reward_mean"] for r, s in zip(rows, specs) if s.source in REFERENCES}
+    env = DynamicDNNEnv(platform=platform, scenario=scenario, **env_kwargs)
+    refs = reference_rewards(env, seeds, seed, run=references, known=known)
     for row in rows:
-        row["oracle_reward_mean"] = oracle_reward
-        row["oracle_reward_fraction"] = reward_fraction(row["reward_mean"], oracle_reward)
+        row.update(refs)
+        row["normalized_score"] = normalized_score(row["reward_mean"], refs["random_reward_mean"],
+                                                   refs["oracle_reward_mean"])
+
+
+def _fill_pareto(rows: list[dict], static: list[dict]) -> None:
+    """Mark Pareto-dominated rows and set ``energy_vs_matched`` / ``matched_by`` against the
+    other rows and the static points (:mod:`rlrm.scores`)."""
+    mark_pareto(rows, keys=(), others=static)
+    add_energy_vs_matched(rows, keys=(), others=static)

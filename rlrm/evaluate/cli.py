@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episode-steps", type=int, default=None, help="override the scenario's episode length")
-    p.add_argument("--no-oracle", action="store_true", help="skip the oracle run (oracle_reward_fraction = nan)")
+    p.add_argument("--no-oracle", action="store_true", help="skip the oracle and random runs (normalized_score = nan)")
     p.add_argument("--json", default=None, help="write the results as JSON to this file")
     p.set_defaults(func=run)
 
@@ -34,10 +34,18 @@ def run(args: argparse.Namespace) -> int:
                       env_kwargs=env_kwargs, oracle=not args.no_oracle)
     print(f"{result['platform']} / {result['scenario']}: {result['episodes']} episodes from seed {result['seed']}")
     print(format_table([result]))
+    if "choice" in result:
+        print(f"chosen on tuning seeds: {_describe_choice(result['choice'])}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(_jsonable(result), fh, indent=1)
     return 0
+
+
+def _describe_choice(choice: dict) -> str:
+    if "point" in choice:
+        return f"{choice['point']} (mean reward {choice.get('reward', math.nan):.4f})"
+    return f"margin {choice.get('margin')}"
 
 
 def _jsonable(x: Any) -> Any:

@@ -14,6 +14,7 @@ from rlrm.platform import Platform, load_platform
 from rlrm.policy import SIDECAR_NAME
 from rlrm.policy import load as load_checkpoint
 from rlrm.rollout import Callback, StepHookCallback, rollout
+from rlrm.scores import normalized_score
 from rlrm.sim.metrics import SUMMARY_KEYS
 
 #: a plain per-step hook ``hook(episode, step, info, reward)``
@@ -66,7 +67,13 @@ def run_episodes(policy: Policy, env: DynamicDNNEnv, episodes: int, seed: int,
 
 def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed: int,
              env_kwargs: Optional[dict] = None, oracle: bool = True) -> dict:
-    """Evaluate a policy; with ``oracle`` also the oracle on the same seeds for the fraction."""
+    """Evaluate a policy; with ``oracle`` also the oracle and the masked uniform random policy
+    on the same seeds and environment, for ``normalized_score`` (:func:`rlrm.scores.normalized_score`:
+    0 is random, 1 the oracle; NaN without them).
+
+    A tuned baseline's design-time choice (``static-best``'s point, ``lut``'s margin, both
+    picked on tuning seeds) is returned as ``choice``.
+    """
     if episodes < 1:
         raise InputError("--episodes", "episodes", "must be >= 1")
     policy = resolve_policy(policy_name)
@@ -74,24 +81,52 @@ def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed
     env_kwargs = {**checkpoint_env_kwargs(policy, board), **(env_kwargs or {})}
     env = DynamicDNNEnv(platform=board, scenario=scenario, **env_kwargs)
     summary, per_episode = run_episodes(policy, env, episodes, seed)
-    if policy_name == "oracle":
-        oracle_reward = summary["reward_mean"]
-    elif oracle:
-        oracle_reward = run_episodes(make_policy("oracle"), env, episodes, seed)[0]["reward_mean"]
-    else:
-        oracle_reward = math.nan
-    summary["oracle_reward_mean"] = oracle_reward
-    summary["oracle_reward_fraction"] = reward_fraction(summary["reward_mean"], oracle_reward)
-    return {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
-            "scenario": env.scenario.name, "episodes": episodes, "seed": seed, **summary,
-            "per_episode": per_episode}
+    refs = reference_rewards(env, episodes, seed, run=oracle,
+                             known={policy_name: summary["reward_mean"]} if policy_name in REFERENCES else {})
+    summary.update(refs)
+    summary["normalized_score"] = normalized_score(summary["reward_mean"], refs["random_reward_mean"],
+                                                   refs["oracle_reward_mean"])
+    out = {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
+           "scenario": env.scenario.name, "episodes": episodes, "seed": seed, **summary}
+    choice = policy_choice(policy)
+    if choice is not None:
+        out["choice"] = choice
+    out["per_episode"] = per_episode
+    return out
 
 
-def reward_fraction(reward: float, oracle_reward: float) -> float:
-    """``reward / oracle_reward``, nan when the oracle's reward is not positive and finite."""
-    if not math.isfinite(oracle_reward) or oracle_reward <= 0:
-        return math.nan
-    return reward / oracle_reward
+#: the two policies a normalised score is measured against (0 and 1)
+REFERENCES = ("random", "oracle")
+
+
+def reference_rewards(env: DynamicDNNEnv, episodes: int, seed: int, run: bool = True,
+                      known: Optional[dict] = None) -> dict:
+    """``random_reward_mean`` and ``oracle_reward_mean`` on the same seeds and environment
+    (those in ``known`` are taken as given; ``run=False``: NaN for the others)."""
+    out = {}
+    for name in REFERENCES:
+        if known and name in known:
+            reward = known[name]
+        elif run:
+            reward = run_episodes(make_policy(name), env, episodes, seed)[0]["reward_mean"]
+        else:
+            reward = math.nan
+        out[f"{name}_reward_mean"] = reward
+    return out
+
+
+def policy_choice(policy: Policy) -> Optional[dict]:
+    """A tuned baseline's design-time choice, JSON-ready: ``static-best``'s point (with its
+    tuning reward and seeds) or ``lut``'s margin (with its tuning seeds); None for the others."""
+    choice = getattr(policy, "choice", None)
+    if not isinstance(choice, dict):
+        return None
+    keep = ("point", "reward", "tuning_seeds", "candidates", "confirmed", "margin", "seeds", "rewards")
+    out = {k: choice[k] for k in keep if k in choice}
+    for key in ("rewards", "confirmed"):  # tuning-seed mean reward of every margin / shortlisted point
+        if isinstance(out.get(key), dict):
+            out[key] = {str(k): float(v) for k, v in out[key].items()}
+    return out
 
 
 def format_table(rows: list[dict], keys: Any = SUMMARY_KEYS) -> str:

@@ -36,7 +36,8 @@ from rlrm.sim.metrics import SUMMARY_KEYS
 #: what a non-finite value (inf, nan, missing) is written as in TensorBoard
 NONFINITE = -1.0
 #: the summary keys logged per episode as ``episode/<key>``
-EPISODE_KEYS: tuple[str, ...] = tuple(k for k in SUMMARY_KEYS if k != "oracle_reward_fraction")
+#: (the normalised score needs the random and oracle runs: it is a summary value, not a per-episode one)
+EPISODE_KEYS: tuple[str, ...] = tuple(k for k in SUMMARY_KEYS if k != "normalized_score")
 #: the per-step info keys logged as ``step/<key>`` (besides ``step/freq_khz/<unit>``)
 STEP_KEYS: tuple[str, ...] = ("latency_ms", "energy_mj", "power_w", "accuracy", "subnet", "unit",
                               "target_latency_ms")

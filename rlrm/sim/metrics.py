@@ -20,7 +20,7 @@ from rlrm.sim.result import StepResult
 #: keys of the summary ``rlrm evaluate`` prints and writes (and ``rlrm compare`` tabulates), in order
 SUMMARY_KEYS = ("energy_per_inference_mj", "latency_mean_ms", "latency_p95_ms", "deadline_miss_rate",
                 "accuracy_mean", "power_violation_rate", "energy_violation_rate", "power_mean_w",
-                "reward_mean", "oracle_reward_fraction")
+                "reward_mean", "normalized_score")
 
 
 class MetricsAccumulator:
