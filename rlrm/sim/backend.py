@@ -129,11 +129,17 @@ class Backend(abc.ABC):
         :return: the step's metrics (see ``envs/README.md``)
         """
         result = self.execute(self.plan(points))
+        self.commit(result)
         self.last_freq_index = result.freq_index
         self.step_index += 1
         self.time_s = self.step_index * self.period_s
         self.draw_pending()
         return result
+
+    def commit(self, result: StepResult) -> None:
+        """Carry the state the step just executed leaves behind into the next (temperatures,
+        throttling caps, frame queues, the energy window); called by :meth:`step` only, so that
+        :meth:`execute` may be previewed. Nothing to carry without dynamics."""
 
     def close(self) -> None:
         """Release what the backend holds (nothing in simulation)."""
@@ -154,7 +160,24 @@ class Backend(abc.ABC):
         self.time_s = 0.0
         self.background_state = [[0] for _ in self.board.background]
         self.last_freq_index = [u.n_freqs - 1 for u in self.board.units]
+        self.reset_dynamics()
         self.draw_pending()
+
+    def reset_dynamics(self) -> None:
+        """The dynamic state at time 0 (see :mod:`rlrm.sim.dynamics`): every modelled zone at the
+        scenario's start temperature and unthrottled, empty frame queues, a full energy window,
+        no subnetwork loaded yet."""
+        board = self.board
+        #: per unit, the modelled temperature (None where not modelled)
+        self.temperature_c = [board.start_c if t is not None else None for t in board.thermal]
+        #: per unit, the highest frequency index thermal throttling allows
+        self.thermal_cap = [u.n_freqs - 1 for u in board.units]
+        #: per application, frames waiting in its queue
+        self.backlog = [0.0] * len(board.apps)
+        #: energy the board spent in the current energy-budget window, J
+        self.window_energy_j = 0.0
+        #: per application, the subnetwork it ran last step (None: none yet)
+        self.last_subnet: list = [None] * len(board.apps)
 
     def draw_pending(self) -> None:
         """Draw what the next step will see regardless of the action (hidden state)."""
@@ -183,8 +206,16 @@ class Backend(abc.ABC):
         return self._online[unit_index]
 
     def max_freq_index(self, unit_index: int) -> int:
-        """Highest frequency index the power mode allows on a unit."""
-        return self._freq_caps[unit_index]
+        """Highest frequency index the power mode (and, where modelled, thermal throttling)
+        allows on a unit."""
+        cap = self._freq_caps[unit_index]
+        thermal = self.thermal_cap[unit_index]
+        return cap if cap <= thermal else thermal
+
+    def window_left_j(self) -> float:
+        """The energy budget left in the current window, J (inf: no window budget)."""
+        budget = self.targets.energy_window_j
+        return budget - self.window_energy_j if budget < float("inf") else budget
 
     def option_allowed(self, option: int) -> bool:
         """Whether a compute option fits the cores online now."""
