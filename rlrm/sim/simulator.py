@@ -227,18 +227,19 @@ class BoardSimulator(Backend):
                 capacity = 0.0 if halted else avail * period_ms / median
                 served, left, dropped, ahead = frame_queue(backlog[a_i], app.fps * period, capacity, app.queue)
                 backlog[a_i] = queue_left = left
-                n_inf = served
+                n_inf = n_seen = served
                 busy = served * median / period_ms
                 wait_ms = ahead * median
             elif halted:
-                n_inf = busy = 0.0
+                n_inf = n_seen = busy = 0.0
                 dropped = app.fps * period if app.fps > 0 else 0.0
             else:
                 busy = board.busy_share(a_i, median)
-                n_inf = busy * period_ms / median * avail
+                n_seen = busy * period_ms / median
+                n_inf = n_seen * avail
             if unit.kind == "gpu" and host[a_i] > 0:
                 host_busy += busy * host[a_i] / median
-            mean = wait_ms + median * math.exp(0.5 * sigma * sigma + sigma * self.pending_noise[a_i] / math.sqrt(max(n_inf, 1.0)))
+            mean = wait_ms + median * math.exp(0.5 * sigma * sigma + sigma * self.pending_noise[a_i] / math.sqrt(max(n_seen, 1.0)))
             budget = deadline - wait_ms
             if budget <= 0:
                 miss = 1.0
