@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,11 @@ from rlrm.sim.dynamics import frame_queue, rc_temperature, throttle_index
 from rlrm.sim.scenario import parse_scenario
 from rlrm.train.config import load_config
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.8-3.10
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parents[1]
 NX = "jetson-xavier-nx"
 SHIPPED_SCENARIOS = ("steady", "second-app", "bursty", "changing-target", "power-cap", "mixed", "two-models")
@@ -33,8 +39,6 @@ def gpu_point(sim: BoardSimulator, subnet: int = 5, freq: int = -1) -> Operating
 
 
 def scenario(extra: str, apps: str = '[[apps]]\nname = "main"\n', targets: str = "latency_ms = 100.0") -> object:
-    import tomllib
-
     text = (f'schema = "rlrm-scenario/1"\nname = "t"\ndescription = "t"\n{extra}\n{apps}\n'
             f'[[targets]]\nat_s = 0\n{targets}\n')
     return parse_scenario(tomllib.loads(text), "t.toml")
@@ -229,3 +233,17 @@ def test_test_scenarios_must_not_overlap_training(tmp_path) -> None:
     with pytest.raises(InputError) as err:
         load_config(bad, "rlrm/DynamicDNN-v0")
     assert "test_scenarios" in str(err.value) and "bursty" in str(err.value)
+
+
+def test_reset_lifts_throttling_and_preview_leaves_state() -> None:
+    sc = scenario('[dynamics]\nthermal = true\ncooling = "fanless"\nambient_c = 45.0\nstart_c = 99.0\n')
+    sim = BoardSimulator(load_platform(NX), sc, seed=0)
+    g = sim.unit_names.index("gpu")
+    before = list(sim.temperature_c)
+    sim.preview([gpu_point(sim)])
+    assert sim.temperature_c == before and sim.max_freq_index(g) == 14  # a preview changes nothing
+    for _ in range(3):
+        sim.step([gpu_point(sim)])
+    assert sim.max_freq_index(g) == 11
+    sim.reset(seed=0)
+    assert sim.max_freq_index(g) == 14 and sim.temperature_c[g] == 99.0

@@ -84,6 +84,9 @@ class Backend(abc.ABC):
         self.power_mode: Optional[PowerMode] = None
         self._freq_caps: list[int] = []  # per unit, the highest frequency index the power mode allows
         self._online: list[int] = []  # per unit, the cores the power mode leaves online (1 for a GPU)
+        self._caps: list[int] = []  # per unit, the lower of the power mode's and the thermal cap
+        #: whether steps leave state behind for the next (:meth:`commit`): the board's dynamics
+        self.stateful = bool(getattr(board, "dynamic", False))
         #: domain-randomisation factors (1.0: the profile and traces as they are)
         self.latency_scale = 1.0
         self.power_scale = 1.0
@@ -129,7 +132,8 @@ class Backend(abc.ABC):
         :return: the step's metrics (see ``envs/README.md``)
         """
         result = self.execute(self.plan(points))
-        self.commit(result)
+        if self.stateful:
+            self.commit(result)
         self.last_freq_index = result.freq_index
         self.step_index += 1
         self.time_s = self.step_index * self.period_s
@@ -138,8 +142,8 @@ class Backend(abc.ABC):
 
     def commit(self, result: StepResult) -> None:
         """Carry the state the step just executed leaves behind into the next (temperatures,
-        throttling caps, frame queues, the energy window); called by :meth:`step` only, so that
-        :meth:`execute` may be previewed. Nothing to carry without dynamics."""
+        throttling caps, frame queues, the energy window); called by :meth:`step` only (when
+        :attr:`stateful`), so that :meth:`execute` may be previewed."""
 
     def close(self) -> None:
         """Release what the backend holds (nothing in simulation)."""
@@ -172,6 +176,8 @@ class Backend(abc.ABC):
         self.temperature_c = [board.start_c if t is not None else None for t in board.thermal]
         #: per unit, the highest frequency index thermal throttling allows
         self.thermal_cap = [u.n_freqs - 1 for u in board.units]
+        if self._freq_caps:  # a reset after a run: lift the last run's throttling
+            self.set_thermal_caps(self.thermal_cap)
         #: per application, frames waiting in its queue
         self.backlog = [0.0] * len(board.apps)
         #: energy the board spent in the current energy-budget window, J
@@ -199,6 +205,7 @@ class Backend(abc.ABC):
             self.power_mode = mode
             self._freq_caps = [max(i for i, f in enumerate(u.freqs_khz) if f <= mode.freq_cap_khz(u)) for u in units]
             self._online = [mode.cores_online(u) if u.kind == "cpu" else 1 for u in units]
+            self._caps = [min(a, b) for a, b in zip(self._freq_caps, self.thermal_cap)]
 
     # ------------------------------------------------------------------ queries
     def online_cores(self, unit_index: int) -> int:
@@ -208,9 +215,12 @@ class Backend(abc.ABC):
     def max_freq_index(self, unit_index: int) -> int:
         """Highest frequency index the power mode (and, where modelled, thermal throttling)
         allows on a unit."""
-        cap = self._freq_caps[unit_index]
-        thermal = self.thermal_cap[unit_index]
-        return cap if cap <= thermal else thermal
+        return self._caps[unit_index]
+
+    def set_thermal_caps(self, caps: list) -> None:
+        """Per unit, the highest frequency index thermal throttling allows from the next step."""
+        self.thermal_cap = caps
+        self._caps = [min(a, b) for a, b in zip(self._freq_caps, caps)]
 
     def window_left_j(self) -> float:
         """The energy budget left in the current window, J (inf: no window budget)."""

@@ -80,6 +80,8 @@ class BoardSimulator(Backend):
                  seed: Optional[int] = None, period_s: Optional[float] = None,
                  board: Optional[BoardModel] = None) -> None:
         super().__init__(board or BoardModel(platform, scenario, traces=traces, period_s=period_s), seed)
+        # the model of a step, chosen once: without dynamics the original one, unchanged
+        self.execute = self.execute_dynamic if self.board.dynamic else self.execute_static  # type: ignore[method-assign]
         self.reset(seed)
 
     def preview(self, points: Sequence[Optional[OperatingPoint]]) -> StepResult:
@@ -87,10 +89,10 @@ class BoardSimulator(Backend):
         return self.execute(self.plan(points))
 
     def execute(self, plan: Plan) -> StepResult:
-        """The model of one control period at ``plan`` (see the module's docstring)."""
-        if self.board.dynamic:
-            return self.execute_dynamic(plan)
-        return self.execute_static(plan)
+        """The model of one control period at ``plan`` (see the module's docstring):
+        :meth:`execute_dynamic` with the scenario's dynamics, else :meth:`execute_static` (the
+        instance binds the one it needs at construction)."""
+        return self.execute_dynamic(plan) if self.board.dynamic else self.execute_static(plan)
 
     def execute_static(self, plan: Plan) -> StepResult:
         """One control period without dynamics (the model of the original scenarios)."""
@@ -283,10 +285,10 @@ class BoardSimulator(Backend):
 
     def commit(self, result: StepResult) -> None:
         """Carry the staged state of the step just executed into the next (see :meth:`execute_dynamic`)."""
-        if not self.board.dynamic:
-            return
         temps, caps, backlog, window_used, subnets = self._staged
-        self.temperature_c, self.thermal_cap, self.backlog, self.last_subnet = temps, caps, backlog, subnets
+        self.temperature_c, self.backlog, self.last_subnet = temps, backlog, subnets
+        if caps != self.thermal_cap:
+            self.set_thermal_caps(caps)
         window = self.board.window_s
         t_next = (self.step_index + 1) * self.period_s
         if math.floor(t_next / window + 1e-9) != math.floor(self.time_s / window + 1e-9):
