@@ -18,6 +18,7 @@ from rlrm.platform import load_platform, parse_platform, platform_to_dict
 from rlrm.policy import load
 from rlrm.sim import BoardSimulator, OperatingPoint, load_scenario
 from rlrm.sim.dynamics import frame_queue, rc_temperature, throttle_index
+from rlrm.sim.metrics import MetricsAccumulator
 from rlrm.sim.scenario import parse_scenario
 from rlrm.train.config import load_config
 
@@ -247,3 +248,13 @@ def test_reset_lifts_throttling_and_preview_leaves_state() -> None:
     assert sim.max_freq_index(g) == 11
     sim.reset(seed=0)
     assert sim.max_freq_index(g) == 14 and sim.temperature_c[g] == 99.0
+
+
+def test_dropped_frames_count_in_the_miss_rate() -> None:
+    sc = scenario("[dynamics]\n", apps='[[apps]]\nname = "main"\nfps = 30.0\nqueue = 1\n', targets="latency_ms = 1000.0")
+    sim = BoardSimulator(load_platform(NX), sc, seed=0)
+    acc = MetricsAccumulator()
+    r = sim.step([gpu_point(sim)])
+    acc.add(r)
+    a = r.apps[0]
+    assert acc.summary()["deadline_miss_rate"] == pytest.approx(a.dropped / (a.inferences + a.dropped))
