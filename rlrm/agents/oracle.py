@@ -4,8 +4,11 @@ It previews every valid action against the coming step's drawn background and no
 (:meth:`rlrm.sim.BoardSimulator.preview`) and takes the one with the highest reward: exact
 per step for one managed application; with several, coordinate ascent over applications
 (each app's best response to the others, ``rounds`` times). It is greedy per step, which is
-optimal here because actions do not change the simulator's future state except through the
-DVFS transition cost. It is the upper bound every learned policy is reported against.
+optimal in the original scenarios because actions do not change the simulator's future
+state except through the DVFS transition cost; there it is the upper bound every learned
+policy is reported against. In scenarios with board dynamics (temperature and throttling,
+frame queues, energy windows: ``envs/README.md``) today's action changes tomorrow's state,
+and this greedy oracle is no longer an upper bound (a policy may score above it).
 """
 
 from __future__ import annotations

@@ -64,8 +64,15 @@ class DynamicDNNEnv(gym.Env):
     | ``<app>.prev_subnet`` | previous subnetwork / (levels - 1) |
     | ``<app>.prev_option`` | previous compute option / (options - 1) |
     | ``<app>.prev_freq`` | previous frequency / f_max of that unit |
+    | ``<unit>.headroom`` | only with ``dynamics.thermal``: (trip - temperature) / (trip - ambient) |
+    | ``<app>.queue`` | only for apps with a frame queue: frames waiting / queue length |
+    | ``budget.left``, ``budget.time_left`` | only with an ``energy_window_j`` target: the window's budget and time left, fractions |
 
-    Ratios are clipped to [0, 10].
+    Ratios are clipped to [0, 10]. The last three kinds are appended after every other element
+    and only when a scenario of the environment has that dynamic (so the original scenarios'
+    layout is unchanged, and a policy trained on it reads the prefix it knows: see
+    :class:`rlrm.policy.adapter.CheckpointPolicy`); with ``dynamics.thermal`` the ``<unit>.cap``
+    element includes the kernel's thermal throttling.
 
     ## Rewards
 
@@ -130,7 +137,8 @@ class DynamicDNNEnv(gym.Env):
 
     ## Version History
 
-    * v0: initial version; the ``live`` backend added without changing the spaces
+    * v0: initial version; the ``live`` backend added without changing the spaces; the
+      dynamics' elements appended (only in scenarios that enable them)
     """
 
     metadata = {"render_modes": []}
@@ -259,11 +267,58 @@ class DynamicDNNEnv(gym.Env):
             a = self.sim.apps[i].name
             names += [f"{a}.active", f"{a}.latency", f"{a}.miss", f"{a}.accuracy",
                       f"{a}.prev_subnet", f"{a}.prev_option", f"{a}.prev_freq"]
+        names += self._dynamics_names()
         #: the name of every observation element, in order
         self.observation_names = names
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (len(names),), dtype=np.float32)
 
     # ------------------------------------------------------------------ masks
+    def _dynamics_names(self) -> list[str]:
+        """Observation elements of the state the scenarios' dynamics add (none without them, so
+        the layout of the original scenarios is unchanged); appended after every other element."""
+        boards = [sim.board for sim in self._sims]
+        names = []
+        #: units whose temperature is modelled in some scenario of the mix
+        self._thermal_units = [u for u in range(len(self.sim.unit_names))
+                               if any(getattr(b, "thermal", [None] * (u + 1))[u] is not None for b in boards)]
+        names += [f"{self.sim.unit_names[u]}.headroom" for u in self._thermal_units]
+        #: managed apps (positions in ``managed``) with a frame queue in some scenario of the mix
+        self._queue_apps = [k for k, i in enumerate(self.managed)
+                            if any(b.apps[i].queue > 0 and b.apps[i].fps > 0 for b in boards)]
+        names += [f"{self.sim.apps[self.managed[k]].name}.queue" for k in self._queue_apps]
+        self._window = any(getattr(b, "windows", False) for b in boards)
+        if self._window:
+            names += ["budget.left", "budget.time_left"]
+        return names
+
+    def _dynamics_observation(self) -> list[float]:
+        """Values of :meth:`_dynamics_names`: per modelled unit, the headroom to its trip point as
+        a fraction of trip - ambient (1: at ambient, 0: at or above the trip; 1 where the current
+        scenario does not model it); per queued app, frames waiting / queue length; the energy
+        window's budget left and time left, as fractions (1 without a window budget)."""
+        sim = self.sim
+        board = sim.board
+        out = []
+        for u in self._thermal_units:
+            zone = board.thermal[u]
+            if zone is None:
+                out.append(1.0)
+            else:
+                trip = zone[2]
+                span = max(1e-6, trip - board.ambient_c)
+                out.append(min(OBS_HIGH, max(0.0, (trip - sim.temperature_c[u]) / span)))
+        for k in self._queue_apps:
+            app = sim.apps[self.managed[k]]
+            out.append(sim.backlog[self.managed[k]] / app.queue if app.queue > 0 and app.fps > 0 else 0.0)
+        if self._window:
+            budget = sim.targets.energy_window_j
+            if math.isfinite(budget):
+                window = board.window_s
+                out += [max(0.0, sim.window_left_j()) / budget, 1.0 - (sim.time_s % window) / window]
+            else:
+                out += [1.0, 1.0]
+        return out
+
     @property
     def actions_dropped(self) -> bool:
         """True when domain randomisation made some actions unavailable this episode (``freq_dropout``):
@@ -424,6 +479,8 @@ class DynamicDNNEnv(gym.Env):
                 unit = self.platform.units[self.options[prev.option][0]]
                 obs += [prev.subnet / max(1, self.n_subnets - 1), prev.option / max(1, len(self.options) - 1),
                         unit.freqs_khz[prev.freq_index] / unit.f_max_khz]
+        if len(obs) < len(self.observation_names):
+            obs += self._dynamics_observation()
         return np.asarray(obs, dtype=np.float32)
 
 

@@ -6,6 +6,7 @@ from rlrm.platform.profile import (
     PowerMode,
     PowerModel,
     Sensor,
+    ThermalModel,
     available_platforms,
     load_platform,
     parse_platform,
@@ -14,6 +15,6 @@ from rlrm.platform.profile import (
 )
 
 __all__ = [
-    "ComputeUnit", "Platform", "PowerMode", "PowerModel", "Sensor", "available_platforms",
+    "ComputeUnit", "Platform", "PowerMode", "PowerModel", "Sensor", "ThermalModel", "available_platforms",
     "load_platform", "parse_platform", "platform_to_dict", "save_platform",
 ]

@@ -42,6 +42,32 @@ class PowerModel:
 
 
 @dataclass(frozen=True)
+class ThermalModel:
+    """A first-order RC model of one unit's thermal zone and the kernel's throttling of it.
+
+    ``C dT/dt = P - (T - T_ambient) / R``: with the unit's power ``P`` constant over a step of
+    ``dt`` seconds, ``T`` moves towards ``T_ambient + P R`` with time constant ``tau = R C``.
+    While the zone is at or above ``trip_c`` the kernel's step-wise governor lowers the unit's
+    maximum frequency by one operating point per polling period; once it is below
+    ``trip_c - hysteresis_c`` it raises it again by one (see :mod:`rlrm.sim.dynamics`).
+
+    :param r_k_per_w: thermal resistance zone -> ambient with the board's normal cooling, K/W
+    :param r_fanless_k_per_w: the same without a fan (a scenario's ``dynamics.cooling = "fanless"``)
+    :param c_j_per_k: heat capacity of the zone (die, package and spreader share), J/K
+    :param trip_c: the passive trip point at which the kernel throttles, deg C
+    :param hysteresis_c: how far below the trip point the cap is raised again, K
+    :param source: where the constants come from
+    """
+
+    r_k_per_w: float
+    r_fanless_k_per_w: float
+    c_j_per_k: float
+    trip_c: float
+    hysteresis_c: float
+    source: str
+
+
+@dataclass(frozen=True)
 class ComputeUnit:
     """A CPU cluster or a GPU with its DVFS operating points.
 
@@ -58,6 +84,11 @@ class ComputeUnit:
     :param sysfs: sysfs locations for live use (cpufreq policies, devfreq node)
     :param governor: the kernel governor the board runs on this unit by default (GPU:
         ``nvhost_podgov`` on Jetson, ``simple_ondemand`` on Mali); "" when not stated
+    :param dvfs_energy_uj: energy one frequency transition costs (PLL relock, voltage ramp), uJ;
+        charged only in scenarios with ``dynamics.costs = true``
+    :param dvfs_energy_source: where ``dvfs_energy_uj`` comes from
+    :param thermal: the unit's :class:`ThermalModel` (None: not modelled); used only in
+        scenarios with ``dynamics.thermal = true``
     """
 
     name: str
@@ -72,6 +103,9 @@ class ComputeUnit:
     power: PowerModel
     sysfs: dict = field(default_factory=dict)
     governor: str = ""
+    dvfs_energy_uj: float = 0.0
+    dvfs_energy_source: str = ""
+    thermal: Optional[ThermalModel] = None
 
     @property
     def f_max_khz(self) -> int:
@@ -165,6 +199,14 @@ class Platform:
     :param default_power_mode: name of the mode in force unless a scenario says otherwise
     :param sensors: power sensors for live use
     :param path: the file it was loaded from
+    :param ambient_c: ambient temperature of the thermal models, deg C
+    :param subnet_switch_ms: time a subnetwork switch costs the application (the in-process
+        switch plus the first inference's extra time after it), ms; charged only in scenarios
+        with ``dynamics.costs = true``
+    :param gpu_host_ms: CPU time one GPU inference needs on a core of the largest CPU unit
+        (pre-processing, kernel launches, synchronisation), ms; it competes with CPU
+        background, so CPU contention stretches GPU latency (``dynamics.costs = true`` only)
+    :param costs_source: where ``subnet_switch_ms``, ``gpu_host_ms`` and ``ambient_c`` come from
     """
 
     name: str
@@ -177,6 +219,10 @@ class Platform:
     default_power_mode: str
     sensors: tuple[Sensor, ...]
     path: Optional[Path] = None
+    ambient_c: float = 25.0
+    subnet_switch_ms: float = 0.0
+    gpu_host_ms: float = 0.0
+    costs_source: str = ""
 
     @property
     def unit_names(self) -> list[str]:
@@ -214,6 +260,11 @@ def _strings(default=REQUIRED) -> List:  # noqa: ANN001
     return List(Str(), default, nonempty=False)
 
 
+THERMAL_SPEC = Spec({
+    "r_k_per_w": Float(exclusive_minimum=0.0, maximum=1000.0), "r_fanless_k_per_w": Float(OMIT, exclusive_minimum=0.0, maximum=1000.0),
+    "c_j_per_k": Float(exclusive_minimum=0.0, maximum=1e6), "trip_c": Float(minimum=-50.0, maximum=200.0),
+    "hysteresis_c": Float(2.0, minimum=0.0, maximum=100.0), "source": Str(),
+})
 POWER_SPEC = Spec({
     "ceff": Float(minimum=0.0, maximum=MAX_CEFF), "static_w": Float(minimum=0.0, maximum=MAX_POWER_W),
     "idle_activity": Fraction(), "source": Str(),
@@ -231,6 +282,8 @@ UNIT_SPEC = Spec({
     "freq_source": Str(), "volt_source": Str(),
     "dvfs_latency_us": Float(minimum=0.0, maximum=MAX_DVFS_LATENCY_US),
     "power": Table(POWER_SPEC), "sysfs": Table(SYSFS_SPEC, {}), "governor": Str(""),
+    "dvfs_energy_uj": Float(0.0, minimum=0.0, maximum=1e6), "dvfs_energy_source": Str(""),
+    "thermal": Table(THERMAL_SPEC, OMIT),
 })
 MODE_SPEC = Spec({
     "id": Int(minimum=0, maximum=65535), "name": Str(), "budget_w": Float(0.0, minimum=0.0, maximum=MAX_POWER_W),
@@ -246,7 +299,9 @@ PLATFORM_SPEC = Spec({
     "schema": Str(choices=(SCHEMA,)), "name": Str(), "description": Str(), "sources": _strings(),
     "board": Table(Spec({
         "base_power_w": Float(minimum=0.0, maximum=MAX_POWER_W), "base_power_source": Str(),
-        "default_power_mode": Str(),
+        "default_power_mode": Str(), "ambient_c": Float(25.0, minimum=-50.0, maximum=150.0),
+        "subnet_switch_ms": Float(0.0, minimum=0.0, maximum=1e5), "gpu_host_ms": Float(0.0, minimum=0.0, maximum=1e5),
+        "costs_source": Str(""),
     })),
     "units": MapOf(Table(UNIT_SPEC), nonempty=True),
     "power_modes": List(Table(MODE_SPEC)),
@@ -288,6 +343,8 @@ def parse_platform(data: dict, source: Union[str, Path]) -> Platform:
         name=d["name"], description=d["description"], sources=tuple(d["sources"]),
         base_power_w=board["base_power_w"], base_power_source=board["base_power_source"], units=units,
         power_modes=modes, default_power_mode=board["default_power_mode"], sensors=sensors, path=Path(source),
+        ambient_c=board["ambient_c"], subnet_switch_ms=board["subnet_switch_ms"], gpu_host_ms=board["gpu_host_ms"],
+        costs_source=board["costs_source"],
     )
 
 
@@ -303,12 +360,19 @@ def _unit(name: str, u: dict, source: str) -> ComputeUnit:
         if key not in SYSFS_KEYS[u["kind"]]:
             raise InputError(source, f"{where}.sysfs.{key}", f"not a sysfs key of a {u['kind']} unit")
     p = u["power"]
+    thermal = None
+    if "thermal" in u:
+        t = u["thermal"]
+        thermal = ThermalModel(r_k_per_w=t["r_k_per_w"], r_fanless_k_per_w=t.get("r_fanless_k_per_w", t["r_k_per_w"]),
+                               c_j_per_k=t["c_j_per_k"], trip_c=t["trip_c"], hysteresis_c=t["hysteresis_c"],
+                               source=t["source"])
     return ComputeUnit(
         name=name, kind=u["kind"], cores=u["cores"], core_type=u["core_type"], freqs_khz=tuple(u["freqs_khz"]),
         volts_mv=tuple(u["volts_mv"]), freq_source=u["freq_source"], volt_source=u["volt_source"],
         dvfs_latency_us=u["dvfs_latency_us"],
         power=PowerModel(ceff=p["ceff"], static_w=p["static_w"], idle_activity=p["idle_activity"], source=p["source"]),
-        sysfs=dict(u["sysfs"]), governor=u["governor"],
+        sysfs=dict(u["sysfs"]), governor=u["governor"], dvfs_energy_uj=u["dvfs_energy_uj"],
+        dvfs_energy_source=u["dvfs_energy_source"], thermal=thermal,
     )
 
 
@@ -351,11 +415,21 @@ def platform_to_dict(p: Platform) -> dict:
             d["sysfs"] = dict(u.sysfs)
         if u.governor:
             d["governor"] = u.governor
+        if u.dvfs_energy_uj or u.dvfs_energy_source:
+            d["dvfs_energy_uj"] = u.dvfs_energy_uj
+            d["dvfs_energy_source"] = u.dvfs_energy_source
+        if u.thermal is not None:
+            t = u.thermal
+            d["thermal"] = {"r_k_per_w": t.r_k_per_w, "r_fanless_k_per_w": t.r_fanless_k_per_w,
+                            "c_j_per_k": t.c_j_per_k, "trip_c": t.trip_c, "hysteresis_c": t.hysteresis_c,
+                            "source": t.source}
         units[u.name] = d
     out = {
         "schema": SCHEMA, "name": p.name, "description": p.description, "sources": list(p.sources),
         "board": {"base_power_w": p.base_power_w, "base_power_source": p.base_power_source,
-                  "default_power_mode": p.default_power_mode},
+                  "default_power_mode": p.default_power_mode, "ambient_c": p.ambient_c,
+                  "subnet_switch_ms": p.subnet_switch_ms, "gpu_host_ms": p.gpu_host_ms,
+                  "costs_source": p.costs_source},
         "units": units,
         "power_modes": [
             {"id": m.id, "name": m.name, "budget_w": m.budget_w,

@@ -107,6 +107,19 @@ def per_app_views(policy: "NumpyPolicy", env: Any) -> list[np.ndarray]:
     return views
 
 
+#: suffixes of the observation elements the scenarios' dynamics append (rlrm.env.DynamicDNNEnv)
+DYNAMICS_SUFFIXES = (".headroom", ".queue", "budget.left", "budget.time_left")
+
+
+def dynamics_prefix(policy: "NumpyPolicy", env: Any) -> bool:
+    """Whether the environment's observation is the policy's followed only by elements of the
+    scenarios' dynamics (which a policy trained without them ignores)."""
+    want = list(policy.observation_names)
+    have = list(getattr(env, "observation_names", []))
+    extra = have[len(want):]
+    return len(have) > len(want) and have[:len(want)] == want and all(n.endswith(DYNAMICS_SUFFIXES) for n in extra)
+
+
 class CheckpointPolicy(Policy):
     """A :class:`rlrm.policy.numpy_policy.NumpyPolicy` behind the :class:`rlrm.policy.base.Policy`
     interface.
@@ -127,6 +140,7 @@ class CheckpointPolicy(Policy):
         self.name = name or f"ppo:{policy.path.name if policy.path else 'checkpoint'}"
         self._checked: Optional[int] = None
         self._views: Optional[list[np.ndarray]] = None
+        self._prefix: Optional[int] = None  # observation elements the policy reads (None: all)
 
     @property
     def splits_apps(self) -> bool:
@@ -137,8 +151,16 @@ class CheckpointPolicy(Policy):
     def reset(self, env: Any, seed: Optional[int] = None) -> None:
         base = getattr(env, "unwrapped", env)
         self._views = None
+        self._prefix = None
         if self.policy.n_managed == 1 and len(getattr(base, "managed", [])) > 1:
             self._views = per_app_views(self.policy, base)
+        elif dynamics_prefix(self.policy, base):
+            # an environment with dynamics appends elements the policy was not trained with:
+            # it decides on the prefix it knows (everything else is checked as usual)
+            names = list(self.policy.observation_names)
+            check_compatible(self.policy.spec, dataclasses.replace(env_spec_of(base), observation_names=names),
+                             self.policy.sidecar_path or "policy")
+            self._prefix = len(names)
         else:
             check_env(self.policy, base)
         self._checked = id(base)
@@ -149,6 +171,8 @@ class CheckpointPolicy(Policy):
             self.reset(env)
         masks = base.action_masks()
         if self._views is None:
+            if self._prefix is not None:
+                obs = np.asarray(obs)[..., :self._prefix]
             action, _ = self.policy.predict(obs, action_masks=masks, deterministic=True)
             return int(action) if action.ndim == 0 else action
         per_app = masks.reshape(len(self._views), -1)

@@ -84,6 +84,9 @@ class Backend(abc.ABC):
         self.power_mode: Optional[PowerMode] = None
         self._freq_caps: list[int] = []  # per unit, the highest frequency index the power mode allows
         self._online: list[int] = []  # per unit, the cores the power mode leaves online (1 for a GPU)
+        self._caps: list[int] = []  # per unit, the lower of the power mode's and the thermal cap
+        #: whether steps leave state behind for the next (:meth:`commit`): the board's dynamics
+        self.stateful = bool(getattr(board, "dynamic", False))
         #: domain-randomisation factors (1.0: the profile and traces as they are)
         self.latency_scale = 1.0
         self.power_scale = 1.0
@@ -129,11 +132,18 @@ class Backend(abc.ABC):
         :return: the step's metrics (see ``envs/README.md``)
         """
         result = self.execute(self.plan(points))
+        if self.stateful:
+            self.commit(result)
         self.last_freq_index = result.freq_index
         self.step_index += 1
         self.time_s = self.step_index * self.period_s
         self.draw_pending()
         return result
+
+    def commit(self, result: StepResult) -> None:
+        """Carry the state the step just executed leaves behind into the next (temperatures,
+        throttling caps, frame queues, the energy window); called by :meth:`step` only (when
+        :attr:`stateful`), so that :meth:`execute` may be previewed."""
 
     def close(self) -> None:
         """Release what the backend holds (nothing in simulation)."""
@@ -154,7 +164,26 @@ class Backend(abc.ABC):
         self.time_s = 0.0
         self.background_state = [[0] for _ in self.board.background]
         self.last_freq_index = [u.n_freqs - 1 for u in self.board.units]
+        self.reset_dynamics()
         self.draw_pending()
+
+    def reset_dynamics(self) -> None:
+        """The dynamic state at time 0 (see :mod:`rlrm.sim.dynamics`): every modelled zone at the
+        scenario's start temperature and unthrottled, empty frame queues, a full energy window,
+        no subnetwork loaded yet."""
+        board = self.board
+        #: per unit, the modelled temperature (None where not modelled)
+        self.temperature_c = [board.start_c if t is not None else None for t in board.thermal]
+        #: per unit, the highest frequency index thermal throttling allows
+        self.thermal_cap = [u.n_freqs - 1 for u in board.units]
+        if self._freq_caps:  # a reset after a run: lift the last run's throttling
+            self.set_thermal_caps(self.thermal_cap)
+        #: per application, frames waiting in its queue
+        self.backlog = [0.0] * len(board.apps)
+        #: energy the board spent in the current energy-budget window, J
+        self.window_energy_j = 0.0
+        #: per application, the subnetwork it ran last step (None: none yet)
+        self.last_subnet: list = [None] * len(board.apps)
 
     def draw_pending(self) -> None:
         """Draw what the next step will see regardless of the action (hidden state)."""
@@ -176,6 +205,7 @@ class Backend(abc.ABC):
             self.power_mode = mode
             self._freq_caps = [max(i for i, f in enumerate(u.freqs_khz) if f <= mode.freq_cap_khz(u)) for u in units]
             self._online = [mode.cores_online(u) if u.kind == "cpu" else 1 for u in units]
+            self._caps = [min(a, b) for a, b in zip(self._freq_caps, self.thermal_cap)]
 
     # ------------------------------------------------------------------ queries
     def online_cores(self, unit_index: int) -> int:
@@ -183,8 +213,19 @@ class Backend(abc.ABC):
         return self._online[unit_index]
 
     def max_freq_index(self, unit_index: int) -> int:
-        """Highest frequency index the power mode allows on a unit."""
-        return self._freq_caps[unit_index]
+        """Highest frequency index the power mode (and, where modelled, thermal throttling)
+        allows on a unit."""
+        return self._caps[unit_index]
+
+    def set_thermal_caps(self, caps: list) -> None:
+        """Per unit, the highest frequency index thermal throttling allows from the next step."""
+        self.thermal_cap = caps
+        self._caps = [min(a, b) for a, b in zip(self._freq_caps, caps)]
+
+    def window_left_j(self) -> float:
+        """The energy budget left in the current window, J (inf: no window budget)."""
+        budget = self.targets.energy_window_j
+        return budget - self.window_energy_j if budget < float("inf") else budget
 
     def option_allowed(self, option: int) -> bool:
         """Whether a compute option fits the cores online now."""

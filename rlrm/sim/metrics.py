@@ -27,7 +27,8 @@ class MetricsAccumulator:
     """Accumulates step results (the :class:`rlrm.sim.StepResult` every backend's ``step`` returns).
 
     Latency statistics are weighted by the inferences of each step, so they are per
-    inference, not per step; energy per inference is the board's energy over the
+    inference, not per step (the deadline-miss rate per frame: frames a bounded queue dropped
+    count as misses); energy per inference is the board's energy over the
     inferences of the managed (controlled) applications. Uncontrolled applications (a
     scenario's "second app") load the board but are not counted as the manager's work.
     """
@@ -39,6 +40,7 @@ class MetricsAccumulator:
         self._lat: list[float] = []
         self._w: list[float] = []
         self._miss = 0.0
+        self._frames = 0.0  # inferences plus frames dropped (the deadline-miss rate's denominator)
         self._acc = 0.0
         self._inf = 0.0
         self._energy = 0.0
@@ -59,7 +61,7 @@ class MetricsAccumulator:
         targets = result.targets
         if result.power_w > targets.power_w:
             self._pviol += 1
-        step_inf = 0.0
+        step_inf = step_frames = 0.0
         for app in result.apps:
             if app is None or not app.controlled:
                 continue
@@ -67,9 +69,13 @@ class MetricsAccumulator:
             step_inf += n
             self._lat.append(app.latency_ms)
             self._w.append(n)
-            self._miss += app.deadline_miss * n
+            # a frame-driven app's miss fraction covers its dropped frames too
+            frames = n + app.dropped if app.dropped else n
+            step_frames += frames
+            self._miss += app.deadline_miss * frames
             self._acc += app.accuracy * n
         self._inf += step_inf
+        self._frames += step_frames
         if step_inf > 0 and result.energy_mj / step_inf > targets.energy_mj:
             self._eviol += 1
         if reward is not None:
@@ -94,7 +100,7 @@ class MetricsAccumulator:
             "energy_per_inference_mj": self._energy / inf if inf > 0 else math.inf,
             "latency_mean_ms": mean,
             "latency_p95_ms": p95,
-            "deadline_miss_rate": self._miss / inf if inf > 0 else math.nan,
+            "deadline_miss_rate": self._miss / self._frames if self._frames > 0 else math.nan,
             "accuracy_mean": self._acc / inf if inf > 0 else math.nan,
             "power_mean_w": float(np.mean(self._power)) if self._power else math.nan,
             "power_violation_rate": self._pviol / self._steps if self._steps else math.nan,

@@ -51,8 +51,38 @@ class BoardModel:
         self.mode_schedule: list[tuple[float, PowerMode]] = [
             (at_s, platform.power_modes[name]) for at_s, name in scenario.power_modes if name in platform.power_modes]
         self.targets: list[tuple[float, Targets]] = self._build_targets()
+        self._build_dynamics()
 
     # ------------------------------------------------------------------ set-up
+    def _build_dynamics(self) -> None:
+        """The scenario's dynamics resolved against the profile (see :class:`rlrm.sim.scenario.Dynamics`)."""
+        dyn = self.scenario.dynamics
+        platform = self.platform
+        #: the scenario charges switch time, DVFS energy and the CPU time of GPU inferences
+        self.costs = dyn.costs
+        cpus = [i for i, u in enumerate(self.units) if u.kind == "cpu"]
+        #: the CPU unit a GPU inference's host work runs on (the largest), None without a CPU
+        self.host_unit = max(cpus, key=lambda i: (self.units[i].cores, self.units[i].f_max_khz)) if cpus else None
+        self.switch_ms = platform.subnet_switch_ms if dyn.costs else 0.0
+        self.gpu_host_ms = platform.gpu_host_ms if dyn.costs else 0.0
+        self.dvfs_energy_j = [u.dvfs_energy_uj * 1e-6 if dyn.costs else 0.0 for u in self.units]
+        #: per unit: ``(R, C, trip, hysteresis)`` of its thermal zone, None where not modelled
+        self.thermal = [None] * len(self.units)
+        if dyn.thermal:
+            for i, u in enumerate(self.units):
+                t = u.thermal
+                if t is not None:
+                    r = t.r_fanless_k_per_w if dyn.cooling == "fanless" else t.r_k_per_w
+                    self.thermal[i] = (r, t.c_j_per_k, t.trip_c, t.hysteresis_c)
+        self.ambient_c = platform.ambient_c if dyn.ambient_c is None else dyn.ambient_c
+        self.start_c = self.ambient_c if dyn.start_c is None else dyn.start_c
+        self.window_s = dyn.window_s
+        #: whether any application has a frame queue, any target an energy window
+        self.queues = any(a.queue > 0 and a.fps > 0 for a in self.apps)
+        self.windows = any(t.energy_window_j < INF for _, t in self.targets)
+        #: whether the step needs the dynamic model at all (False: the original model, unchanged)
+        self.dynamic = bool(dyn.costs or any(x is not None for x in self.thermal) or self.queues or self.windows)
+
     def _load_traces(self, traces: dict) -> dict:
         platform, scenario = self.platform, self.scenario
         for i, app in enumerate(scenario.apps):
@@ -161,7 +191,8 @@ class BoardModel:
                 acc = top1[min(t.accuracy_level, len(top1) - 1)]
             else:
                 acc = 0.0
-            out.append((t.at_s, Targets(lat, pw, en, acc)))
+            window = t.energy_window_j if t.energy_window_j is not None else INF
+            out.append((t.at_s, Targets(lat, pw, en, acc, window)))
         return out
 
     # ------------------------------------------------------------------ queries
@@ -260,7 +291,8 @@ class StepTally:
         self.apps.append(None)
 
     def add(self, a_i: int, p: OperatingPoint, u: int, freq_khz: int, busy: float, n_inf: float,
-            mean_ms: float, median_ms: float, miss: float) -> None:
+            mean_ms: float, median_ms: float, miss: float, dropped: Optional[float] = None,
+            queue: Optional[float] = None) -> None:
         """Account application ``a_i`` run at ``p`` on unit ``u``.
 
         :param busy: the share of the period it kept its cores (or the GPU) busy
@@ -276,4 +308,4 @@ class StepTally:
         self.busy[u] += share
         self.activity[u] += share * board.activity[a_i][p.subnet][p.option]
         self.apps.append(AppResult(controlled, mean_ms, median_ms, n_inf, miss, board.top1[a_i][p.subnet],
-                                   p.subnet, unit.name, cores, freq_khz))
+                                   p.subnet, unit.name, cores, freq_khz, dropped, queue))

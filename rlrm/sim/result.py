@@ -28,12 +28,14 @@ class OperatingPoint:
 
 @dataclass
 class Targets:
-    """Targets in force (inf / 0 where a target is not set)."""
+    """Targets in force (inf / 0 where a target is not set); ``energy_window_j``: the board's
+    energy budget per window of the scenario's ``dynamics.window_s``."""
 
     latency_ms: float
     power_w: float
     energy_mj: float
     accuracy: float
+    energy_window_j: float = INF
 
 
 class _ReadAsMapping:
@@ -77,6 +79,8 @@ class AppResult(_ReadAsMapping):
     :param unit: compute unit name
     :param cores: CPU cores used (0 on a GPU)
     :param freq_khz: the unit's frequency
+    :param dropped: frames dropped by its bounded queue in the period (None: no frame queue)
+    :param queue: frames waiting at the end of the period (None: no frame queue)
     """
 
     controlled: bool
@@ -89,6 +93,8 @@ class AppResult(_ReadAsMapping):
     unit: str
     cores: int
     freq_khz: int
+    dropped: Optional[float] = None
+    queue: Optional[float] = None
 
 
 @dataclass
@@ -99,6 +105,10 @@ class StepResult(_ReadAsMapping):
     the whole board's. ``apps`` has one entry per scenario application (None while inactive);
     per-unit lists follow the board's unit order. The live-only fields are None in simulation.
 
+    :param temperature_c: per unit, the modelled temperature at the end of the step (None
+        where not modelled: scenarios without ``dynamics.thermal``)
+    :param energy_window_left_j: the energy-budget window's budget left at the end of the step,
+        J (None: no window budget)
     :param provenance: where a field's value came from, ``{field: "measured" | "modelled"}``;
         a field not named is modelled (everything in simulation). See :meth:`source`.
 
@@ -126,6 +136,8 @@ class StepResult(_ReadAsMapping):
     sensor_fault: Optional[bool] = None
     freq_applied: Optional[bool] = None
     backend: Optional[str] = None
+    temperature_c: Optional[list] = None
+    energy_window_left_j: Optional[float] = None
     provenance: Mapping[str, str] = field(default_factory=dict)
 
     def source(self, name: str) -> str:

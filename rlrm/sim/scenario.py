@@ -45,6 +45,9 @@ class AppSpec:
     :param unit: fixed unit when not controlled
     :param cores: fixed core count when not controlled (0: all online / GPU)
     :param freq: fixed frequency when not controlled: ``max``, ``min`` or kHz as a string
+    :param queue: frames that may wait when ``fps`` > 0 (a bounded queue; more are dropped);
+        0: no frame queue (the step runs ``min(fps, 1 / latency)`` inferences and late frames
+        are simply not run, the model of the scenarios shipped before frame queues)
     """
 
     name: str
@@ -57,6 +60,7 @@ class AppSpec:
     unit: str
     cores: int
     freq: str
+    queue: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,9 @@ class TargetSpec:
     :param energy_x: budget as a multiple of the reference energy per inference
     :param accuracy: top-1 floor in percent
     :param accuracy_level: floor as the top-1 of this library level
+    :param energy_window_j: energy budget of the board per window of ``dynamics.window_s``
+        seconds, J (a battery or harvested-energy budget); once spent, the managed
+        applications are suspended until the next window starts
     """
 
     at_s: float
@@ -107,6 +114,30 @@ class TargetSpec:
     energy_x: Optional[float] = None
     accuracy: Optional[float] = None
     accuracy_level: Optional[int] = None
+    energy_window_j: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """Which of the board's dynamics a scenario models (all off: the model of the scenarios
+    shipped before them, so their figures do not change).
+
+    :param costs: charge the profile's subnetwork switch time, DVFS transition energy and the
+        CPU time of GPU inferences (``subnet_switch_ms``, ``dvfs_energy_uj``, ``gpu_host_ms``)
+    :param thermal: model every unit's temperature (its profile ``thermal`` table) and the
+        kernel's throttling at the trip point
+    :param cooling: ``fan`` (the profile's ``r_k_per_w``) or ``fanless`` (``r_fanless_k_per_w``)
+    :param ambient_c: ambient temperature, deg C (None: the profile's ``ambient_c``)
+    :param start_c: temperature of every zone at time 0 (None: ambient)
+    :param window_s: length of an energy-budget window (targets' ``energy_window_j``), s
+    """
+
+    costs: bool = False
+    thermal: bool = False
+    cooling: str = "fan"
+    ambient_c: Optional[float] = None
+    start_c: Optional[float] = None
+    window_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +154,7 @@ class Scenario:
     :param targets: target schedule, sorted by time
     :param power_modes: ``(at_s, mode name)`` schedule; empty: the board's default
     :param path: file it was loaded from
+    :param dynamics: the board dynamics it models (:class:`Dynamics`)
     """
 
     name: str
@@ -135,6 +167,7 @@ class Scenario:
     targets: tuple
     power_modes: tuple
     path: Optional[Path] = None
+    dynamics: Dynamics = Dynamics()
 
     @property
     def controlled_apps(self) -> list[AppSpec]:
@@ -172,6 +205,7 @@ APP_SPEC = Spec({
     "name": Str(), "library": Str("dynamic-ofa-6"), "controlled": Bool(True), "fps": Float(0.0, minimum=0.0, maximum=MAX_FPS),
     "start_s": _when(), "stop_s": _when(INF), "subnet": Int(-1, minimum=-1, maximum=MAX_LEVEL), "unit": Str("gpu"),
     "cores": Int(0, minimum=0, maximum=MAX_CORES), "freq": Any_("max", then=_app_freq),
+    "queue": Int(0, minimum=0, maximum=100_000),
 })
 _LEVEL = Float(minimum=0.0, maximum=1.0)
 BACKGROUND_SPEC = Spec({
@@ -189,6 +223,12 @@ TARGET_SPEC = Spec({
     "at_s": _when(REQUIRED), "latency_ms": _positive(1e7), "latency_x": _positive(1e4), "power_w": _positive(1e4),
     "power_x": _positive(1e3), "energy_mj": _positive(1e9), "energy_x": _positive(1e4),
     "accuracy": Float(OMIT, minimum=0.0, maximum=100.0), "accuracy_level": Int(OMIT, minimum=0, maximum=MAX_LEVEL),
+    "energy_window_j": _positive(1e9),
+})
+DYNAMICS_SPEC = Spec({
+    "costs": Bool(False), "thermal": Bool(False), "cooling": Str("fan", choices=("fan", "fanless")),
+    "ambient_c": Float(OMIT, minimum=-50.0, maximum=150.0), "start_c": Float(OMIT, minimum=-50.0, maximum=200.0),
+    "window_s": Float(60.0, exclusive_minimum=0.0, maximum=MAX_TIME_S),
 })
 #: a scenario, ``rlrm-scenario/1``
 SCENARIO_SPEC = Spec({
@@ -198,6 +238,7 @@ SCENARIO_SPEC = Spec({
     "apps": List(Table(APP_SPEC)), "background": List(Table(BACKGROUND_SPEC), [], nonempty=False),
     "targets": List(Table(TARGET_SPEC)),
     "power_modes": List(Table(Spec({"at_s": _when(REQUIRED), "mode": Str()})), [], nonempty=False),
+    "dynamics": Table(DYNAMICS_SPEC, OMIT),
 })
 
 
@@ -217,9 +258,13 @@ def parse_scenario(data: dict, source: Union[str, Path]) -> Scenario:
     if targets[0].at_s != 0.0:
         raise InputError(src, "targets", "the first targets entry must have at_s = 0")
     modes = sorted((m["at_s"], m["mode"]) for m in d["power_modes"])
+    dyn = d.get("dynamics")
+    dynamics = Dynamics() if dyn is None else Dynamics(
+        costs=dyn["costs"], thermal=dyn["thermal"], cooling=dyn["cooling"], ambient_c=dyn.get("ambient_c"),
+        start_c=dyn.get("start_c"), window_s=dyn["window_s"])
     return Scenario(name=d["name"], description=d["description"], period_s=d["period_s"],
                     episode_steps=d["episode_steps"], unit=d["unit"], apps=apps, background=background,
-                    targets=targets, power_modes=tuple(modes), path=Path(source))
+                    targets=targets, power_modes=tuple(modes), path=Path(source), dynamics=dynamics)
 
 
 def _check_stop(t: dict, source: str, where: str) -> None:

@@ -21,6 +21,22 @@ Model (all documented in ``envs/README.md``):
   kernel would do with their background load);
 * deadline misses: each inference's latency is log-normal around the step's median with the
   trace's spread; the step reports the fraction of inferences that miss the deadline.
+
+Dynamics a scenario may enable (``[dynamics]``, apps' ``queue``, targets' ``energy_window_j``;
+all off in the scenarios shipped before them, whose steps are then computed exactly as before,
+by :meth:`BoardSimulator.execute_static`), see :mod:`rlrm.sim.dynamics`:
+
+* costs: a subnetwork switch takes ``subnet_switch_ms`` of the application's period; every
+  frequency transition costs the unit ``dvfs_energy_uj``; a GPU inference needs
+  ``gpu_host_ms`` of a core of the largest CPU unit, which adds CPU load and is stretched by CPU
+  contention (``latency = (t - h) * gpu_stretch + h * cpu_stretch``);
+* frame queues: an application at ``fps`` with ``queue`` > 0 receives ``fps * period`` frames a
+  period; those it cannot run wait (latency = queueing + inference) up to ``queue`` frames,
+  the rest are dropped and count as missed deadlines;
+* thermal: every modelled unit's zone follows an RC model driven by the unit's power; at the
+  trip point the kernel lowers the unit's maximum frequency one step per period;
+* energy windows: once the board has spent the window's budget, the managed applications are
+  suspended (their frames dropped) until the next window.
 """
 
 from __future__ import annotations
@@ -30,6 +46,7 @@ from typing import Optional, Sequence
 
 from rlrm.platform.profile import Platform
 from rlrm.sim.backend import Backend, Plan
+from rlrm.sim.dynamics import HOST_ACTIVITY, frame_queue, rc_temperature, throttle_index
 from rlrm.sim.model import BoardModel
 from rlrm.sim.result import INF, OperatingPoint, StepResult, Targets
 from rlrm.sim.scenario import Scenario
@@ -63,6 +80,8 @@ class BoardSimulator(Backend):
                  seed: Optional[int] = None, period_s: Optional[float] = None,
                  board: Optional[BoardModel] = None) -> None:
         super().__init__(board or BoardModel(platform, scenario, traces=traces, period_s=period_s), seed)
+        # the model of a step, chosen once: without dynamics the original one, unchanged
+        self.execute = self.execute_dynamic if self.board.dynamic else self.execute_static  # type: ignore[method-assign]
         self.reset(seed)
 
     def preview(self, points: Sequence[Optional[OperatingPoint]]) -> StepResult:
@@ -70,7 +89,13 @@ class BoardSimulator(Backend):
         return self.execute(self.plan(points))
 
     def execute(self, plan: Plan) -> StepResult:
-        """The model of one control period at ``plan`` (see the module's docstring)."""
+        """The model of one control period at ``plan`` (see the module's docstring):
+        :meth:`execute_dynamic` with the scenario's dynamics, else :meth:`execute_static` (the
+        instance binds the one it needs at construction)."""
+        return self.execute_dynamic(plan) if self.board.dynamic else self.execute_static(plan)
+
+    def execute_static(self, plan: Plan) -> StepResult:
+        """One control period without dynamics (the model of the original scenarios)."""
         board = self.board
         units = board.units
         opt_unit, opt_cores = board.option_unit, board.option_cores
@@ -124,3 +149,148 @@ class BoardSimulator(Backend):
         power_units, util = board.unit_power(busy_units, act_units, freq_idx, online, self.power_scale)
         power = self.platform.base_power_w + sum(power_units)
         return self.result(plan, tally, power_units, util, power, self.background_load())
+
+    # ------------------------------------------------------------------ dynamics
+    def execute_dynamic(self, plan: Plan) -> StepResult:
+        """One control period with the scenario's dynamics; what it leaves behind (temperatures,
+        caps, queues, the window's energy) is staged for :meth:`commit`."""
+        board = self.board
+        units = board.units
+        apps = board.apps
+        opt_unit, opt_cores = board.option_unit, board.option_cores
+        period = self.period_s
+        period_ms = period * 1000.0
+        pts, active, online, freq_idx = plan.points, plan.active, plan.online, plan.freq_index
+        lat_scale = self.latency_scale
+        host_u = board.host_unit
+        host_ms = board.gpu_host_ms * lat_scale
+        suspended = self.window_left_j() <= 0.0
+
+        bg = self.pending_background
+        n = len(pts)
+        lat0 = [0.0] * n
+        app_busy = [0.0] * n
+        host = [0.0] * n  # per app: host CPU ms per inference (GPU apps with costs)
+        demand = [0.0] * len(units)
+        for a_i, p in enumerate(pts):
+            if not active[a_i]:
+                continue
+            u = opt_unit[p.option]
+            lat0[a_i] = board.latency_ms[a_i][p.subnet][p.option][freq_idx[u]] * lat_scale
+            app = apps[a_i]
+            if app.queue > 0 and app.fps > 0:
+                app_busy[a_i] = min(1.0, (self.backlog[a_i] + app.fps * period) * lat0[a_i] / period_ms)
+            else:
+                app_busy[a_i] = board.busy_share(a_i, lat0[a_i])
+            if app.controlled and suspended:
+                app_busy[a_i] = 0.0
+            demand[u] += app_busy[a_i] * (opt_cores[p.option] if units[u].kind == "cpu" else 1.0)
+            if host_ms > 0 and units[u].kind == "gpu" and host_u is not None:
+                host[a_i] = min(host_ms, lat0[a_i])
+                demand[host_u] += app_busy[a_i] * host[a_i] / lat0[a_i]
+
+        tally = self.tally()
+        deadline = self.targets.latency_ms
+        backlog = list(self.backlog)
+        subnets = list(self.last_subnet)
+        host_busy = 0.0
+        for a_i, p, u, unit in self.running(plan, tally):
+            app = apps[a_i]
+            cores = opt_cores[p.option]
+            mine = app_busy[a_i] * (cores if unit.kind == "cpu" else 1.0)
+            other = bg[u] + demand[u] - mine
+            if unit.kind == "cpu":
+                c = online[u]
+                stretch = max(1.0, (cores + other) / c) * (1.0 + MEM_INTERFERENCE * min(other, c) / c)
+                median = lat0[a_i] * stretch
+            else:
+                stretch = 1.0 + min(other, GPU_SHARE_CAP)
+                h = host[a_i]
+                if h > 0:
+                    c = online[host_u]
+                    other_cpu = bg[host_u] + demand[host_u] - app_busy[a_i] * h / lat0[a_i]
+                    cpu_stretch = max(1.0, (1.0 + other_cpu) / c) * (1.0 + MEM_INTERFERENCE * min(other_cpu, c) / c)
+                    median = (lat0[a_i] - h) * stretch + h * cpu_stretch
+                else:
+                    median = lat0[a_i] * stretch
+            sigma = board.sigma[a_i][p.subnet][p.option]
+            # time the period leaves for inferences: a subnetwork switch and DVFS transitions
+            avail = 1.0
+            if board.switch_ms > 0 and subnets[a_i] is not None and subnets[a_i] != p.subnet:
+                avail -= board.switch_ms / period_ms
+            if freq_idx[u] != self.last_freq_index[u]:
+                avail -= unit.dvfs_latency_us * 1e-6 / period
+            avail = max(0.0, avail)
+            subnets[a_i] = p.subnet
+            halted = app.controlled and suspended
+            dropped = queue_left = None
+            wait_ms = 0.0
+            if app.queue > 0 and app.fps > 0:
+                capacity = 0.0 if halted else avail * period_ms / median
+                served, left, dropped, ahead = frame_queue(backlog[a_i], app.fps * period, capacity, app.queue)
+                backlog[a_i] = queue_left = left
+                n_inf = n_seen = served
+                busy = served * median / period_ms
+                wait_ms = ahead * median
+            elif halted:
+                n_inf = n_seen = busy = 0.0
+                dropped = app.fps * period if app.fps > 0 else 0.0
+            else:
+                busy = board.busy_share(a_i, median)
+                n_seen = busy * period_ms / median
+                n_inf = n_seen * avail
+            if unit.kind == "gpu" and host[a_i] > 0:
+                host_busy += busy * host[a_i] / median
+            mean = wait_ms + median * math.exp(0.5 * sigma * sigma + sigma * self.pending_noise[a_i] / math.sqrt(max(n_seen, 1.0)))
+            budget = deadline - wait_ms
+            if budget <= 0:
+                miss = 1.0
+            elif deadline < INF and sigma > 0:
+                miss = 0.5 * math.erfc((math.log(budget) - math.log(median)) / (sigma * _SQRT2))
+            else:
+                miss = float(median > budget)
+            if dropped:
+                miss = (n_inf * miss + dropped) / (n_inf + dropped)
+            elif halted:
+                miss = 1.0
+            tally.add(a_i, p, u, unit.freqs_khz[freq_idx[u]], busy, n_inf, mean, median, miss, dropped, queue_left)
+
+        busy_units, act_units = tally.busy, tally.activity
+        if host_busy > 0:
+            busy_units[host_u] += host_busy
+            act_units[host_u] += host_busy * HOST_ACTIVITY
+        bg_act = self.pending_background_activity
+        for u in range(len(units)):
+            busy_units[u] += bg[u]
+            act_units[u] += bg_act[u]
+        power_units, util = board.unit_power(busy_units, act_units, freq_idx, online, self.power_scale)
+        for u in range(len(units)):  # DVFS transition energy, spread over the period
+            if board.dvfs_energy_j[u] > 0 and freq_idx[u] != self.last_freq_index[u]:
+                power_units[u] += board.dvfs_energy_j[u] / period
+        power = self.platform.base_power_w + sum(power_units)
+
+        temps = list(self.temperature_c)
+        caps = list(self.thermal_cap)
+        for u, zone in enumerate(board.thermal):
+            if zone is not None:
+                r, c, trip, hyst = zone
+                temps[u] = rc_temperature(temps[u], power_units[u], r, c, board.ambient_c, period)
+                caps[u] = throttle_index(caps[u], temps[u], trip, hyst, units[u].n_freqs)
+        window_used = self.window_energy_j + power * period
+        self._staged = (temps, caps, backlog, window_used, subnets)
+        budget_j = self.targets.energy_window_j
+        return self.result(plan, tally, power_units, util, power, self.background_load(),
+                           temperature_c=temps if any(z is not None for z in board.thermal) else None,
+                           energy_window_left_j=budget_j - window_used if budget_j < INF else None)
+
+    def commit(self, result: StepResult) -> None:
+        """Carry the staged state of the step just executed into the next (see :meth:`execute_dynamic`)."""
+        temps, caps, backlog, window_used, subnets = self._staged
+        self.temperature_c, self.backlog, self.last_subnet = temps, backlog, subnets
+        if caps != self.thermal_cap:
+            self.set_thermal_caps(caps)
+        window = self.board.window_s
+        t_next = (self.step_index + 1) * self.period_s
+        if math.floor(t_next / window + 1e-9) != math.floor(self.time_s / window + 1e-9):
+            window_used = 0.0  # a new window starts with the next step
+        self.window_energy_j = window_used

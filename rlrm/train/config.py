@@ -91,7 +91,7 @@ EXTRA_SPEC = Spec({
     "policy": Str(OMIT, choices=("MlpPolicy",)), "n_envs": StrictInt(OMIT, minimum=1, maximum=MAX_N_ENVS),
     "vec_env": Str(OMIT, choices=("dummy", "subproc")), "n_timesteps": StrictInt(OMIT, minimum=1),
     "normalize": Bool(OMIT), "policy_kwargs": Table(POLICY_KWARGS, OMIT),
-    "train_scenarios": _scenarios(), "eval_scenarios": _scenarios(),
+    "train_scenarios": _scenarios(), "eval_scenarios": _scenarios(), "test_scenarios": _scenarios(),
     "randomization": MapOf(Any_(), OMIT, then=_randomization), "eval_freq": StrictInt(OMIT, minimum=1),
     "n_eval_episodes": StrictInt(OMIT, minimum=1), "checkpoint_freq": StrictInt(OMIT, minimum=1),
     "episode_steps": StrictInt(OMIT, minimum=1), "reward_weights": MapOf(Any_(), OMIT, then=_reward_weights),
@@ -172,7 +172,12 @@ def check_hyperparameter(source: Union[str, Path], field: str, key: str, value: 
 
 
 def check_together(path: Union[str, Path], cfg: Mapping[str, Any], fields: Mapping[str, str]) -> None:
-    """Limits on combinations: the rollout ``n_steps * n_envs`` must hold 2 to :data:`MAX_ROLLOUT` steps."""
+    """Limits on combinations: the rollout ``n_steps * n_envs`` must hold 2 to :data:`MAX_ROLLOUT` steps;
+    ``test_scenarios`` (reported apart, never trained on) share none with ``train_scenarios``."""
+    both = [s for s in cfg.get("test_scenarios") or [] if s in (cfg.get("train_scenarios") or [])]
+    if both:
+        raise InputError(path, fields.get("test_scenarios", "test_scenarios"),
+                         f"{short_repr(both[0])} is also a training scenario (the test set must be unseen)")
     n_steps, n_envs = cfg.get("n_steps", SB3_N_STEPS), cfg.get("n_envs", DEFAULTS["n_envs"])
     if not 2 <= n_steps * n_envs <= MAX_ROLLOUT:
         field = fields.get("n_steps") or fields.get("n_envs") or "n_steps"
