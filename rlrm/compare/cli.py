@@ -4,6 +4,7 @@ summary table and figures."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rlrm.compare.report import summary_table, write_report
 from rlrm.compare.runner import parse_policies, run_compare
@@ -37,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the event files of earlier runs in LOGDIR")
     p.add_argument("--no-oracle", action="store_true",
                    help="if oracle is not among the policies, do not run it for oracle_reward_fraction (nan)")
+    p.add_argument("--wide", action="store_true", help="every metric as a column, however wide the table")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (summary.json) instead of the table")
     p.set_defaults(func=run)
 
 
@@ -53,10 +56,14 @@ def run(args: argparse.Namespace) -> int:
     result = run_compare(specs, args.platform, args.scenario, args.seeds, args.seed, args.logdir,
                          episode_steps=args.episode_steps, overwrite=args.overwrite, oracle=not args.no_oracle,
                          backend=args.backend, live=live, period_s=period)
-    write_report(result, args.logdir)
+    written = write_report(result, args.logdir)
+    if args.json:
+        print(Path(args.logdir, "summary.json").read_text())
+        return report_unrestored(result.get("restore_problems", []), result.get("statefile"))
     print(f"{result['platform']} / {result['scenario']}: {result['seeds']} episodes per policy from seed "
           f"{result['seed']}, {result['episode_steps']} steps each")
-    print(summary_table(result))
-    print(f"TensorBoard: tensorboard --logdir {args.logdir}   (non-finite values logged as -1)")
-    print(f"wrote {args.logdir}/summary.md, summary.csv, summary.json, tradeoff.png, timeseries.png, bars.png")
+    print(summary_table(result, wide=args.wide))
+    print("wrote " + ", ".join(p.name for p in written) + " to")
+    print(f"  {args.logdir}")
+    print(f"TensorBoard: tensorboard --logdir {args.logdir}")
     return report_unrestored(result.get("restore_problems", []), result.get("statefile"))

@@ -14,12 +14,13 @@ from rlrm.evaluate import SUMMARY_KEYS, format_table, format_value
 REPORT_FILES = ("summary.md", "summary.csv", "summary.json", "tradeoff.png", "timeseries.png", "bars.png")
 
 
-def summary_table(result: dict) -> str:
-    """The terminal table: one row per policy, ``rlrm evaluate``'s metric names as columns.
+def summary_table(result: dict, wide: bool = False) -> str:
+    """The terminal table: one row per policy, the columns of ``rlrm evaluate`` (the few that
+    matter, at most 100 characters wide; ``wide``: every metric the rows hold).
 
     :param result: what :func:`rlrm.compare.runner.run_compare` returns
     """
-    return format_table(result["rows"], SUMMARY_KEYS)
+    return format_table(result["rows"], wide=wide)
 
 
 def markdown_table(result: dict) -> str:

@@ -23,7 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episode-steps", type=int, default=None, help="override the scenario's episode length")
     p.add_argument("--no-oracle", action="store_true", help="skip the oracle run (oracle_reward_fraction = nan)")
-    p.add_argument("--json", default=None, help="write the results as JSON to this file")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="write the results as JSON to FILE ('-': print them instead of the table)")
+    p.add_argument("--wide", action="store_true", help="every metric as a column, however wide the table")
     p.set_defaults(func=run)
 
 
@@ -32,8 +34,11 @@ def run(args: argparse.Namespace) -> int:
     env_kwargs = {"episode_steps": args.episode_steps} if args.episode_steps else {}
     result = evaluate(args.policy, args.platform, args.scenario, args.episodes, args.seed,
                       env_kwargs=env_kwargs, oracle=not args.no_oracle)
+    if args.json == "-":
+        print(json.dumps(_jsonable(result), indent=1))
+        return 0
     print(f"{result['platform']} / {result['scenario']}: {result['episodes']} episodes from seed {result['seed']}")
-    print(format_table([result]))
+    print(format_table([result], wide=args.wide))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(_jsonable(result), fh, indent=1)

@@ -15,6 +15,7 @@ from rlrm.policy import SIDECAR_NAME
 from rlrm.policy import load as load_checkpoint
 from rlrm.rollout import Callback, StepHookCallback, rollout
 from rlrm.sim.metrics import SUMMARY_KEYS
+from rlrm.table import MAX_WIDTH, default_keys, numeric_keys, render
 
 #: a plain per-step hook ``hook(episode, step, info, reward)``
 StepHook = Callable[[int, int, dict, float], None]
@@ -94,15 +95,13 @@ def reward_fraction(reward: float, oracle_reward: float) -> float:
     return reward / oracle_reward
 
 
-def format_table(rows: list[dict], keys: Any = SUMMARY_KEYS) -> str:
-    """A plain-text table: one row per result, the metric names as columns."""
-    headers = ["policy"] + list(keys)
-    cells = [[str(r["policy"])] + [format_value(r.get(k)) for k in keys] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
-    return "\n".join(out)
+def format_table(rows: list[dict], keys: Any = None, wide: bool = False) -> str:
+    """A plain-text table, one row per result: by default the few columns that matter
+    (:data:`rlrm.table.DEFAULT_KEYS` the rows hold) in at most :data:`rlrm.table.MAX_WIDTH`
+    columns; ``wide``: every numeric key, however wide; ``keys``: exactly these."""
+    if keys is None:
+        keys = numeric_keys(rows) if wide else default_keys(rows)
+    return render(rows, list(keys), max_width=None if wide else MAX_WIDTH)
 
 
 def format_value(v: Any) -> str:
