@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     specs = parse_policies(args.policies)
     result = run_compare(specs, args.platform, args.scenario, args.seeds, args.seed, args.logdir,
                          episode_steps=args.episode_steps, overwrite=args.overwrite, oracle=not args.no_oracle,
-                         backend=args.backend, live=live, period_s=period)
+                         backend=args.backend, live=live, period_s=period, progress=True)
     written = write_report(result, args.logdir)
     if args.json:
         print(Path(args.logdir, "summary.json").read_text())

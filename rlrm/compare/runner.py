@@ -23,6 +23,7 @@ from rlrm.errors import InputError
 from rlrm.evaluate import SUMMARY_KEYS, checkpoint_env_kwargs, resolve_policy, reward_fraction, run_episodes
 from rlrm.live.board import LiveConfig
 from rlrm.live.restore import take_restore_problems
+from rlrm.rollout.progress import ProgressCallback
 from rlrm.platform import Platform, load_platform
 from rlrm.rollout import rollout
 from rlrm.rollout.tensorboard import (EPISODE_KEYS, LIVE_STEP_KEYS, NONFINITE, STEP_KEYS, TensorBoardCallback,
@@ -122,7 +123,8 @@ def common_env_kwargs(specs: list[PolicySpec], platform: Optional[Platform] = No
 def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: int, seed: int,
                 logdir: str | os.PathLike[str], episode_steps: Optional[int] = None,
                 overwrite: bool = False, oracle: bool = True, backend: str = "sim",
-                live: Union[LiveConfig, Mapping[str, Any], None] = None, period_s: Optional[float] = None) -> dict:
+                live: Union[LiveConfig, Mapping[str, Any], None] = None, period_s: Optional[float] = None,
+                progress: bool = False) -> dict:
     """Run every policy on the same seeds and environment and log it to TensorBoard.
 
     :param specs: the policies (from :func:`parse_policies`)
@@ -179,12 +181,12 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
             writer = open_writer(logdir / spec.run_name)
             writers.append(writer)
             tb = TensorBoardCallback(writer)
-            done = rollout(spec.policy, env, seeds, seed, callbacks=[tb])
+            done = rollout(spec.policy, env, seeds, seed, callbacks=[tb, *_bar(progress, spec.run_name, seeds)])
             rows.append({"policy": spec.run_name, "source": spec.label, **done.summary,
                          "per_episode": done.per_episode, "timeseries": tb.series})
 
         assert env is not None
-        _fill_oracle_fraction(rows, specs, board, scenario, env_kwargs, seeds, seed, oracle)
+        _fill_oracle_fraction(rows, specs, board, scenario, env_kwargs, seeds, seed, oracle, progress)
         steps = int(env.episode_steps)
         for spec, row, writer in zip(specs, rows, writers):
             write_hparams(writer, {"policy": spec.label, "platform": env.platform.name,
@@ -203,8 +205,13 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
             "restore_problems": problems, "statefile": unrestored[0][1] if unrestored else None}
 
 
+def _bar(progress: bool, desc: str, episodes: int) -> list:
+    """A progress bar callback (drawn only on a terminal's stderr) when ``progress``."""
+    return [ProgressCallback(desc, episodes)] if progress else []
+
+
 def _fill_oracle_fraction(rows: list[dict], specs: list[PolicySpec], platform: Platform, scenario: str,
-                          env_kwargs: dict, seeds: int, seed: int, oracle: bool) -> None:
+                          env_kwargs: dict, seeds: int, seed: int, oracle: bool, progress: bool = False) -> None:
     """Set ``oracle_reward_mean`` and ``oracle_reward_fraction`` of every row: against the
     ``oracle`` row if there is one, else against a silent oracle run on the same seeds and
     environment (``oracle=False``: nan).
@@ -222,7 +229,8 @@ def _fill_oracle_fraction(rows: list[dict], specs: list[PolicySpec], platform: P
     if oracle_reward is None:
         if oracle:
             oracle_env = DynamicDNNEnv(platform=platform, scenario=scenario, **env_kwargs)
-            oracle_reward = run_episodes(make_policy("oracle"), oracle_env, seeds, seed)[0]["reward_mean"]
+            oracle_reward = run_episodes(make_policy("oracle"), oracle_env, seeds, seed,
+                                         callbacks=_bar(progress, "oracle (for vs oracle)", seeds))[0]["reward_mean"]
         else:
             oracle_reward = math.nan
     for row in rows:

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``rlrm evaluate``."""
     env_kwargs = {"episode_steps": args.episode_steps} if args.episode_steps else {}
     result = evaluate(args.policy, args.platform, args.scenario, args.episodes, args.seed,
-                      env_kwargs=env_kwargs, oracle=not args.no_oracle)
+                      env_kwargs=env_kwargs, oracle=not args.no_oracle, progress=True)
     if args.json == "-":
         print(json.dumps(_jsonable(result), indent=1))
         return 0

@@ -14,6 +14,7 @@ from rlrm.platform import Platform, load_platform
 from rlrm.policy import SIDECAR_NAME
 from rlrm.policy import load as load_checkpoint
 from rlrm.rollout import Callback, StepHookCallback, rollout
+from rlrm.rollout.progress import ProgressCallback
 from rlrm.sim.metrics import SUMMARY_KEYS
 from rlrm.table import MAX_WIDTH, default_keys, numeric_keys, render
 
@@ -66,19 +67,22 @@ def run_episodes(policy: Policy, env: DynamicDNNEnv, episodes: int, seed: int,
 
 
 def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed: int,
-             env_kwargs: Optional[dict] = None, oracle: bool = True) -> dict:
-    """Evaluate a policy; with ``oracle`` also the oracle on the same seeds for the fraction."""
+             env_kwargs: Optional[dict] = None, oracle: bool = True, progress: bool = False) -> dict:
+    """Evaluate a policy; with ``oracle`` also the oracle on the same seeds for the fraction;
+    ``progress``: a bar per run on a terminal's stderr (the oracle's included)."""
     if episodes < 1:
         raise InputError("--episodes", "episodes", "must be >= 1")
     policy = resolve_policy(policy_name)
     board = platform if isinstance(platform, Platform) else load_platform(platform)
     env_kwargs = {**checkpoint_env_kwargs(policy, board), **(env_kwargs or {})}
     env = DynamicDNNEnv(platform=board, scenario=scenario, **env_kwargs)
-    summary, per_episode = run_episodes(policy, env, episodes, seed)
+    name = str(getattr(policy, "name", policy_name))
+    summary, per_episode = run_episodes(policy, env, episodes, seed, callbacks=_progress(progress, name, episodes))
     if policy_name == "oracle":
         oracle_reward = summary["reward_mean"]
     elif oracle:
-        oracle_reward = run_episodes(make_policy("oracle"), env, episodes, seed)[0]["reward_mean"]
+        oracle_reward = run_episodes(make_policy("oracle"), env, episodes, seed,
+                                     callbacks=_progress(progress, "oracle (for vs oracle)", episodes))[0]["reward_mean"]
     else:
         oracle_reward = math.nan
     summary["oracle_reward_mean"] = oracle_reward
@@ -86,6 +90,10 @@ def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed
     return {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
             "scenario": env.scenario.name, "episodes": episodes, "seed": seed, **summary,
             "per_episode": per_episode}
+
+
+def _progress(on: bool, desc: str, episodes: int) -> list[Callback]:
+    return [ProgressCallback(desc, episodes)] if on else []
 
 
 def reward_fraction(reward: float, oracle_reward: float) -> float:
