@@ -119,7 +119,8 @@ def _gone(workers: list[psutil.Process]) -> None:
                          ids=["SIGTERM", "SIGTERM to the group", "Ctrl-C (SIGINT to the group)"])
 def test_signal_stops_workers_and_restores(xavier: Path, tmp_path: Path, state_dir: Path,  # noqa: F811
                                            sig: int, group: bool) -> None:
-    """The controller restores the board and exits 130 with one line; workers that got the
+    """The controller stops after the current step, writes its summary and TensorBoard episode
+    and hparam tags, restores the board and exits 130 with one line; workers that got the
     signal too (Ctrl-C reaches the whole group) go quietly: no traceback from anyone."""
     before_tree = fake.snapshot_tree(xavier)
     proc, workers = _start_run(xavier, tmp_path, state_dir)
@@ -131,8 +132,11 @@ def test_signal_stops_workers_and_restores(xavier: Path, tmp_path: Path, state_d
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130 and "Traceback" not in err, err
-    assert err.strip().splitlines()[-1] == "rlrm: interrupted", err
+    assert err.strip().splitlines()[-1].startswith("rlrm: interrupted ("), err
+    assert "summary and TensorBoard tags written" in err
     _gone(workers)
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and {"episode/reward_mean", "hparam/reward_mean"} <= _tags(runs[0])
     assert fake.snapshot_tree(xavier) == before_tree
     assert list(state_dir.iterdir()) == []
 
