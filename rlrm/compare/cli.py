@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rlrm.cli_args import seed as seed_type
 from rlrm.compare.report import summary_table, write_report
 from rlrm.compare.runner import parse_policies, run_compare
 from rlrm.errors import InputError
@@ -26,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated: ppo:CHECKPOINT, schedutil, schedutil+dofa, ondemand, conservative, "
                         "performance, powersave, oracle, random, fixed:subnet=L,unit=U,freq=F")
     p.add_argument("--seeds", type=int, default=5, help="episodes per policy, seeds SEED..SEED+N-1")
-    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--seed", type=seed_type, default=0, help="first seed")
     p.add_argument("--episode-steps", type=int, default=None, help="override the scenario's episode length")
     p.add_argument("--logdir", required=True, help="one TensorBoard run per policy, summary.* and figures go here")
     p.add_argument("--backend", default="sim", choices=("sim", "live"),

@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any
 
+from rlrm.cli_args import positive_int, seed as seed_type
 from rlrm.evaluate.episodes import evaluate, format_table
 
 
@@ -19,8 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "fixed:subnet=L,unit=U,freq=F, or a checkpoint path")
     p.add_argument("--platform", default="jetson-xavier-nx", help="board profile: name or TOML path")
     p.add_argument("--scenario", default="steady", help="scenario: name or TOML path")
-    p.add_argument("--episodes", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--episodes", type=positive_int, default=5, help="seeded episodes to run")
+    p.add_argument("--seed", type=seed_type, default=0, help="first episode seed: episodes use SEED, SEED+1, ...")
     p.add_argument("--episode-steps", type=int, default=None, help="override the scenario's episode length")
     p.add_argument("--no-oracle", action="store_true", help="skip the oracle run (oracle_reward_fraction = nan)")
     p.add_argument("--json", default=None, metavar="FILE",

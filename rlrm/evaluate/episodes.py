@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Callable, Optional, Sequence
 
 from rlrm.policy.base import Policy
@@ -28,6 +29,8 @@ def resolve_policy(name: str) -> Policy:
     path = resolve_checkpoint(name, SIDECAR_NAME)
     if path is not None:
         return load_checkpoint(path).as_env_policy()
+    if "/" in name or os.sep in name or name.startswith("."):  # a path, not a baseline's name
+        raise InputError(name, "--policy", "no such checkpoint (a folder holding policy.json)")
     return make_policy(name)
 
 

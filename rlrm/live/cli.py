@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from rlrm.cli_args import seed as seed_type
 from rlrm.policy.base import Policy
 from rlrm.env.dynamic_dnn import DynamicDNNEnv
 from rlrm.errors import InputError
@@ -53,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sysfs-root", default=None, help="sysfs root (a fake tree for tests; default $RLRM_SYSFS_ROOT or /)")
     p.add_argument("--observe-only", action="store_true", help="never write frequencies")
     p.add_argument("--no-background", action="store_true", help="do not run the scenario's background load")
-    p.add_argument("--seed", type=int, default=0, help="seed of the scenario's background schedule")
+    p.add_argument("--seed", type=seed_type, default=0, help="seed of the scenario's background schedule")
     p.add_argument("--json", default=None, help="also write the summary (and per-step decisions' time) as JSON")
     p.add_argument("--wide", action="store_true", help="every metric as a column, however wide the table")
     p.add_argument("--set-power-mode", action="store_true",

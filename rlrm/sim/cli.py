@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from rlrm.cli_args import seed as seed_type
 from rlrm.errors import InputError
 from rlrm.sim.metrics import MetricsAccumulator
 from rlrm.platform import load_platform
@@ -20,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="control steps (default: the scenario's episode length)")
     p.add_argument("--policy", default="fixed:subnet=max,unit=gpu,freq=max",
                    help="fixed:subnet=L,unit=U,freq=F[,cores=N]; F is max, min or kHz")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_type, default=0, help="seed of the episode (background load, randomisation)")
     p.add_argument("--json", default=None, help="also write the summary as JSON to this file")
     p.set_defaults(func=run)
 
