@@ -90,3 +90,12 @@ def test_frequency_inputs_and_output() -> None:
     with pytest.raises(ValueError):
         parse_khz("fast")
     assert mhz(1190400) == "1190.4" and mhz(2000000) == "2000"
+
+
+def test_simulate_prints_mhz_and_whole_inferences(capsys: pytest.CaptureFixture) -> None:
+    assert main(["simulate", "--platform", "jetson-xavier-nx", "--scenario", "steady", "--steps", "3",
+                 "--policy", "fixed:subnet=5,unit=gpu,freq=1109.25MHz"]) == 0
+    out = capsys.readouterr().out
+    assert "at 1109.25 MHz" in out and "kHz" not in out
+    inferences = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("inferences"))
+    assert inferences.isdigit()

@@ -11,7 +11,7 @@ def parse_fixed(spec: str, sim: Backend) -> OperatingPoint:
     """Parse a fixed operating point for ``sim``.
 
     ``subnet``: a level (``-1`` or ``max``: the largest); ``unit``: a unit name, ``cpu`` or
-    ``gpu``; ``freq``: ``max``, ``min`` or kHz (an operating point of the unit); ``cores``:
+    ``gpu``; ``freq``: ``max``, ``min`` or an operating point of the unit (``1109250`` kHz, ``1109.25MHz``, ``1.11GHz``); ``cores``:
     CPU cores (default: all online).
     """
     source = "--policy"
@@ -47,9 +47,10 @@ def parse_fixed(spec: str, sim: Backend) -> OperatingPoint:
     elif freq == "min":
         fi = 0
     else:
+        from rlrm.units import choose_khz  # kHz as sysfs, or with MHz / GHz
+
         try:
-            fi = unit.freq_index(int(freq))
-        except ValueError:
-            raise InputError(source, "freq", f"{freq!r} is not an operating point of {unit.name} "
-                                             f"({unit.f_min_khz}..{unit.f_max_khz} kHz)") from None
+            fi = unit.freq_index(choose_khz(freq, unit.freqs_khz, f"{unit.name} frequency"))
+        except ValueError as err:
+            raise InputError(source, "freq", str(err)) from None
     return OperatingPoint(subnet, sim.options.index((unit.name, cores)), fi)
