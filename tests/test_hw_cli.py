@@ -84,3 +84,14 @@ def test_restore_refuses_while_the_writer_runs(xavier: Path, capsys: pytest.Capt
         assert "still running" in capsys.readouterr().err
         assert Path(hw.statefile).exists()
     assert fake.snapshot_tree(xavier) == before
+
+
+def test_pin_takes_the_profiles_unit_name(xavier: Path, capsys: pytest.CaptureFixture) -> None:
+    before = fake.snapshot_tree(xavier)
+    assert main(["hw", "pin", "--sysfs-root", str(xavier), "--cpu", "carmel=1.19GHz", "--seconds", "0",
+                 "--platform", "jetson-xavier-nx"]) == 0
+    out = capsys.readouterr().out
+    assert "holding policy0 1190.4 MHz, policy2 1190.4 MHz, policy4 1190.4 MHz" in out
+    assert fake.snapshot_tree(xavier) == before
+    assert main(["hw", "pin", "--sysfs-root", str(xavier), "--cpu", "a99=1.19GHz", "--seconds", "0"]) == 2
+    assert "no cluster 'a99' here" in capsys.readouterr().err

@@ -46,8 +46,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pin = hw_sub.add_parser("pin", help="set frequencies and hold them until interrupted; "
                                         "Ctrl-C or SIGTERM puts the old ones back")
     pin.add_argument("--cpu", action="append", default=[], type=_cluster_khz, metavar="CLUSTER=FREQ",
-                     help="a cluster (index, or policy name such as policy4) and a frequency from its "
-                          "table: 1190400 (kHz, as sysfs), 1190.4MHz or 1.19GHz; repeat for several clusters")
+                     help="a cluster (index, policy name such as policy4, or the profile's unit name such as "
+                          "carmel or a15: all its policies) and a frequency from its table: 1190400 (kHz, as "
+                          "sysfs), 1190.4MHz or 1.19GHz; repeat for several clusters")
+    pin.add_argument("--platform", default=None,
+                     help="board profile whose unit names --cpu takes (default: any profile naming the unit)")
     pin.add_argument("--gpu", type=_freq_text, metavar="FREQ",
                      help="GPU frequency from its devfreq table: kHz (bare integer), or with MHz/GHz")
     pin.add_argument("--method", choices=METHODS, default="pin",
@@ -91,18 +94,20 @@ def run_pin(args: argparse.Namespace) -> int:
             return 1
         done = []
         for cluster, text in args.cpu:
-            policy = hw.cluster(cluster)
-            khz = _choose(text, policy.available_khz, f"--cpu {cluster}")
-            hw.set_cpu_frequency(cluster, khz)
-            done.append(f"{policy.name} {mhz(khz)} MHz")
+            for name in _unit_policies(cluster, args.platform, [p.name for p in hw.clusters]):
+                policy = hw.cluster(name)
+                khz = _choose(text, policy.available_khz, f"--cpu {cluster}")
+                hw.set_cpu_frequency(name, khz)
+                done.append(f"{policy.name} {mhz(khz)} MHz")
         if args.gpu is not None:
             gpu = getattr(hw, "gpu", None)
             table = [hz // 1000 for hz in getattr(gpu, "available_hz", ()) or ()]
             khz = _choose(args.gpu, table, "--gpu")
             hw.set_gpu_frequency(khz)
             done.append(f"GPU {mhz(khz)} MHz")
-        print(f"holding {', '.join(done)}; original settings saved in {hw.statefile} "
-              f"(`{restore_command(hw.statefile, hw.fs.root)}` if this process is killed)", flush=True)
+        print(f"holding {', '.join(done)}", flush=True)
+        print(f"original settings saved in {hw.statefile}\n"
+              f"if this process is killed: {restore_command(hw.statefile, hw.fs.root)}", flush=True)
         if args.seconds is not None:
             time.sleep(max(0.0, args.seconds))
         else:
@@ -110,6 +115,27 @@ def run_pin(args: argparse.Namespace) -> int:
                 signal.pause()
     print("restored the original settings")
     return 0
+
+
+def _unit_policies(which: Union[int, str], platform: Optional[str], here: "list[str]") -> "list[Union[int, str]]":
+    """The clusters ``which`` names: itself when an index or a policy found here, else the
+    cpufreq policies of the profile's CPU unit of that name (``carmel`` -> policy0, 2, 4)."""
+    if isinstance(which, int) or which in here:
+        return [which]
+    from rlrm.errors import InputError
+    from rlrm.platform import load_platform
+    from rlrm.platform.profile import available_platforms
+
+    names = [platform] if platform else available_platforms()
+    units = []
+    for name in names:
+        unit = load_platform(name).units.get(str(which))
+        if unit is not None and unit.kind == "cpu" and unit.sysfs.get("cpufreq_policies"):
+            units.append(unit)
+    if not units:
+        raise InputError("--cpu", "cluster", f"no cluster {which!r} here (have {', '.join(here) or 'none'}) and no "
+                                             f"CPU unit of that name in {platform or 'any board profile'}")
+    return [str(p).rstrip("/").rsplit("/", 1)[-1] for p in units[0].sysfs["cpufreq_policies"]]
 
 
 def _choose(text: str, table: "list[int] | tuple[int, ...]", what: str) -> int:
