@@ -7,7 +7,10 @@ import argparse
 import json
 import textwrap
 
+from rlrm.agents.registry import NAME_FORMS, available_policies
 from rlrm.paths import CHECKPOINTS_DIR, SCENARIOS_DIR, list_names, resolve_checkpoint
+from rlrm.policy import SIDECAR_NAME
+from rlrm.sim.scenario import load_scenario
 from rlrm.table import MAX_WIDTH, render
 
 
@@ -24,8 +27,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_scenarios(args: argparse.Namespace) -> int:
     """Run ``rlrm scenarios``."""
-    from rlrm.sim.scenario import load_scenario
-
     rows = []
     for name in list_names(SCENARIOS_DIR, ".toml"):
         sc = load_scenario(name)
@@ -44,9 +45,6 @@ def run_scenarios(args: argparse.Namespace) -> int:
 
 def run_policies(args: argparse.Namespace) -> int:
     """Run ``rlrm policies``."""
-    from rlrm.agents.registry import NAME_FORMS, available_policies
-    from rlrm.policy import SIDECAR_NAME
-
     checkpoints = []
     for name in list_names(CHECKPOINTS_DIR, "/"):
         path = resolve_checkpoint(name, SIDECAR_NAME)

@@ -9,14 +9,16 @@ import sys
 import time
 from typing import Optional, Union
 
-from rlrm.errors import _printable
-from rlrm.units import choose_khz, mhz
+from rlrm.errors import InputError, _printable
 from rlrm.hw import power, thermal
 from rlrm.hw.actuator import HardwareActuator, control_problems
 from rlrm.hw.cpufreq import METHODS, discover_policies, online_cpus
 from rlrm.hw.devfreq import find_gpu
 from rlrm.hw.state import restore_command, restore_statefile
 from rlrm.hw.sysfs import ROOT_ENV, Reading, Sysfs, format_cpulist
+from rlrm.platform import load_platform
+from rlrm.platform.profile import available_platforms
+from rlrm.units import choose_khz, mhz, parse_khz
 
 
 def add_sysfs_root_argument(parser: argparse.ArgumentParser, default: str = "/") -> None:
@@ -122,10 +124,6 @@ def _unit_policies(which: Union[int, str], platform: Optional[str], here: "list[
     cpufreq policies of the profile's CPU unit of that name (``carmel`` -> policy0, 2, 4)."""
     if isinstance(which, int) or which in here:
         return [which]
-    from rlrm.errors import InputError
-    from rlrm.platform import load_platform
-    from rlrm.platform.profile import available_platforms
-
     names = [platform] if platform else available_platforms()
     units = []
     for name in names:
@@ -140,8 +138,6 @@ def _unit_policies(which: Union[int, str], platform: Optional[str], here: "list[
 
 def _choose(text: str, table: "list[int] | tuple[int, ...]", what: str) -> int:
     """The operating point ``text`` names; an error lists the valid ones in MHz."""
-    from rlrm.errors import InputError
-
     try:
         return choose_khz(text, table, "frequency")
     except ValueError as err:
@@ -161,8 +157,6 @@ def _seconds(text: str) -> float:
 
 def _freq_text(text: str) -> str:
     """A frequency as typed (checked here, resolved against the unit's table later)."""
-    from rlrm.units import parse_khz
-
     try:
         parse_khz(text)
     except ValueError as err:

@@ -22,6 +22,7 @@ import numpy as np
 from rlrm.policy.adapter import CheckpointPolicy, check_env
 from rlrm.policy.network import LayerSpec, Network, masked_probs
 from rlrm.policy.spec import EnvSpec, Normalization
+from rlrm.table import MAX_WIDTH, key_value_table
 
 PathLike = Union[str, Path]
 
@@ -191,8 +192,6 @@ class NumpyPolicy:
         """A few lines describing the checkpoint (``rlrm policy info``), at most 100 characters
         wide unless ``wide``. The source run is named by its folder: an absolute path of the
         machine that exported it means nothing here."""
-        from rlrm.table import MAX_WIDTH, key_value_table
-
         norm = "none" if self.normalization is None else (
             f"VecNormalize (clip {self.normalization.clip_obs:g}, epsilon {self.normalization.epsilon:g}, "
             f"count {self.normalization.count:g})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rlrm.errors import InputError
 from rlrm.sim.backend import Backend
 from rlrm.sim.result import OperatingPoint
+from rlrm.units import choose_khz
 
 
 def parse_fixed(spec: str, sim: Backend) -> OperatingPoint:
@@ -47,8 +48,6 @@ def parse_fixed(spec: str, sim: Backend) -> OperatingPoint:
     elif freq == "min":
         fi = 0
     else:
-        from rlrm.units import choose_khz  # kHz as sysfs, or with MHz / GHz
-
         try:
             fi = unit.freq_index(choose_khz(freq, unit.freqs_khz, f"{unit.name} frequency"))
         except ValueError as err:
