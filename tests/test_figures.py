@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from rlrm.compare.report import _live_tag, scenario_events
 from rlrm.compare.runner import parse_policies, run_compare
