@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-from rlrm.compare.report import _live_tag, scenario_events
+from rlrm.compare.report import _live_tag, scenario_events, write_report
 from rlrm.compare.runner import parse_policies, run_compare
-from rlrm.compare.report import write_report
 
 
 def test_scenario_events_from_a_series() -> None:
