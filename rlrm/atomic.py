@@ -20,6 +20,7 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600: give what open() would
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -37,7 +38,24 @@ def make_staging_dir(final: Union[str, Path]) -> Path:
     :func:`atomic_replace_dir`."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700: give what mkdir() would
+    return staging
+
+
+def current_umask() -> int:
+    """The process umask: from /proc/self/status where Linux gives it (no change to the
+    process), else by setting it and putting it back at once."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_replace_dir(staging: Union[str, Path], final: Union[str, Path]) -> Path:

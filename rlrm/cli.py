@@ -13,6 +13,7 @@ import sys
 from typing import Optional, Sequence
 
 from rlrm import __version__
+from rlrm.cli_args import Parser
 from rlrm.errors import InputError
 from rlrm.extras import missing_extra_message
 
@@ -28,12 +29,13 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rlrm.hw.cli",
     "rlrm.dnn.cli",
     "rlrm.live.cli",
+    "rlrm.catalog",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available subcommand."""
-    parser = argparse.ArgumentParser(prog="rlrm", description="rlrm: a runtime resource manager for dynamic DNNs on CPU-GPU boards")
+    parser = Parser(prog="rlrm", description="rlrm: a runtime resource manager for dynamic DNNs on CPU-GPU boards")
     parser.add_argument("--version", action="version", version=f"rlrm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:

@@ -17,9 +17,10 @@ def test_status_on_xavier(xavier: Path, capsys: pytest.CaptureFixture) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"sysfs root: {xavier}"
     assert "CPUs online: 0-5" in out
-    assert ("cluster 2 policy4: CPUs 4-5, 25 steps 115200..1907200 kHz; governor schedutil, "
-            "limits 115200..1907200 kHz, now 1420800 kHz") in out
-    assert any(line.startswith("GPU: 17000000.gv11b") and "15 steps 114750000..1109250000 Hz" in line
+    assert ("cluster 2 policy4: CPUs 4-5 schedutil now 1420.8 MHz, limits 115.2-1907.2, "
+            "25 OPPs 115.2-1907.2 MHz") in out
+    assert all(len(line) <= 100 or "devfreq node" in line for line in out)
+    assert any(line.startswith("GPU 17000000.gv11b") and "15 OPPs 114.75-1109.25 MHz" in line
                and "nvhost_podgov" in line for line in out)
     assert "power VDD_IN (ina3221-iio): 4.772 W" in out
     assert "temperature CPU-therm: 38.5 C" in out
@@ -31,7 +32,8 @@ def test_status_from_environment_root_and_missing_sensor(odroid: Path, capsys: p
     monkeypatch.setenv("RLRM_SYSFS_ROOT", str(odroid))
     assert main(["hw", "status"]) == 0
     out = capsys.readouterr().out
-    assert "cluster 1 policy4: CPUs 4-7, 19 steps 200000..2000000 kHz" in out
+    assert any(line.startswith("cluster 1 policy4: CPUs 4-7 ") and "19 OPPs 200-2000 MHz" in line
+               for line in out.splitlines())
     assert "power A15 (ina231): missing (" in out and "enable is 0" in out
 
 
@@ -46,14 +48,22 @@ def test_status_with_garbage_is_one_line_error(xavier: Path, capsys: pytest.Capt
 def test_pin_refuses_a_frequency_not_in_the_table(xavier: Path, capsys: pytest.CaptureFixture) -> None:
     before = fake.snapshot_tree(xavier)
     assert main(["hw", "pin", "--sysfs-root", str(xavier), "--cpu", "0=1000000", "--seconds", "0"]) == 2
-    assert "1000000 kHz is not an available frequency" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1000000 is not an operating point; available frequencies (MHz): 115.2, 192," in err
+    assert err.count("\n") == 1
     assert fake.snapshot_tree(xavier) == before
+
+
+@pytest.mark.parametrize("freq", ["1190400", "1190.4MHz", "1.19GHz", "1190400kHz"])
+def test_pin_accepts_khz_mhz_and_ghz(xavier: Path, capsys: pytest.CaptureFixture, freq: str) -> None:
+    assert main(["hw", "pin", "--sysfs-root", str(xavier), "--cpu", f"0={freq}", "--seconds", "0"]) == 0
+    assert "holding policy0 1190.4 MHz" in capsys.readouterr().out
 
 
 def test_pin_for_a_while_then_restore(odroid: Path, capsys: pytest.CaptureFixture) -> None:
     before = fake.snapshot_tree(odroid)
     assert main(["hw", "pin", "--sysfs-root", str(odroid), "--gpu", "600000", "--seconds", "0"]) == 0
-    assert "holding GPU 600000 kHz" in capsys.readouterr().out
+    assert "holding GPU 600 MHz" in capsys.readouterr().out
     assert fake.snapshot_tree(odroid) == before
 
 
@@ -74,3 +84,14 @@ def test_restore_refuses_while_the_writer_runs(xavier: Path, capsys: pytest.Capt
         assert "still running" in capsys.readouterr().err
         assert Path(hw.statefile).exists()
     assert fake.snapshot_tree(xavier) == before
+
+
+def test_pin_takes_the_profiles_unit_name(xavier: Path, capsys: pytest.CaptureFixture) -> None:
+    before = fake.snapshot_tree(xavier)
+    assert main(["hw", "pin", "--sysfs-root", str(xavier), "--cpu", "carmel=1.19GHz", "--seconds", "0",
+                 "--platform", "jetson-xavier-nx"]) == 0
+    out = capsys.readouterr().out
+    assert "holding policy0 1190.4 MHz, policy2 1190.4 MHz, policy4 1190.4 MHz" in out
+    assert fake.snapshot_tree(xavier) == before
+    assert main(["hw", "pin", "--sysfs-root", str(xavier), "--cpu", "a99=1.19GHz", "--seconds", "0"]) == 2
+    assert "no cluster 'a99' here" in capsys.readouterr().err

@@ -81,7 +81,7 @@ def test_sigint_mid_run_restores_and_exits_as_interrupted(xavier: Path, tmp_path
     statefile = tmp_path / "state.json"
     proc = _start(["-m", "rlrm", "hw", "pin", "--sysfs-root", str(xavier), "--statefile", str(statefile),
                    "--cpu", "0=652800", "--gpu", "510000"])
-    assert "holding policy0 652800 kHz, GPU 510000 kHz" in _wait_ready(proc)
+    assert "holding policy0 652.8 MHz, GPU 510 MHz" in _wait_ready(proc)
     assert text(xavier, f"{XAVIER_GPU}/max_freq") == "510000000\n"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)

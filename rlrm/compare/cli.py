@@ -4,7 +4,9 @@ summary table and figures."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from rlrm.cli_args import seed as seed_type
 from rlrm.compare.report import summary_table, write_report
 from rlrm.compare.runner import parse_policies, run_compare
 from rlrm.errors import InputError
@@ -25,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated: ppo:CHECKPOINT, schedutil, schedutil+dofa, ondemand, conservative, "
                         "performance, powersave, oracle, random, fixed:subnet=L,unit=U,freq=F")
     p.add_argument("--seeds", type=int, default=5, help="episodes per policy, seeds SEED..SEED+N-1")
-    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--seed", type=seed_type, default=0, help="first seed")
     p.add_argument("--episode-steps", type=int, default=None, help="override the scenario's episode length")
     p.add_argument("--logdir", required=True, help="one TensorBoard run per policy, summary.* and figures go here")
     p.add_argument("--backend", default="sim", choices=("sim", "live"),
@@ -40,6 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-static", action="store_true",
                    help="do not measure the static operating points (Pareto marking and energy_vs_matched "
                         "against the policies only)")
+    p.add_argument("--wide", action="store_true", help="every metric as a column, however wide the table")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (summary.json) instead of the table")
     p.set_defaults(func=run)
 
 
@@ -56,11 +60,15 @@ def run(args: argparse.Namespace) -> int:
     result = run_compare(specs, args.platform, args.scenario, args.seeds, args.seed, args.logdir,
                          episode_steps=args.episode_steps, overwrite=args.overwrite, oracle=not args.no_oracle,
                          backend=args.backend, live=live, period_s=period,
-                         static_frontier=not args.no_static)
-    write_report(result, args.logdir)
+                         static_frontier=not args.no_static, progress=True)
+    written = write_report(result, args.logdir)
+    if args.json:
+        print(Path(args.logdir, "summary.json").read_text())
+        return report_unrestored(result.get("restore_problems", []), result.get("statefile"))
     print(f"{result['platform']} / {result['scenario']}: {result['seeds']} episodes per policy from seed "
           f"{result['seed']}, {result['episode_steps']} steps each")
-    print(summary_table(result))
+    print(summary_table(result, wide=args.wide))
+    print("wrote " + ", ".join(p.name for p in written) + " to")
+    print(f"  {args.logdir}")
     print(f"TensorBoard: tensorboard --logdir {args.logdir}   (non-finite values logged as -1)")
-    print(f"wrote {args.logdir}/summary.md, summary.csv, summary.json, tradeoff.png, timeseries.png, bars.png, pareto.png")
     return report_unrestored(result.get("restore_problems", []), result.get("statefile"))

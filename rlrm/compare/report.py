@@ -6,7 +6,9 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
+
+import numpy as np
 
 from rlrm.evaluate import SUMMARY_KEYS, format_table, format_value
 
@@ -48,12 +50,13 @@ def _seed_range(seeds: Any) -> str:
     return f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
 
 
-def summary_table(result: dict) -> str:
-    """The terminal table: one row per policy, ``rlrm evaluate``'s metric names as columns.
+def summary_table(result: dict, wide: bool = False) -> str:
+    """The terminal table: one row per policy, the columns of ``rlrm evaluate`` (the few that
+    matter, at most 100 characters wide; ``wide``: every metric the rows hold).
 
     :param result: what :func:`rlrm.compare.runner.run_compare` returns
     """
-    return format_table(result["rows"], SUMMARY_KEYS)
+    return format_table(result["rows"], wide=wide)
 
 
 def markdown_table(result: dict) -> str:
@@ -114,6 +117,11 @@ def write_tables(result: dict, logdir: Path) -> None:
         json.dump(_jsonable(doc), fh, indent=1)
 
 
+def _live_tag(result: dict) -> str:
+    """`` (live)`` for a comparison run on the board itself, else nothing."""
+    return " (live)" if result.get("backend") == "live" else ""
+
+
 def _plt() -> Any:
     import matplotlib
 
@@ -152,17 +160,38 @@ def plot_tradeoff(result: dict, path: Path) -> None:
     ax.legend(loc="best", fontsize=7, markerscale=0.6)
     ax.set_xlabel("mean latency (ms)")
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title(f"{result['platform']} / {result['scenario']}: accuracy vs latency", fontsize=10)
+    ax.set_title(f"{result['platform']} / {result['scenario']}{_live_tag(result)}: accuracy vs latency\n"
+                 "marker size and colour = energy per inference (mJ)", fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
+def scenario_events(series: list[dict]) -> list[tuple[int, str]]:
+    """Steps where the scenario changed: an application started or stopped, the deadline or
+    the power budget changed (``(step, label)``, in order)."""
+    events: list[tuple[int, str]] = []
+    prev: Optional[dict] = None
+    for s in series:
+        if prev is not None:
+            apps, before = s.get("apps") or [], prev.get("apps") or []
+            for i, (a, b) in enumerate(zip(apps, before)):
+                if (a is None) != (b is None):
+                    events.append((s["step"], f"app {i} {'starts' if a is not None else 'stops'}"))
+            if s.get("target_latency_ms") != prev.get("target_latency_ms"):
+                events.append((s["step"], "deadline changes"))
+            if s.get("power_budget_w") != prev.get("power_budget_w"):
+                events.append((s["step"], "power budget changes"))
+        prev = s
+    return events
+
+
 def plot_timeseries(result: dict, path: Path) -> None:
     """One episode (the first seed) of the first policy, like the Dynamic-OFA demo figure:
     target and latency over time, the chosen subnetwork, and the frequency of the unit
-    running the DNN.
+    running each application; every application is drawn, and scenario events (an
+    application starting, a deadline or budget change) are marked.
 
     :param result: what :func:`rlrm.compare.runner.run_compare` returns
     :param path: the PNG to write
@@ -172,23 +201,52 @@ def plot_timeseries(result: dict, path: Path) -> None:
     series = row["timeseries"]
 
     def col(key: str) -> list[float]:
-        return [float(s[key]) if s[key] is not None else math.nan for s in series]
+        return [float(s[key]) if s.get(key) is not None else math.nan for s in series]
 
+    def app_col(i: int, key: str) -> list[float]:
+        out = []
+        for s in series:
+            apps = s.get("apps") or []
+            a = apps[i] if i < len(apps) else None
+            out.append(float(a[key]) if a is not None and a.get(key) is not None else math.nan)
+        return out
+
+    n_apps = max([len(s.get("apps") or []) for s in series] + [0])
     t = [s["step"] for s in series]
     fig, axes = plt.subplots(3, 1, figsize=(7.5, 6.4), dpi=100, sharex=True)
-    axes[0].plot(t, col("latency_ms"), label="latency", color="tab:blue")
-    axes[0].plot(t, col("target_latency_ms"), label="target", color="tab:red", linestyle="--")
+    colours = ["tab:blue", "tab:purple", "tab:brown", "tab:olive"]
+    if n_apps:
+        for i in range(n_apps):
+            c = colours[i % len(colours)]
+            axes[0].plot(t, app_col(i, "latency_ms"), label=f"app {i} latency", color=c)
+            axes[1].step(t, app_col(i, "subnet"), where="post", color=c, label=f"app {i}")
+            units = sorted({str(a["unit"]) for s in series for a in [(s.get("apps") or [None] * n_apps)[i]]
+                            if a is not None})
+            axes[2].step(t, [f / 1000.0 for f in app_col(i, "freq_khz")], where="post", color=c,
+                         label=f"app {i} ({'/'.join(units)})")
+    else:  # a series from before per-app logging
+        axes[0].plot(t, col("latency_ms"), label="latency", color="tab:blue")
+        axes[1].step(t, col("subnet"), where="post", color="tab:green")
+        axes[2].step(t, [f / 1000.0 for f in col("freq_khz")], where="post", color="tab:orange")
+    axes[0].plot(t, col("target_latency_ms"), label="deadline", color="tab:red", linestyle="--")
     axes[0].set_ylabel("latency (ms)")
-    axes[0].legend(loc="upper right", fontsize=8)
-    axes[1].step(t, col("subnet"), where="post", color="tab:green")
+    axes[0].legend(loc="upper right", fontsize=7)
     axes[1].set_ylabel("subnetwork level")
-    axes[2].step(t, [f / 1000.0 for f in col("freq_khz")], where="post", color="tab:orange")
-    units = sorted({str(s["unit"]) for s in series})
-    axes[2].set_ylabel(f"{'/'.join(units)} freq (MHz)")
+    axes[2].set_ylabel("frequency (MHz)")
+    if n_apps > 1:
+        axes[1].legend(loc="upper right", fontsize=7)
+    if n_apps:
+        axes[2].legend(loc="upper right", fontsize=7)
     axes[2].set_xlabel("control step")
+    for step, label in scenario_events(series):
+        for ax in axes:
+            ax.axvline(step, color="grey", linestyle=":", linewidth=1)
+        axes[0].annotate(label, (step, 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
+                         va="top", ha="right", color="dimgrey")
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{row['policy']} on {result['platform']} / {result['scenario']} (seed {result['seed']})", fontsize=10)
+    fig.suptitle(f"{row['policy']} on {result['platform']} / {result['scenario']}{_live_tag(result)} "
+                 f"(seed {result['seed']})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -209,16 +267,25 @@ def plot_bars(result: dict, path: Path) -> None:
         v = r.get(k, math.nan)
         return v if math.isfinite(v) else 0.0
 
+    def spread(r: dict, k: str) -> float:
+        values = [e[k] for e in r.get("per_episode") or [] if isinstance(e.get(k), (int, float)) and math.isfinite(e[k])]
+        return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+    several = any(len(r.get("per_episode") or []) > 1 for r in rows)
+    err = (lambda k: [spread(r, k) for r in rows]) if several else (lambda k: None)
     fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.0), dpi=100)
-    axes[0].bar(x, [val(r, "energy_per_inference_mj") for r in rows], color="tab:blue")
+    axes[0].bar(x, [val(r, "energy_per_inference_mj") for r in rows], color="tab:blue",
+                yerr=err("energy_per_inference_mj"), capsize=3)
     axes[0].set_ylabel("energy per inference (mJ)")
-    axes[1].bar(x, [val(r, "deadline_miss_rate") for r in rows], color="tab:red")
+    axes[1].bar(x, [val(r, "deadline_miss_rate") for r in rows], color="tab:red", yerr=err("deadline_miss_rate"),
+                capsize=3)
     axes[1].set_ylabel("deadline-miss rate")
     for ax in axes:
         ax.set_xticks(x)
         ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(f"{result['platform']} / {result['scenario']}: {result['seeds']} episodes per policy", fontsize=10)
+    fig.suptitle(f"{result['platform']} / {result['scenario']}{_live_tag(result)}: {result['seeds']} episodes per "
+                 "policy" + (" (error bars: standard deviation over the episodes)" if several else ""), fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -24,6 +24,7 @@ from rlrm.evaluate import (REFERENCES, SUMMARY_KEYS, checkpoint_env_kwargs, poli
                            resolve_policy)
 from rlrm.live.board import LiveConfig
 from rlrm.live.restore import take_restore_problems
+from rlrm.rollout.progress import ProgressCallback
 from rlrm.platform import Platform, load_platform
 from rlrm.rollout import rollout
 from rlrm.agents.static_best import static_frontier_rows
@@ -126,7 +127,7 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
                 logdir: str | os.PathLike[str], episode_steps: Optional[int] = None,
                 overwrite: bool = False, oracle: bool = True, backend: str = "sim",
                 live: Union[LiveConfig, Mapping[str, Any], None] = None, period_s: Optional[float] = None,
-                static_frontier: bool = True) -> dict:
+                static_frontier: bool = True, progress: bool = False) -> dict:
     """Run every policy on the same seeds and environment and log it to TensorBoard.
 
     :param specs: the policies (from :func:`parse_policies`)
@@ -187,7 +188,7 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
             writer = open_writer(logdir / spec.run_name)
             writers.append(writer)
             tb = TensorBoardCallback(writer)
-            done = rollout(spec.policy, env, seeds, seed, callbacks=[tb])
+            done = rollout(spec.policy, env, seeds, seed, callbacks=[tb, *_bar(progress, spec.run_name, seeds)])
             row = {"policy": spec.run_name, "source": spec.label, **done.summary,
                    "per_episode": done.per_episode, "timeseries": tb.series}
             choice = policy_choice(spec.policy)
@@ -196,7 +197,7 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
             rows.append(row)
 
         assert env is not None
-        _fill_scores(rows, specs, board, scenario, env_kwargs, seeds, seed, oracle)
+        _fill_scores(rows, specs, board, scenario, env_kwargs, seeds, seed, oracle, progress)
         static: list[dict] = []
         if backend == "sim" and static_frontier:
             static = static_frontier_rows(DynamicDNNEnv(platform=board, scenario=scenario, **env_kwargs),
@@ -221,6 +222,11 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
             "static_frontier": _frontier(static)}
 
 
+def _bar(progress: bool, desc: str, episodes: int) -> list:
+    """A progress bar callback (drawn only on a terminal's stderr) when ``progress``."""
+    return [ProgressCallback(desc, episodes)] if progress else []
+
+
 def _frontier(static: list[dict]) -> list[dict]:
     """The static points no other static point dominates, in (energy, misses, top-1) only."""
     keep = [r for r in static if not any(dominates(o, r) for o in static if o is not r)]
@@ -229,7 +235,7 @@ def _frontier(static: list[dict]) -> list[dict]:
 
 
 def _fill_scores(rows: list[dict], specs: list[PolicySpec], platform: Platform, scenario: str,
-                 env_kwargs: dict, seeds: int, seed: int, references: bool) -> None:
+                 env_kwargs: dict, seeds: int, seed: int, references: bool, progress: bool = False) -> None:
     """Set ``random_reward_mean``, ``oracle_reward_mean`` and ``normalized_score`` of every row:
     against the ``random`` / ``oracle`` rows if the comparison has them, else against silent
     runs on the same seeds and environment (``references=False``: NaN).
@@ -245,7 +251,7 @@ def _fill_scores(rows: list[dict], specs: list[PolicySpec], platform: Platform, 
     """
     known = {s.source: r["reward_mean"] for r, s in zip(rows, specs) if s.source in REFERENCES}
     env = DynamicDNNEnv(platform=platform, scenario=scenario, **env_kwargs)
-    refs = reference_rewards(env, seeds, seed, run=references, known=known)
+    refs = reference_rewards(env, seeds, seed, run=references, known=known, progress=progress)
     for row in rows:
         row.update(refs)
         row["normalized_score"] = normalized_score(row["reward_mean"], refs["random_reward_mean"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -138,7 +139,12 @@ def run_eval(args: argparse.Namespace) -> int:
     if info.get("dataset") == "sklearn.datasets.load_digits":
         data = load_digits_data(int(info.get("split_seed", 0)))
     results = []
-    for level in levels:
+    from tqdm import tqdm
+
+    from rlrm.rollout.progress import progress_enabled
+
+    for level in tqdm(levels, desc="rlrm dnn eval", unit="level", file=sys.stderr, leave=False,
+                      disable=not progress_enabled()):
         model.switch(level)
         spec, cost = model.library[level], model.library.cost(level)
         if data is not None:

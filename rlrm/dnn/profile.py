@@ -29,7 +29,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from rlrm.dnn.dynamic_ofa import DynamicOFA
-from rlrm.dnn.hostinfo import cpu_model_name, nominal_freq_khz
+from rlrm.dnn.hostinfo import cpu_model_name, estimate_tdp_w, nominal_freq_khz
 from rlrm.dnn.library import SubnetLibrary
 from rlrm.errors import InputError
 from rlrm.hw import CpuPolicy, PowerReader, StateGuard, Sysfs, auto_discover, discover_policies
@@ -37,10 +37,34 @@ from rlrm.hw.cpufreq import KHZ_MAX, KHZ_MIN
 from rlrm.platform.profile import ComputeUnit, Platform, PowerMode, PowerModel, Sensor, load_platform, save_platform
 from rlrm.sim.trace import SubnetInfo, Trace, TraceEntry, load_trace, save_trace
 
-#: Placeholder voltage where the machine does not expose one; the power model is zero, so
-#: it has no effect (the profile says so).
+#: Placeholder voltage where the machine does not expose one: every operating point gets it,
+#: so the estimated power model scales with frequency alone (the profile says so).
 PLACEHOLDER_MV = 1000.0
-MISSING_POWER = "missing: no power sensor readable on this machine; power not modelled (zeros)"
+MISSING_POWER = "missing: no power sensor readable on this machine"
+#: Share of the full-load power an estimated model puts in the static (leakage) part.
+STATIC_SHARE = 0.3
+#: Activity of an idle, clocked core in an estimated model.
+IDLE_ACTIVITY = 0.05
+#: Full-load power assumed for a CUDA GPU whose power is not measured, W.
+GPU_ESTIMATE_W = 30.0
+
+
+def estimated_power_model(full_load_w: float, busy_slots: int, f_max_khz: int, source: str) -> PowerModel:
+    """A power model that draws ``full_load_w`` with every slot busy (activity 1) at ``f_max_khz``
+    and the placeholder voltage: :data:`STATIC_SHARE` of it static, the rest dynamic, linear in
+    frequency. Used where no sensor could fit one; its ``source`` starts with ``estimated:``."""
+    f_ghz = max(f_max_khz, 1) / 1e6
+    v = PLACEHOLDER_MV / 1000.0
+    ceff = (1.0 - STATIC_SHARE) * full_load_w / (max(1, busy_slots) * v * v * f_ghz)
+    return PowerModel(round(ceff, 6), round(STATIC_SHARE * full_load_w, 4), IDLE_ACTIVITY,
+                      f"estimated: {full_load_w:.3g} W at full load ({source}); {STATIC_SHARE:.0%} static, "
+                      f"the rest dynamic, linear in frequency (voltage not known); idle activity {IDLE_ACTIVITY:g}")
+
+
+def peak_measured_power_w(results: Optional[dict]) -> Optional[float]:
+    """The highest board power measured over a profile's results (None without a sensor)."""
+    watts = [m.power_w for pts in (results or {}).values() for _, m in pts if m.power_w is not None]
+    return max(watts) if watts else None
 
 
 @dataclass(frozen=True)
@@ -396,20 +420,37 @@ class HostProfiler:
         return measure(self._run_level(level, "cpu"), warmup, repeats, opt.cores, self.power, **stop)
 
     # ---------------------------------------------------------------------------- results
-    def platform(self) -> Platform:
+    @property
+    def unit_cores(self) -> int:
+        """Cores of the profile's ``cpu`` unit: the most threads measured (a scenario runs on
+        all of a unit's cores, so the unit has no more than the trace covers)."""
+        return max(self.threads)
+
+    def cpu_power_model(self, f_max_khz: int, results: Optional[dict] = None) -> PowerModel:
+        """The ``cpu`` unit's power model: an estimate scaled to the highest power measured
+        where a sensor was read, else to the CPU's TDP (:func:`rlrm.dnn.hostinfo.estimate_tdp_w`)."""
+        peak = peak_measured_power_w(results)
+        if peak is not None and peak > 0:
+            return estimated_power_model(peak, self.unit_cores, f_max_khz,
+                                         "the highest board power measured while profiling; not fitted per point")
+        tdp, source = estimate_tdp_w(self.unit_cores, self.root)
+        return estimated_power_model(tdp, self.unit_cores, f_max_khz, f"{MISSING_POWER}; TDP: {source}")
+
+    def platform(self, results: Optional[dict] = None) -> Platform:
+        """The board profile; ``results`` (from :meth:`run`) scale the power model where a
+        sensor was read."""
         freqs, freq_source, settable = self.cpu_freqs()
         host = socket.gethostname()
         lat = self.transition_latency_us()
-        missing = PowerModel(0.0, 0.0, 0.0, MISSING_POWER if self.power is None else
-                             "not fitted: measured power is in the trace's points; the model is zeros")
-        sysfs: dict[str, Any] = {"cpus": list(range(self.n_cores))}
+        cpu_power = self.cpu_power_model(max(freqs), results)
+        sysfs: dict[str, Any] = {"cpus": list(self.allowed[:self.unit_cores])}
         if self.policies:
             sysfs["cpufreq_policies"] = ["/" + p.rel for p in self.policies]
         units = {"cpu": ComputeUnit(
-            name="cpu", kind="cpu", cores=self.n_cores, core_type=cpu_model_name(self.root),
+            name="cpu", kind="cpu", cores=self.unit_cores, core_type=cpu_model_name(self.root),
             freqs_khz=tuple(freqs), volts_mv=(PLACEHOLDER_MV,) * len(freqs), freq_source=freq_source,
-            volt_source=f"missing: voltage not exposed here; {PLACEHOLDER_MV:g} mV placeholder (power model is zero)",
-            dvfs_latency_us=lat, power=missing, sysfs=sysfs,
+            volt_source=f"missing: voltage not exposed here; {PLACEHOLDER_MV:g} mV placeholder at every frequency",
+            dvfs_latency_us=lat, power=cpu_power, sysfs=sysfs,
         )}
         if self.cuda:
             units["gpu"] = ComputeUnit(
@@ -417,7 +458,8 @@ class HostProfiler:
                 freqs_khz=(1_000_000,), volts_mv=(PLACEHOLDER_MV,),
                 freq_source="unknown: GPU clock not read; 1 GHz placeholder, one operating point (not settable)",
                 volt_source="missing: placeholder", dvfs_latency_us=0.0,
-                power=PowerModel(0.0, 0.0, 0.0, MISSING_POWER),
+                power=estimated_power_model(GPU_ESTIMATE_W, 1, 1_000_000,
+                                            f"GPU power not measured; {GPU_ESTIMATE_W:g} W assumed (rlrm.dnn.profile.GPU_ESTIMATE_W)"),
             )
         sensors = tuple(
             Sensor(r.name, r.kind, "/" + r.rel, int(getattr(r, "channel", 0)),
@@ -428,8 +470,10 @@ class HostProfiler:
             name=self.name,
             description=f"{cpu_model_name(self.root)}, {self.n_cores} CPUs, measured by rlrm profile on {host}",
             sources=(f"rlrm profile on {host}, {datetime.date.today().isoformat()}",
-                     "CPU count: os.cpu_count(); frequencies: " + freq_source),
-            base_power_w=0.0, base_power_source=MISSING_POWER if self.power is None else "not measured (idle power not sampled)",
+                     f"CPU count: os.cpu_count() = {self.n_cores}, the cpu unit has the {self.unit_cores} measured; "
+                     "frequencies: " + freq_source),
+            base_power_w=0.0, base_power_source=("estimated: 0 W, the rest of the machine is not modelled (" + MISSING_POWER + ")"
+                                                 if self.power is None else "not measured (idle power not sampled); 0 W"),
             units=units,
             power_modes={"max": PowerMode(0, "max", 0.0, {}, {})},
             default_power_mode="max", sensors=sensors,
@@ -493,7 +537,7 @@ def write_profile(
 ) -> tuple[Path, Path]:
     """Write ``<envs>/platforms/<name>.toml`` and ``<envs>/traces/<name>/<library>.json``,
     then load both back (the trace checked against the profile)."""
-    plat_path = save_platform(profiler.platform(), Path(envs_dir) / "platforms" / f"{profiler.name}.toml")
+    plat_path = save_platform(profiler.platform(results), Path(envs_dir) / "platforms" / f"{profiler.name}.toml")
     trace = profiler.trace(results)
     trace_path = save_trace(trace, Path(envs_dir) / "traces" / profiler.name / f"{trace.library}.json")
     plat = load_platform(plat_path)

@@ -81,6 +81,15 @@ class RewardWeights:
         return asdict(self)
 
 
+def budget_excess(value: float, budget: float) -> float:
+    """``max(0, value / budget - 1)``; 0 where there is no budget (infinite, zero, negative or
+    not a number: a board whose power model is zero gives a zero budget, which no reading meets
+    and no ratio can measure)."""
+    if not (0.0 < budget < math.inf) or not math.isfinite(value):
+        return 0.0
+    return max(0.0, value / budget - 1.0)
+
+
 def step_reward(result: StepResult, weights: RewardWeights, top1_range: tuple, epi_ref: float) -> tuple[float, dict]:
     """Reward of one step result and its terms."""
     targets = result.targets
@@ -101,14 +110,14 @@ def step_reward(result: StepResult, weights: RewardWeights, top1_range: tuple, e
         terms = {"accuracy": 0.0, "latency": 0.0, "floor": 0.0}
     else:
         terms = {"accuracy": sum(acc_terms) / n, "latency": sum(lat_terms) / n, "floor": sum(floor_terms) / n}
-    power_over = max(0.0, result.power_w / targets.power_w - 1.0) if targets.power_w < math.inf else 0.0
+    power_over = budget_excess(result.power_w, targets.power_w)
     epi = result.energy_per_inference_mj
     if n == 0 or not math.isfinite(epi) or epi_ref <= 0:  # a profile without power data: no energy term
         epi_norm = 0.0
         energy_over = 0.0
     else:
         epi_norm = min(epi / epi_ref, ENERGY_TERM_CAP)
-        energy_over = max(0.0, epi / targets.energy_mj - 1.0) if targets.energy_mj < math.inf else 0.0
+        energy_over = budget_excess(epi, targets.energy_mj)
     terms.update(power=power_over * 10.0, energy_budget=energy_over, energy=epi_norm)
     reward = (weights.accuracy * terms["accuracy"] - weights.latency * terms["latency"]
               - weights.floor * terms["floor"] - weights.power * terms["power"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Callable, Optional, Sequence
 
 from rlrm.policy.base import Policy
@@ -14,8 +15,10 @@ from rlrm.platform import Platform, load_platform
 from rlrm.policy import SIDECAR_NAME
 from rlrm.policy import load as load_checkpoint
 from rlrm.rollout import Callback, StepHookCallback, rollout
+from rlrm.rollout.progress import ProgressCallback
 from rlrm.scores import normalized_score
 from rlrm.sim.metrics import SUMMARY_KEYS
+from rlrm.table import MAX_WIDTH, default_keys, numeric_keys, render
 
 #: a plain per-step hook ``hook(episode, step, info, reward)``
 StepHook = Callable[[int, int, dict, float], None]
@@ -27,6 +30,8 @@ def resolve_policy(name: str) -> Policy:
     path = resolve_checkpoint(name, SIDECAR_NAME)
     if path is not None:
         return load_checkpoint(path).as_env_policy()
+    if "/" in name or os.sep in name or name.startswith("."):  # a path, not a baseline's name
+        raise InputError(name, "--policy", "no such checkpoint (a folder holding policy.json)")
     return make_policy(name)
 
 
@@ -66,13 +71,14 @@ def run_episodes(policy: Policy, env: DynamicDNNEnv, episodes: int, seed: int,
 
 
 def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed: int,
-             env_kwargs: Optional[dict] = None, oracle: bool = True) -> dict:
+             env_kwargs: Optional[dict] = None, oracle: bool = True, progress: bool = False) -> dict:
     """Evaluate a policy; with ``oracle`` also the oracle and the masked uniform random policy
     on the same seeds and environment, for ``normalized_score`` (:func:`rlrm.scores.normalized_score`:
     0 is random, 1 the oracle; NaN without them).
 
     A tuned baseline's design-time choice (``static-best``'s point, ``lut``'s margin, both
-    picked on tuning seeds) is returned as ``choice``.
+    picked on tuning seeds) is returned as ``choice``. ``progress``: a bar per run on a terminal's
+    stderr (the reference runs' included).
     """
     if episodes < 1:
         raise InputError("--episodes", "episodes", "must be >= 1")
@@ -80,9 +86,11 @@ def evaluate(policy_name: str, platform: str, scenario: str, episodes: int, seed
     board = platform if isinstance(platform, Platform) else load_platform(platform)
     env_kwargs = {**checkpoint_env_kwargs(policy, board), **(env_kwargs or {})}
     env = DynamicDNNEnv(platform=board, scenario=scenario, **env_kwargs)
-    summary, per_episode = run_episodes(policy, env, episodes, seed)
+    name = str(getattr(policy, "name", policy_name))
+    summary, per_episode = run_episodes(policy, env, episodes, seed, callbacks=_progress(progress, name, episodes))
     refs = reference_rewards(env, episodes, seed, run=oracle,
-                             known={policy_name: summary["reward_mean"]} if policy_name in REFERENCES else {})
+                             known={policy_name: summary["reward_mean"]} if policy_name in REFERENCES else {},
+                             progress=progress)
     summary.update(refs)
     summary["normalized_score"] = normalized_score(summary["reward_mean"], refs["random_reward_mean"],
                                                    refs["oracle_reward_mean"])
@@ -100,7 +108,7 @@ REFERENCES = ("random", "oracle")
 
 
 def reference_rewards(env: DynamicDNNEnv, episodes: int, seed: int, run: bool = True,
-                      known: Optional[dict] = None) -> dict:
+                      known: Optional[dict] = None, progress: bool = False) -> dict:
     """``random_reward_mean`` and ``oracle_reward_mean`` on the same seeds and environment
     (those in ``known`` are taken as given; ``run=False``: NaN for the others)."""
     out = {}
@@ -108,7 +116,8 @@ def reference_rewards(env: DynamicDNNEnv, episodes: int, seed: int, run: bool = 
         if known and name in known:
             reward = known[name]
         elif run:
-            reward = run_episodes(make_policy(name), env, episodes, seed)[0]["reward_mean"]
+            reward = run_episodes(make_policy(name), env, episodes, seed,
+                                  callbacks=_progress(progress, f"{name} (for normalized_score)", episodes))[0]["reward_mean"]
         else:
             reward = math.nan
         out[f"{name}_reward_mean"] = reward
@@ -129,15 +138,17 @@ def policy_choice(policy: Policy) -> Optional[dict]:
     return out
 
 
-def format_table(rows: list[dict], keys: Any = SUMMARY_KEYS) -> str:
-    """A plain-text table: one row per result, the metric names as columns."""
-    headers = ["policy"] + list(keys)
-    cells = [[str(r["policy"])] + [format_value(r.get(k)) for k in keys] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
-    return "\n".join(out)
+def _progress(on: bool, desc: str, episodes: int) -> list[Callback]:
+    return [ProgressCallback(desc, episodes)] if on else []
+
+
+def format_table(rows: list[dict], keys: Any = None, wide: bool = False) -> str:
+    """A plain-text table, one row per result: by default the few columns that matter
+    (:data:`rlrm.table.DEFAULT_KEYS` the rows hold) in at most :data:`rlrm.table.MAX_WIDTH`
+    columns; ``wide``: every numeric key, however wide; ``keys``: exactly these."""
+    if keys is None:
+        keys = numeric_keys(rows) if wide else default_keys(rows)
+    return render(rows, list(keys), max_width=None if wide else MAX_WIDTH)
 
 
 def format_value(v: Any) -> str:

@@ -7,15 +7,18 @@ import re
 import signal
 import sys
 import time
-from typing import Union
+from typing import Optional, Union
 
-from rlrm.errors import _printable
+from rlrm.errors import InputError, _printable
 from rlrm.hw import power, thermal
 from rlrm.hw.actuator import HardwareActuator, control_problems
 from rlrm.hw.cpufreq import METHODS, discover_policies, online_cpus
 from rlrm.hw.devfreq import find_gpu
 from rlrm.hw.state import restore_command, restore_statefile
 from rlrm.hw.sysfs import ROOT_ENV, Reading, Sysfs, format_cpulist
+from rlrm.platform import load_platform
+from rlrm.platform.profile import available_platforms
+from rlrm.units import choose_khz, mhz, parse_khz
 
 
 def add_sysfs_root_argument(parser: argparse.ArgumentParser, default: str = "/") -> None:
@@ -44,10 +47,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     st.set_defaults(func=run_status)
     pin = hw_sub.add_parser("pin", help="set frequencies and hold them until interrupted; "
                                         "Ctrl-C or SIGTERM puts the old ones back")
-    pin.add_argument("--cpu", action="append", default=[], type=_cluster_khz, metavar="CLUSTER=KHZ",
-                     help="a cluster (index, or policy name such as policy4) and a frequency from its "
-                          "table, in kHz; repeat for several clusters")
-    pin.add_argument("--gpu", type=int, metavar="KHZ", help="GPU frequency in kHz (from its devfreq table)")
+    pin.add_argument("--cpu", action="append", default=[], type=_cluster_khz, metavar="CLUSTER=FREQ",
+                     help="a cluster (index, policy name such as policy4, or the profile's unit name such as "
+                          "carmel or a15: all its policies) and a frequency from its table: 1190400 (kHz, as "
+                          "sysfs), 1190.4MHz or 1.19GHz; repeat for several clusters")
+    pin.add_argument("--platform", default=None,
+                     help="board profile whose unit names --cpu takes (default: any profile naming the unit)")
+    pin.add_argument("--gpu", type=_freq_text, metavar="FREQ",
+                     help="GPU frequency from its devfreq table: kHz (bare integer), or with MHz/GHz")
     pin.add_argument("--method", choices=METHODS, default="pin",
                      help="pin: scaling_min_freq = scaling_max_freq (default); userspace: userspace "
                           "governor and scaling_setspeed")
@@ -88,14 +95,21 @@ def run_pin(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         done = []
-        for cluster, khz in args.cpu:
-            hw.set_cpu_frequency(cluster, khz)
-            done.append(f"{hw.cluster(cluster).name} {khz} kHz")
+        for cluster, text in args.cpu:
+            for name in _unit_policies(cluster, args.platform, [p.name for p in hw.clusters]):
+                policy = hw.cluster(name)
+                khz = _choose(text, policy.available_khz, f"--cpu {cluster}")
+                hw.set_cpu_frequency(name, khz)
+                done.append(f"{policy.name} {mhz(khz)} MHz")
         if args.gpu is not None:
-            hw.set_gpu_frequency(args.gpu)
-            done.append(f"GPU {args.gpu} kHz")
-        print(f"holding {', '.join(done)}; original settings saved in {hw.statefile} "
-              f"(`{restore_command(hw.statefile, hw.fs.root)}` if this process is killed)", flush=True)
+            gpu = getattr(hw, "gpu", None)
+            table = [hz // 1000 for hz in getattr(gpu, "available_hz", ()) or ()]
+            khz = _choose(args.gpu, table, "--gpu")
+            hw.set_gpu_frequency(khz)
+            done.append(f"GPU {mhz(khz)} MHz")
+        print(f"holding {', '.join(done)}", flush=True)
+        print(f"original settings saved in {hw.statefile}\n"
+              f"if this process is killed: {restore_command(hw.statefile, hw.fs.root)}", flush=True)
         if args.seconds is not None:
             time.sleep(max(0.0, args.seconds))
         else:
@@ -103,6 +117,31 @@ def run_pin(args: argparse.Namespace) -> int:
                 signal.pause()
     print("restored the original settings")
     return 0
+
+
+def _unit_policies(which: Union[int, str], platform: Optional[str], here: "list[str]") -> "list[Union[int, str]]":
+    """The clusters ``which`` names: itself when an index or a policy found here, else the
+    cpufreq policies of the profile's CPU unit of that name (``carmel`` -> policy0, 2, 4)."""
+    if isinstance(which, int) or which in here:
+        return [which]
+    names = [platform] if platform else available_platforms()
+    units = []
+    for name in names:
+        unit = load_platform(name).units.get(str(which))
+        if unit is not None and unit.kind == "cpu" and unit.sysfs.get("cpufreq_policies"):
+            units.append(unit)
+    if not units:
+        raise InputError("--cpu", "cluster", f"no cluster {which!r} here (have {', '.join(here) or 'none'}) and no "
+                                             f"CPU unit of that name in {platform or 'any board profile'}")
+    return [str(p).rstrip("/").rsplit("/", 1)[-1] for p in units[0].sysfs["cpufreq_policies"]]
+
+
+def _choose(text: str, table: "list[int] | tuple[int, ...]", what: str) -> int:
+    """The operating point ``text`` names; an error lists the valid ones in MHz."""
+    try:
+        return choose_khz(text, table, "frequency")
+    except ValueError as err:
+        raise InputError(what, "frequency", str(err)) from None
 
 
 def _seconds(text: str) -> float:
@@ -116,13 +155,21 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _cluster_khz(text: str) -> tuple[Union[int, str], int]:
-    name, sep, khz = text.partition("=")
-    if not sep or not re.fullmatch(r"[0-9]{1,9}", khz.strip(), re.ASCII) or not name.strip() \
-            or not re.fullmatch(r"[A-Za-z0-9_]{1,16}", name.strip(), re.ASCII):
-        raise argparse.ArgumentTypeError(f"expected CLUSTER=KHZ (e.g. 0=1190400 or policy4=1800000), got {text!r}")
+def _freq_text(text: str) -> str:
+    """A frequency as typed (checked here, resolved against the unit's table later)."""
+    try:
+        parse_khz(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text.strip()
+
+
+def _cluster_khz(text: str) -> tuple[Union[int, str], str]:
+    name, sep, freq = text.partition("=")
+    if not sep or not name.strip() or not re.fullmatch(r"[A-Za-z0-9_]{1,16}", name.strip(), re.ASCII):
+        raise argparse.ArgumentTypeError(f"expected CLUSTER=FREQ (e.g. 0=1190400, policy4=1.8GHz), got {text!r}")
     name = name.strip()
-    return (int(name) if name.isdigit() else name), int(khz.strip())
+    return (int(name) if name.isdigit() else name), _freq_text(freq)
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -152,18 +199,19 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"cluster {i} {p.name}: inactive (every CPU of it is offline)")
             continue
         st = p.state()
-        table = (f"{len(p.available_khz)} steps {p.available_khz[0]}..{p.available_khz[-1]} kHz"
-                 if p.available_khz else f"{p.cpuinfo_min_khz}..{p.cpuinfo_max_khz} kHz (no table)")
-        print(f"cluster {i} {p.name}: CPUs {_cpus(p.cpus)}, {table}; governor {st.governor}, "
-              f"limits {st.min_khz}..{st.max_khz} kHz, now {st.cur_khz} kHz")
+        table = (f"{len(p.available_khz)} OPPs {mhz(p.available_khz[0])}-{mhz(p.available_khz[-1])}"
+                 if p.available_khz else f"{mhz(p.cpuinfo_min_khz)}-{mhz(p.cpuinfo_max_khz)} (no table)")
+        print(f"cluster {i} {p.name}: CPUs {_cpus(p.cpus)} {st.governor} now {_mhz(st.cur_khz)} MHz, "
+              f"limits {_mhz(st.min_khz)}-{_mhz(st.max_khz)}, {table} MHz")
     gpu = find_gpu(fs)
     if gpu is None:
         print("GPU: none (no devfreq node named like a GPU)")
     else:
         g = gpu.state()
-        print(f"GPU: {gpu.name} ({fs.path(gpu.rel)}), {len(gpu.available_hz)} steps "
-              f"{gpu.available_hz[0]}..{gpu.available_hz[-1]} Hz; governor {g.governor}, "
-              f"limits {g.min_hz}..{g.max_hz} Hz, now {g.cur_hz} Hz")
+        print(f"GPU {gpu.name}: {g.governor} now {_mhz(g.cur_hz, 1000)} MHz, limits {_mhz(g.min_hz, 1000)}-"
+              f"{_mhz(g.max_hz, 1000)}, {len(gpu.available_hz)} OPPs {_mhz(gpu.available_hz[0], 1000)}-"
+              f"{_mhz(gpu.available_hz[-1], 1000)} MHz")
+        print(f"  devfreq node {fs.path(gpu.rel)}")
     sensors = power.auto_discover(fs)
     if any(isinstance(s, power.Rapl) for s in sensors):
         time.sleep(0.25)  # RAPL power is an energy difference over time
@@ -181,6 +229,11 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"control: CPU frequency {'can be set' if not cpu_why else 'observe-only: ' + cpu_why}; "
           f"GPU frequency {'can be set' if not gpu_why else 'observe-only: ' + gpu_why}")
     return 0
+
+
+def _mhz(value: Optional[float], per_khz: float = 1.0) -> str:
+    """A reading in kHz (``per_khz`` = 1000 for Hz) as MHz; ``?`` when unreadable."""
+    return "?" if value is None else mhz(value / per_khz)
 
 
 def _safe(text: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from rlrm.cli_args import seed as seed_type
 from rlrm.policy.base import Policy
 from rlrm.env.dynamic_dnn import DynamicDNNEnv
 from rlrm.errors import InputError
@@ -25,6 +26,7 @@ from rlrm.live.controller import FastDecider, MaskCache
 from rlrm.live.inference import parse_duration
 from rlrm.live.power_mode import PowerModeSwitch, power_mode_warning
 from rlrm.live.restore import report_unrestored
+from rlrm.live.status import StatusLine, StopOnSignal
 from rlrm.platform import load_platform
 from rlrm.rollout import Callback, Decide, StepRecord, rollout
 from rlrm.rollout.tensorboard import (EPISODE_KEYS, NullWriter, TensorBoardCallback, clear_run_dir, finite, open_writer,
@@ -52,8 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sysfs-root", default=None, help="sysfs root (a fake tree for tests; default $RLRM_SYSFS_ROOT or /)")
     p.add_argument("--observe-only", action="store_true", help="never write frequencies")
     p.add_argument("--no-background", action="store_true", help="do not run the scenario's background load")
-    p.add_argument("--seed", type=int, default=0, help="seed of the scenario's background schedule")
+    p.add_argument("--seed", type=seed_type, default=0, help="seed of the scenario's background schedule")
     p.add_argument("--json", default=None, help="also write the summary (and per-step decisions' time) as JSON")
+    p.add_argument("--wide", action="store_true", help="every metric as a column, however wide the table")
     p.add_argument("--set-power-mode", action="store_true",
                    help="on a Jetson: switch nvpmodel to the scenario's mode for the run (needs root), and back at exit "
                         "(default: only warn when the mode differs)")
@@ -81,16 +84,25 @@ def run(args: argparse.Namespace) -> int:
                       seed=args.seed, set_power_mode=args.set_power_mode)
     s = result["summary"]
     print(f"{result['platform']} / {result['scenario']} live: {s['steps']} steps of {result['period_s']:g} s, "
-          f"model {args.model}, input {args.input}" + (" (energy estimated from the profile's power model)"
-                                                       if result["energy_estimated"] else ""))
-    print(format_table([{"policy": result["policy"], **s}]))
-    print(f"decision_us_median: {result['decision_us_median']:.1f}   TensorBoard: {result['run_dir']}")
+          f"model {args.model}, input {args.input}")
+    if result["energy_estimated"]:
+        print("(energy estimated from the profile's power model)")
+    print(format_table([{"policy": result["policy"], **s}], wide=args.wide))
+    print(f"decision_us_median: {result['decision_us_median']:.1f}")
+    print(f"TensorBoard: {result['run_dir']}")
+    if result.get("overruns"):
+        print(f"rlrm: {result['overruns']} of {s['steps']} steps overran the {result['period_s']:g} s period "
+              f"({result['elapsed_s']:.1f} s for {result['requested_s']:g} s requested)", file=sys.stderr)
+    if result.get("interrupted"):
+        print(f"rlrm: interrupted ({result['interrupted']}) after {s['steps']} of {result['steps']} steps: "
+              "summary and TensorBoard tags written, board restored", file=sys.stderr)
     if s.get("sensor_fault_steps"):
         print(f"power sensors failed on {s['sensor_fault_steps']} of {s['steps']} steps: their power is the "
               f"power model's estimate (step/sensor_fault in TensorBoard)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))
-    return report_unrestored(result["restore_problems"], result["statefile"])
+    code = report_unrestored(result["restore_problems"], result["statefile"])
+    return code or (130 if result.get("interrupted") else 0)
 
 
 def _decision(policy: Policy, env: DynamicDNNEnv) -> Decide:
@@ -195,7 +207,13 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
         # a live run may be long: keep no step series; its one episode is the whole run
         tb = TensorBoardCallback(writer, keep_episode=None, episode_keys=EPISODE_KEYS + ("sensor_fault_steps",))
         estimated = _EnergyEstimated()  # every step's power is the model's (no sensor read at all)?
-        done = rollout(policy, env, 1, seed, callbacks=[tb, estimated], decide=_decision(policy, env))
+        status = StatusLine(period, steps)
+        stopper = StopOnSignal(enabled=handlers)  # first Ctrl-C/SIGTERM: finish this step, log, then restore
+        try:
+            done = rollout(policy, env, 1, seed, callbacks=[tb, estimated, status, stopper],
+                           decide=_decision(policy, env))
+        finally:
+            stopper.on_rollout_end({})
         summary = dict(done.summary)
         write_hparams(writer, {"policy": policy_name, "platform": env.platform.name, "scenario": env.scenario.name,
                                "seeds": 1, "seed": seed, "episode_steps": steps, "backend": "live", "model": model},
@@ -204,7 +222,9 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
         result = {"policy": getattr(policy, "name", policy_name), "platform": env.platform.name,
                   "scenario": env.scenario.name, "period_s": period, "steps": steps, "summary": summary,
                   "decision_us_median": statistics.median(decisions) if decisions else math.nan,
-                  "energy_estimated": estimated.all_steps, "run_dir": str(run_dir) if logged else "off (no torch)"}
+                  "energy_estimated": estimated.all_steps, "run_dir": str(run_dir) if logged else "off (no torch)",
+                  "requested_s": duration_s, "elapsed_s": status.elapsed_s(), "overruns": status.overruns,
+                  "interrupted": signal.Signals(stopper.signum).name if stopper.stopped else None}
         closing, env = env, None
         closing.close()  # background workers stopped, board restored: what it could not do goes in the result
         kept = live_board.kept_statefile

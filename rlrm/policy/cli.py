@@ -13,6 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", dest="weights_format", choices=("safetensors", "npz"), default="safetensors",
                    help="weights file format (default: safetensors)")
     p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint folder")
+    p.add_argument("--wide", action="store_true", help="long lines in full")
     p.add_argument("--trust-pickle", action="store_true", help="load model.zip with stable-baselines3's pickle-based "
                    "loader (runs code stored in the file: only for a file you trust)")
     p.set_defaults(func=run_export)
@@ -23,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     info.add_argument("path", metavar="PATH", help="checkpoint folder, its policy.json or its weights file")
     info.add_argument("--platform", default=None, help="also refuse a checkpoint for another board")
     info.add_argument("--json", action="store_true", help="print the whole sidecar as JSON")
+    info.add_argument("--wide", action="store_true", help="long lines in full (environment kwargs, source path)")
     info.set_defaults(func=run_info)
     q.set_defaults(func=lambda args: (q.print_help(), 2)[1])
 
@@ -33,7 +35,7 @@ def run_export(args: argparse.Namespace) -> int:
     policy = export_run(args.run, args.output, weights_format=args.weights_format, force=args.force,
                         trust_pickle=args.trust_pickle)
     print(f"exported {args.run} -> {policy.path}/{policy.weights_file} + policy.json")
-    print(policy.summary())
+    print(policy.summary(wide=args.wide))
     return 0
 
 
@@ -45,5 +47,5 @@ def run_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(read_json(policy.sidecar_path), indent=1))
     else:
-        print(policy.summary())
+        print(policy.summary(wide=args.wide))
     return 0

@@ -12,6 +12,8 @@ is :mod:`rlrm.policy.adapter`.
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -20,6 +22,7 @@ import numpy as np
 from rlrm.policy.adapter import CheckpointPolicy, check_env
 from rlrm.policy.network import LayerSpec, Network, masked_probs
 from rlrm.policy.spec import EnvSpec, Normalization
+from rlrm.table import MAX_WIDTH, key_value_table
 
 PathLike = Union[str, Path]
 
@@ -185,8 +188,10 @@ class NumpyPolicy:
         """This policy as an :class:`rlrm.policy.base.Policy` (for ``rlrm evaluate`` and the controller)."""
         return CheckpointPolicy(self, name=name)
 
-    def summary(self) -> str:
-        """A few lines describing the checkpoint (``rlrm policy info``)."""
+    def summary(self, wide: bool = False) -> str:
+        """A few lines describing the checkpoint (``rlrm policy info``), at most 100 characters
+        wide unless ``wide``. The source run is named by its folder: an absolute path of the
+        machine that exported it means nothing here."""
         norm = "none" if self.normalization is None else (
             f"VecNormalize (clip {self.normalization.clip_obs:g}, epsilon {self.normalization.epsilon:g}, "
             f"count {self.normalization.count:g})")
@@ -194,17 +199,21 @@ class NumpyPolicy:
         space = (f"Discrete({self.n_actions})" if self.n_managed == 1
                  else f"MultiDiscrete([{self.n_actions}] * {self.n_managed})")
         versions = ", ".join(f"{k} {v}" for k, v in self.versions.items() if isinstance(v, str))
-        lines = [
-            f"checkpoint   {self.path}",
-            f"environment  {self.env_id} platform={self.platform} scenario={self.scenario} "
-            f"kwargs={self.env_kwargs}",
-            f"observation  {self.obs_size} elements: {', '.join(self.observation_names[:6])}"
-            + (", ..." if self.obs_size > 6 else ""),
-            f"normalise    {norm}",
-            f"actions      {space}; options {', '.join(f'{u}x{c}' if c else u for u, c in self.options)}",
-            f"network      {arch} ({self.activation})",
-            f"weights      {self.weights_file} sha256 {self.sha256}",
-            f"versions     {versions}",
-            f"source       {self.source.get('run', '?')}",
+        kwargs = {k: v for k, v in dict(self.env_kwargs or {}).items() if v is not None}
+        env_text = f"{self.env_id} platform={self.platform} scenario={self.scenario}"
+        run = str(self.source.get("run", "?"))
+        pairs = [
+            ("checkpoint", str(self.path)),
+            ("environment", env_text),
+            ("env kwargs", kwargs if wide else (", ".join(sorted(kwargs)) or "none")),
+            ("observation", f"{self.obs_size} elements: {', '.join(self.observation_names[:6])}"
+             + (", ..." if self.obs_size > 6 else "")),
+            ("normalise", norm),
+            ("actions", f"{space}; options {', '.join(f'{u}x{c}' if c else u for u, c in self.options)}"),
+            ("network", f"{arch} ({self.activation})"),
+            ("weights", self.weights_file),
+            ("sha256", self.sha256),
+            ("versions", versions),
+            ("source run", run if wide or not run.startswith("/") else os.path.basename(run.rstrip("/"))),
         ]
-        return "\n".join(lines)
+        return key_value_table(pairs, max_width=None if wide else MAX_WIDTH)

@@ -157,7 +157,11 @@ class TensorBoardCallback(Callback):
             self.series.append({"step": record.step, "latency_ms": info.get("latency_ms"),
                                 "target_latency_ms": info.get("target_latency_ms"),
                                 "subnet": info.get("subnet"), "unit": unit, "freq_khz": info.get("freq_khz"),
-                                "accuracy": info.get("accuracy"), "reward": record.reward})
+                                "accuracy": info.get("accuracy"), "reward": record.reward,
+                                "power_budget_w": info.get("power_budget_w"),
+                                "apps": [None if a is None else {"latency_ms": a.latency_ms, "subnet": a.subnet,
+                                                                 "unit": a.unit, "freq_khz": a.freq_khz}
+                                         for a in result.apps]})
         return True
 
     def on_episode_end(self, episode: int, summary: dict) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from rlrm.cli_args import seed as seed_type
+from rlrm.units import mhz
 from rlrm.errors import InputError
 from rlrm.sim.metrics import MetricsAccumulator
 from rlrm.platform import load_platform
@@ -20,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="control steps (default: the scenario's episode length)")
     p.add_argument("--policy", default="fixed:subnet=max,unit=gpu,freq=max",
                    help="fixed:subnet=L,unit=U,freq=F[,cores=N]; F is max, min or kHz")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_type, default=0, help="seed of the episode (background load, randomisation)")
     p.add_argument("--json", default=None, help="also write the summary as JSON to this file")
     p.set_defaults(func=run)
 
@@ -44,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     unit, cores = sim.options[point.option]
     freq = platform.units[unit].freqs_khz[point.freq_index]
     print(f"{platform.name} / {scenario.name}: {steps} steps of {sim.period_s} s, "
-          f"subnet {point.subnet} on {unit}{f' x{cores}' if cores else ''} at {freq} kHz, seed {args.seed}")
+          f"subnet {point.subnet} on {unit}{f' x{cores}' if cores else ''} at {mhz(freq)} MHz, seed {args.seed}")
     rows = [
-        ("inferences", f"{s['inferences']:.1f}"),
+        ("inferences", f"{int(s['inferences'])}"),  # completed ones: the model counts partial inferences
         ("energy_per_inference_mj", f"{s['energy_per_inference_mj']:.2f}"),
         ("latency_mean_ms", f"{s['latency_mean_ms']:.2f}"),
         ("latency_p95_ms", f"{s['latency_p95_ms']:.2f}"),

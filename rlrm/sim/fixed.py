@@ -5,13 +5,14 @@ from __future__ import annotations
 from rlrm.errors import InputError
 from rlrm.sim.backend import Backend
 from rlrm.sim.result import OperatingPoint
+from rlrm.units import choose_khz
 
 
 def parse_fixed(spec: str, sim: Backend) -> OperatingPoint:
     """Parse a fixed operating point for ``sim``.
 
     ``subnet``: a level (``-1`` or ``max``: the largest); ``unit``: a unit name, ``cpu`` or
-    ``gpu``; ``freq``: ``max``, ``min`` or kHz (an operating point of the unit); ``cores``:
+    ``gpu``; ``freq``: ``max``, ``min`` or an operating point of the unit (``1109250`` kHz, ``1109.25MHz``, ``1.11GHz``); ``cores``:
     CPU cores (default: all online).
     """
     source = "--policy"
@@ -48,8 +49,7 @@ def parse_fixed(spec: str, sim: Backend) -> OperatingPoint:
         fi = 0
     else:
         try:
-            fi = unit.freq_index(int(freq))
-        except ValueError:
-            raise InputError(source, "freq", f"{freq!r} is not an operating point of {unit.name} "
-                                             f"({unit.f_min_khz}..{unit.f_max_khz} kHz)") from None
+            fi = unit.freq_index(choose_khz(freq, unit.freqs_khz, f"{unit.name} frequency"))
+        except ValueError as err:
+            raise InputError(source, "freq", str(err)) from None
     return OperatingPoint(subnet, sim.options.index((unit.name, cores)), fi)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rlrm.cli_args import seed as seed_type
 from rlrm.paths import AGENTS_DIR
 
 
@@ -24,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default=None, help="a running Ray cluster (ray start --head), e.g. HOST:6379 or auto")
     p.add_argument("--scheduler", choices=("asha", "fifo"), default="fifo",
                    help="asha stops poor trials early; fifo runs every trial to the end")
-    p.add_argument("--seed", type=int, default=0, help="random state of the search (the samples drawn)")
+    p.add_argument("--seed", type=seed_type, default=0, help="random state of the search (the samples drawn)")
     p.add_argument("--export", default=None, metavar="checkpoints/NAME",
                    help="export the best finished trial there (as rlrm export)")
     p.add_argument("--resume", default=None, metavar="DIR", help="continue an interrupted sweep (Tune's restore)")

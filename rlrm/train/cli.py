@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from rlrm.cli_args import seed as seed_type
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a PPO policy (MaskablePPO) on the simulator")
@@ -14,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "eval_scenarios)")
     p.add_argument("--config", default="ppo", help="agent config: name in agents/ or a YAML path")
     p.add_argument("--timesteps", type=int, default=None, help="environment steps (default: the config's n_timesteps)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_type, default=0, help="seed of the model, the environments and the training scenarios")
     p.add_argument("--logdir", default="runs", help="folder that receives the run folder")
     p.add_argument("--name", default=None, help="run folder name (default: <platform>-<scenario>-s<seed>)")
     p.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder")

@@ -1,4 +1,4 @@
-"""Agent configurations (``agents/ppo.yaml``) in the rl-baselines3-zoo manner.
+"""Agent configurations (``agents/ppo.yaml``): a layout like rl-baselines3-zoo's, not loadable by it.
 
 A config maps environment ids (and ``default``) to hyperparameters. Every entry of the file
 is validated, not only the one used, and every problem is a one-line
