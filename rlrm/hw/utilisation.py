@@ -6,7 +6,7 @@ going offline); on a system without ``/proc/stat`` and root ``/``, from psutil.
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Dict, Optional, Tuple, Union
 
 from rlrm.errors import InputError
 from rlrm.hw.sysfs import PathLike, Sysfs
@@ -14,7 +14,7 @@ from rlrm.hw.sysfs import PathLike, Sysfs
 PROC_STAT = "proc/stat"
 
 #: (busy, total) jiffies per CPU number.
-Times = dict[int, tuple[int, int]]
+Times = Dict[int, Tuple[int, int]]
 
 
 class CpuUtilisation:
