@@ -35,6 +35,11 @@ PIP_NAME: Dict[str, str] = {"yaml": "pyyaml", "sklearn": "scikit-learn", "PIL": 
 #: modules no extra installs on a board: the vendor's build is used when it imports
 VENDOR_MODULES = {"torch", "torchvision"}
 
+#: modules of the default install that only some commands import (``rlrm hw``, ``restore`` and
+#: ``policy`` do without them): missing means a partial install
+DEFAULT_MODULES: Dict[str, str] = {"gymnasium": "gymnasium", "safetensors": "safetensors", "tomli_w": "tomli-w",
+                                   "psutil": "psutil"}
+
 
 def missing_extra_message(module: Optional[str], command: Optional[str] = None) -> Optional[str]:
     """One line saying which extra (or vendor package) provides ``module``; ``None`` when the
@@ -47,6 +52,8 @@ def missing_extra_message(module: Optional[str], command: Optional[str] = None) 
         return (f"{what} needs {root}, which is not installed: on a workstation `pip install 'rlrm[train]'` "
                 f"(install torch first, see README); on a Jetson install NVIDIA's torch build for your JetPack, "
                 f"or run the model with ONNX Runtime (`--model onnx:DIR`, `pip install 'rlrm[onnx]'`)")
+    if root in DEFAULT_MODULES:
+        return f"{what} needs {DEFAULT_MODULES[root]}, which is not installed: pip install rlrm (the default install has it)"
     extra = EXTRA_OF.get(root)
     if extra is None:
         return None
