@@ -7,6 +7,7 @@ a missing extra ends with :func:`missing_extra_message` instead of a traceback.
 
 from __future__ import annotations
 
+import sys
 from typing import Dict, Optional
 
 #: top-level module -> (extra that installs it, what it is for)
@@ -31,6 +32,9 @@ EXTRA_OF: Dict[str, str] = {
 #: distribution names where they differ from the module's
 PIP_NAME: Dict[str, str] = {"yaml": "pyyaml", "sklearn": "scikit-learn", "PIL": "pillow",
                             "stable_baselines3": "stable-baselines3", "sb3_contrib": "sb3-contrib"}
+
+#: extras whose packages install on Python 3.10+ only (pyproject's markers): the workstation stack
+NEEDS_PY310 = {"train", "demo", "sweep"}
 
 #: modules no extra installs on a board: the vendor's build is used when it imports
 VENDOR_MODULES = {"torch", "torchvision"}
@@ -57,4 +61,7 @@ def missing_extra_message(module: Optional[str], command: Optional[str] = None) 
     extra = EXTRA_OF.get(root)
     if extra is None:
         return None
-    return f"{what} needs {PIP_NAME.get(root, root)}, which is not installed: pip install 'rlrm[{extra}]'"
+    line = f"{what} needs {PIP_NAME.get(root, root)}, which is not installed: pip install 'rlrm[{extra}]'"
+    if extra in NEEDS_PY310 and sys.version_info < (3, 10):
+        line += f" on Python 3.10+ (this is Python {sys.version_info[0]}.{sys.version_info[1]}: the board runtime only)"
+    return line
