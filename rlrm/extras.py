@@ -10,6 +10,26 @@ from __future__ import annotations
 import sys
 from typing import Dict, Optional
 
+#: The board runtime: the modules ``rlrm hw``, ``rlrm restore``, ``rlrm policy`` and ``rlrm platforms``
+#: import, and loading a shipped policy to decide (:func:`rlrm.policy.load`). They run on Python 3.8+
+#: (JetPack 5 on a Xavier NX) with NumPy, psutil and tomli (below 3.11) only: no runtime use of a
+#: 3.9+ feature (``list[int]`` or ``X | Y`` outside annotations, ``match``, ``str.removeprefix``...).
+#: ``tests/board`` runs them under Python 3.8 and 3.10 (``.ci/run``), ``tests/test_py38_syntax.py``
+#: parses them for 3.9+ constructs. A package name covers its submodules, except ``NOT_BOARD_RUNTIME``.
+BOARD_RUNTIME = ("rlrm", "rlrm.__main__", "rlrm.cli", "rlrm.errors", "rlrm.extras", "rlrm.atomic", "rlrm.paths",
+                 "rlrm.validate.*", "rlrm.platform.*", "rlrm.hw.*", "rlrm.policy.*")
+#: workstation-side modules inside those packages (exporting a training run needs torch and sb3)
+NOT_BOARD_RUNTIME = ("rlrm.policy.export", "rlrm.policy.testing", "rlrm.policy.sb3_zip")
+
+
+def is_board_runtime(module: str) -> bool:
+    """Whether ``module`` (a dotted name) is part of :data:`BOARD_RUNTIME`."""
+    if module in NOT_BOARD_RUNTIME:
+        return False
+    return any(module == name or (name.endswith(".*") and (module == name[:-2] or module.startswith(name[:-1])))
+               for name in BOARD_RUNTIME)
+
+
 #: top-level module -> (extra that installs it, what it is for)
 EXTRA_OF: Dict[str, str] = {
     "stable_baselines3": "train",
