@@ -16,8 +16,9 @@ from typing import Dict, Optional
 #: 3.9+ feature (``list[int]`` or ``X | Y`` outside annotations, ``match``, ``str.removeprefix``...).
 #: ``tests/board`` runs them under Python 3.8 and 3.10 (``.ci/run``), ``tests/test_py38_syntax.py``
 #: parses them for 3.9+ constructs. A package name covers its submodules, except ``NOT_BOARD_RUNTIME``.
-BOARD_RUNTIME = ("rlrm", "rlrm.__main__", "rlrm.cli", "rlrm.errors", "rlrm.extras", "rlrm.atomic", "rlrm.paths",
-                 "rlrm.validate.*", "rlrm.platform.*", "rlrm.hw.*", "rlrm.policy.*")
+BOARD_RUNTIME = ("rlrm", "rlrm.__main__", "rlrm.cli", "rlrm.cli_args", "rlrm.units", "rlrm.table", "rlrm.errors",
+                 "rlrm.extras", "rlrm.atomic", "rlrm.paths", "rlrm.validate.*", "rlrm.platform.*", "rlrm.hw.*",
+                 "rlrm.policy.*")
 #: workstation-side modules inside those packages (exporting a training run needs torch and sb3)
 NOT_BOARD_RUNTIME = ("rlrm.policy.export", "rlrm.policy.testing", "rlrm.policy.sb3_zip")
 
