@@ -95,3 +95,19 @@ def test_pin_takes_the_profiles_unit_name(xavier: Path, capsys: pytest.CaptureFi
     assert fake.snapshot_tree(xavier) == before
     assert main(["hw", "pin", "--sysfs-root", str(xavier), "--cpu", "a99=1.19GHz", "--seconds", "0"]) == 2
     assert "no cluster 'a99' here" in capsys.readouterr().err
+
+
+def test_status_names_clusters_and_gpu_by_the_profiles_units(xavier: Path, odroid: Path,  # noqa: F811
+                                                             capsys: pytest.CaptureFixture) -> None:
+    """``--platform``: every cluster and the GPU carry the unit name ``hw pin --cpu`` and the
+    profile use (carmel / a7 / a15 / gpu / mali)."""
+    assert main(["hw", "status", "--sysfs-root", str(xavier), "--platform", "jetson-xavier-nx"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out if " policy" in line and "cluster" in line] == ["carmel"] * 3
+    assert any(line.startswith("gpu 17000000.gv11b:") for line in out)
+    assert main(["hw", "status", "--sysfs-root", str(odroid), "--platform", "odroid-xu3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    named = {line.split()[0] for line in out if "cluster" in line}
+    assert len(named) == 2 and "cluster" not in named
+    assert main(["hw", "status", "--sysfs-root", str(xavier), "--platform", "no-such-board"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -44,6 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="print a tegrastats-like line every SECONDS until interrupted")
     st.add_argument("--count", type=int, default=None, help=argparse.SUPPRESS)  # --watch: stop after N lines
     st.add_argument("--json", action="store_true", help="print the state as JSON (with --watch: one object a line)")
+    st.add_argument("--platform", default=None,
+                    help="a board profile (name or TOML path): name each cluster and the GPU by its unit there")
     st.set_defaults(func=run_status)
     pin = hw_sub.add_parser("pin", help="set frequencies and hold them until interrupted; "
                                         "Ctrl-C or SIGTERM puts the old ones back")
@@ -119,6 +121,18 @@ def run_pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile_unit_names(platform: str) -> "dict[str, str]":
+    """cpufreq policy name (``policy0``) or devfreq node name -> the profile's unit name
+    (``carmel``, ``gpu``), so ``hw status`` names clusters as the profile and ``hw pin`` do."""
+    names = {}
+    for unit in load_platform(platform).units.values():
+        for key in ("cpufreq_policies", "devfreq"):
+            value = unit.sysfs.get(key)
+            for path in ([value] if isinstance(value, str) else list(value or ())):
+                names[str(path).rstrip("/").rsplit("/", 1)[-1]] = unit.name
+    return names
+
+
 def _unit_policies(which: Union[int, str], platform: Optional[str], here: "list[str]") -> "list[Union[int, str]]":
     """The clusters ``which`` names: itself when an index or a policy found here, else the
     cpufreq policies of the profile's CPU unit of that name (``carmel`` -> policy0, 2, 4)."""
@@ -192,23 +206,25 @@ def run_status(args: argparse.Namespace) -> int:
     online = online_cpus(fs)
     print(f"CPUs online: {_cpus(online) if online is not None else 'unknown (no sys/devices/system/cpu/online)'}")
     clusters = discover_policies(fs)
+    units = _profile_unit_names(args.platform) if getattr(args, "platform", None) else {}
     if not clusters:
         print("clusters: none (no cpufreq policy)")
     for i, p in enumerate(clusters):
+        label = f"{units[p.name]} " if p.name in units else ""
         if not p.active:
-            print(f"cluster {i} {p.name}: inactive (every CPU of it is offline)")
+            print(f"{label}cluster {i} {p.name}: inactive (every CPU of it is offline)")
             continue
         st = p.state()
         table = (f"{len(p.available_khz)} OPPs {mhz(p.available_khz[0])}-{mhz(p.available_khz[-1])}"
                  if p.available_khz else f"{mhz(p.cpuinfo_min_khz)}-{mhz(p.cpuinfo_max_khz)} (no table)")
-        print(f"cluster {i} {p.name}: CPUs {_cpus(p.cpus)} {st.governor} now {_mhz(st.cur_khz)} MHz, "
+        print(f"{label}cluster {i} {p.name}: CPUs {_cpus(p.cpus)} {st.governor} now {_mhz(st.cur_khz)} MHz, "
               f"limits {_mhz(st.min_khz)}-{_mhz(st.max_khz)}, {table} MHz")
     gpu = find_gpu(fs)
     if gpu is None:
         print("GPU: none (no devfreq node named like a GPU)")
     else:
         g = gpu.state()
-        print(f"GPU {gpu.name}: {g.governor} now {_mhz(g.cur_hz, 1000)} MHz, limits {_mhz(g.min_hz, 1000)}-"
+        print(f"{units.get(gpu.name, 'GPU')} {gpu.name}: {g.governor} now {_mhz(g.cur_hz, 1000)} MHz, limits {_mhz(g.min_hz, 1000)}-"
               f"{_mhz(g.max_hz, 1000)}, {len(gpu.available_hz)} OPPs {_mhz(gpu.available_hz[0], 1000)}-"
               f"{_mhz(gpu.available_hz[-1], 1000)} MHz")
         print(f"  devfreq node {fs.path(gpu.rel)}")
