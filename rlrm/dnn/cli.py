@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from rlrm.dnn.library import load_library
+from rlrm.dnn.lut import predict_latency
+from rlrm.dnn.onnx_export import DEFAULT_OPSET, export_onnx
 from rlrm.errors import InputError
-from rlrm.paths import CHECKPOINTS_DIR, resolve_checkpoint
+from rlrm.paths import CHECKPOINTS_DIR, ENVS_DIR, resolve_checkpoint, user_dir
 
 
 def add_parser(subparsers: Any) -> None:
@@ -159,9 +162,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_profile(args: argparse.Namespace) -> int:
     from rlrm.dnn.dynamic_ofa import DynamicOFA
-    from rlrm.dnn.library import load_library
     from rlrm.dnn.profile import HostProfiler, build_model, write_profile
-    from rlrm.paths import ENVS_DIR, user_dir
 
     if args.repeats < 1 or args.warmup < 0:
         raise InputError("--repeats", "repeats", "need --repeats >= 1 and --warmup >= 0")
@@ -190,7 +191,6 @@ def run_profile(args: argparse.Namespace) -> int:
 
 def run_export_onnx(args: argparse.Namespace) -> int:
     from rlrm.dnn.dynamic_ofa import DynamicOFA
-    from rlrm.dnn.onnx_export import DEFAULT_OPSET, export_onnx
 
     opset = DEFAULT_OPSET if args.opset is None else args.opset
     if not 14 <= opset <= 25:
@@ -201,8 +201,6 @@ def run_export_onnx(args: argparse.Namespace) -> int:
     model = DynamicOFA.from_pretrained(path)
     model.eval()
     manifest = export_onnx(model, args.output, source=args.model if args.model == "demo" else str(path), opset=opset)
-    import json
-
     levels = json.loads(manifest.read_text())["levels"]
     for lv in levels:
         print(f"level {lv['level']}  {lv['resolution']:>4} px  {lv['file']}  sha256 {lv['sha256'][:12]}  "
@@ -212,9 +210,6 @@ def run_export_onnx(args: argparse.Namespace) -> int:
 
 
 def run_library(args: argparse.Namespace) -> int:
-    from rlrm.dnn.library import load_library
-    from rlrm.dnn.lut import predict_latency
-
     lib = load_library(args.library)
     results = []
     for spec in lib.levels:
