@@ -298,8 +298,13 @@ def test_the_checks_catch_planted_violations(tmp_path: Path, monkeypatch: pytest
     (pkg / "a" / "x.py").write_text("from rlrm.b.y import _hidden\n\n\nclass X:\n    def __init__(self):\n"
                                     "        self._table = []\n")
     (pkg / "b" / "y.py").write_text("def _hidden(x):\n    from rlrm.a.x import X\n    return x._table\n")
+    # torch-bound through another rlrm module's top level: may be imported inside a function
+    (pkg / "a" / "net.py").write_text("import torch\n")
+    (pkg / "a" / "model.py").write_text("from rlrm.a.net import torch\n")
+    (pkg / "a" / "use.py").write_text("def build():\n    from rlrm.a.model import torch\n    return torch\n")
     monkeypatch.setitem(globals(), "ROOT", pkg)
     assert find_cycle(package_graph()) in (["a", "b", "a"], ["b", "a", "b"])
     assert private_uses() == ["rlrm.a.x:1 imports rlrm.b.y._hidden"]
     assert private_attribute_reads(set(defined_private_attributes())) == ["rlrm.b.y:3 reads ._table"]
+    assert heavy_modules() == {"rlrm.a.net", "rlrm.a.model"}
     assert late_rlrm_imports() == ["rlrm.b.y:2 imports rlrm.a.x"]
