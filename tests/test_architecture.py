@@ -14,6 +14,8 @@ from typing import Iterator
 
 import pytest
 
+from rlrm.extras import EXTRA_OF, VENDOR_MODULES
+
 ROOT = Path(__file__).resolve().parents[1] / "rlrm"
 
 #: modules allowed over MAX_LINES and to use/export private names across modules (none now).
@@ -134,11 +136,10 @@ def test_no_module_over_max_lines() -> None:
     assert not long, f"modules over {MAX_LINES} lines: {long}"
 
 
-#: optional third-party packages the board runtime does without (``pip install rlrm[train]``,
-#: ``[sweep]``, ``[demo]``, or the vendor's inference runtime): only modules bound to one of them
-#: may be imported inside a function
-HEAVY_PACKAGES = {"torch", "torchvision", "stable_baselines3", "sb3_contrib", "ray", "onnxruntime", "onnx",
-                  "matplotlib", "tensorboard", "PIL"}
+#: optional third-party packages the board runtime does without: what an install extra
+#: (``rlrm[train]``, ``[demo]``, ``[onnx]``, ``[sweep]``) or the vendor (torch) provides, as
+#: :mod:`rlrm.extras` lists them; only modules bound to one of them may be imported inside a function
+HEAVY_PACKAGES = (set(EXTRA_OF) | VENDOR_MODULES) - {"pytest", "hypothesis"}
 
 
 def top_level_imports(path: Path) -> Iterator[str]:

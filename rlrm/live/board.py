@@ -116,7 +116,7 @@ class LiveBoard(Backend):
         """Load the model and open the actuator (idempotent)."""
         if self.runner is None and str(self.config.model).startswith("onnx:"):
             device = self.config.device
-            if device == "auto" and self._units[self._scenario_unit].kind != "gpu":
+            if device == "auto" and self.board.units[self.board.scenario_unit].kind != "gpu":
                 device = "cpu"
             self.runner = load_onnx_runner(self.config.model, self.config.inputs, device)  # type: ignore[assignment]
         if self.runner is None:

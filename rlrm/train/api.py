@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
-import yaml
 
 from rlrm import __version__
 from rlrm.atomic import atomic_write_bytes
@@ -367,6 +366,8 @@ def _write_run_files(run_dir: Path, platform: str, scen_label: str, train_sc: li
                 "evaluated_on": evaluated_on, "seed": seed, "timesteps": timesteps, "env_id": ENV_ID,
                 "command": " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "versions": versions(), "hyperparameters": cfg}
+    import yaml  # the train extra: `rlrm train`'s CLI and the sweep load this module on the board too
+
     atomic_write_bytes(run_dir / "config.yaml", yaml.safe_dump(snapshot, sort_keys=False).encode())
     atomic_write_bytes(run_dir / "README.txt", load_instructions(bool(cfg["normalize"])).encode())
     env_kwargs = {"randomization": cfg.get("randomization"), "reward_weights": cfg.get("reward_weights"),
