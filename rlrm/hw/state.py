@@ -250,13 +250,22 @@ class StateGuard:
             self._restoring = False
 
     def _forget_restored(self) -> None:
-        """After a partial restore: steps whose files hold their originals again are untouched."""
+        """After a partial restore: steps whose files hold their originals again are untouched;
+        in a step still touched, a file rlrm has put back holds what rlrm wrote last (so the next
+        restore does not take it for another tool's change and skip the step)."""
         for step in self.steps:
+            if not step.touched:
+                continue
             originals = {step.path: step.value, step.max_path: step.max_value}
-            if step.touched and all(current_value(self.fs, f) == originals[f] for f in step.files()):
+            current = {f: current_value(self.fs, f) for f in step.files()}
+            if all(current[f] == originals[f] for f in step.files()):
                 step.touched = False
                 for f in step.files():
                     self._written.pop(f, None)
+            else:
+                for f in step.files():
+                    if current[f] == originals[f]:
+                        self._written[f] = originals[f]
 
     def close(self) -> list[str]:
         """Restore, remove the exit and signal handlers, and give up the board (a value that
