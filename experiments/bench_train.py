@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rlrm.train.trainer import train
+from rlrm.train.api import train
 
 
 def minutes_to_90pct(log: list[dict], window: int = 10) -> tuple[float, float, float]:
@@ -45,7 +45,7 @@ def main() -> None:
     args = ap.parse_args()
     logdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rlrm-bench-"))
     run = train(platform=args.platform, scenario=args.scenario, config=args.config, timesteps=args.timesteps,
-                seed=args.seed, logdir=logdir, run_name="bench", progress_bar=False)
+                seed=args.seed, logdir=logdir, run_name="bench", progress_bar=False).run_dir
     log = [json.loads(line) for line in (run / "eval" / "eval_log.jsonl").read_text().splitlines()]
     minutes, final, threshold = minutes_to_90pct(log, args.window)
     total = json.loads((run / "train_log.jsonl").read_text().splitlines()[-1])

@@ -126,14 +126,14 @@ def main() -> None:
     configs = {1: "ppo", 2: "ppo-two-models"}
     if not args.skip_train:
         from rlrm.policy.export import export_run
-        from rlrm.train.trainer import train
+        from rlrm.train.api import train
 
         runs = PROJECT_ROOT / "experiments" / "runs"
         for k, config in configs.items():
             name = f"{args.platform}-{config}"
             shutil.rmtree(runs / name, ignore_errors=True)
             run = train(platform=args.platform, scenario="mix", config=config, timesteps=args.timesteps,
-                        seed=args.seed, logdir=runs, run_name=name, progress_bar=False)
+                        seed=args.seed, logdir=runs, run_name=name, progress_bar=False).run_dir
             export_run(run, checkpoints[k], force=True)
     units = load_config("ppo", ENV_ID).get("units")
     results = evaluate_all(checkpoints, args.platform, args.episodes, seed=1000, units=units)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 #: ``rlrm`` with the kernel's write rules emulated on the fake tree (setspeed follows the governor...)
-RLRM = ["-c", "import sys, rlrm.hw.sysfs as s; from rlrm.hw import fake; s._kernel_write = fake.kernel_write; "
+RLRM = ["-c", "import sys, rlrm.hw.sysfs as s; from rlrm.hw import fake; s.kernel_write = fake.kernel_write; "
               "from rlrm.cli import main; sys.exit(main(sys.argv[1:]))"]
 sys.path.insert(0, str(REPO))
 

@@ -18,14 +18,14 @@ class InputError(ValueError):
     """
 
     def __init__(self, source: Union[str, Path], field: str, problem: str) -> None:
-        self.source = _printable(str(source))
+        self.source = printable(str(source))
         # keys come from the file: "a\nb" must not break the line, and an empty key is shown as ""
-        self.field = _printable(str(field)) or '""'
-        self.problem = _printable(" ".join(str(problem).split()))  # one line, no terminal escape codes
+        self.field = printable(str(field)) or '""'
+        self.problem = printable(" ".join(str(problem).split()))  # one line, no terminal escape codes
         super().__init__(f"{self.source}: {self.field}: {self.problem}")
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """``text`` with line breaks and other unprintable characters escaped (``\\n``, ``\\x00``)."""
     if text.isprintable():
         return text

@@ -54,7 +54,7 @@ def odroid(board_dir: Path, state_dir: Path) -> Path:
 @pytest.fixture
 def strict(monkeypatch: pytest.MonkeyPatch) -> None:
     """Writes obey the kernel's checks (EINVAL for min > max, setspeed without userspace, ...)."""
-    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", fake.kernel_write)
+    monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", fake.kernel_write)
 
 
 def text(root: Path, rel: str) -> str:
@@ -80,7 +80,7 @@ def inject(monkeypatch: pytest.MonkeyPatch, suffix: str, err: int, after: int = 
                 raise OSError(err, os.strerror(err), path)
         real(path, data)
 
-    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", failing)
+    monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", failing)
     return written
 
 

@@ -14,16 +14,15 @@ from typing import Iterator
 
 import pytest
 
+from rlrm.extras import EXTRA_OF, VENDOR_MODULES
+
 ROOT = Path(__file__).resolve().parents[1] / "rlrm"
 
 #: modules allowed over MAX_LINES and to use/export private names across modules (none now).
 TEMPORARY_ALLOW: set = set()
 MAX_LINES = 600
-#: private names still read across modules outside this change's files: TEMPORARY, same as above.
-#: ``_kernel_write`` is rlrm/hw/sysfs.py's seam that the fake boards patch (rlrm/hw, not in this change).
-TEMPORARY_PRIVATE_ALLOW = {
-    "rlrm.hw.fake uses rlrm.hw.sysfs._kernel_write",
-}
+#: private names still read across modules: TEMPORARY, same as above (none now).
+TEMPORARY_PRIVATE_ALLOW: set = set()
 
 
 @functools.lru_cache(maxsize=None)
@@ -137,23 +136,59 @@ def test_no_module_over_max_lines() -> None:
     assert not long, f"modules over {MAX_LINES} lines: {long}"
 
 
-#: rlrm modules that need torch (or sb3) when imported: the only ones another module may import
-#: inside a function (torch is an optional dependency of the board runtime)
-HEAVY = {"rlrm.dnn.layers", "rlrm.dnn.dynamic_ofa", "rlrm.dnn.static", "rlrm.dnn.demo", "rlrm.dnn.supernet",
-         "rlrm.dnn.checkpoint", "rlrm.dnn.profile", "rlrm.dnn.dynamic_layers",
-         "rlrm.policy.export", "rlrm.train.trainer", "rlrm.train.callbacks"}
-#: modules outside this change whose function-level rlrm imports are left to their owners: TEMPORARY
-#: (rlrm/policy is being split; rlrm/dnn, rlrm/train are not in this change)
-TEMPORARY_LATE_IMPORTS = {"rlrm.policy.cli", "rlrm.policy.testing", "rlrm.dnn.cli", "rlrm.dnn.profile", "rlrm.train.cli"}
+#: optional third-party packages the board runtime does without: what an install extra
+#: (``rlrm[train]``, ``[demo]``, ``[onnx]``, ``[sweep]``) or the vendor (torch) provides, as
+#: :mod:`rlrm.extras` lists them; only modules bound to one of them may be imported inside a function
+HEAVY_PACKAGES = (set(EXTRA_OF) | VENDOR_MODULES) - {"pytest", "hypothesis"}
+
+
+def top_level_imports(path: Path) -> Iterator[str]:
+    """Every module ``path`` imports when it is imported (its top level and ``try`` blocks
+    there, not functions or ``if TYPE_CHECKING:``), as absolute names."""
+    mod = module_name(path)
+    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    nodes = list(parse(path).body)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, ast.Try):
+            nodes += node.body + node.orelse + node.finalbody
+        elif isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            yield target
+            yield from (f"{target}.{a.name}" for a in node.names)
+
+
+def heavy_modules() -> set[str]:
+    """rlrm modules that import a :data:`HEAVY_PACKAGES` package when imported, directly or
+    through another rlrm module's top level (torch-, sb3-, Ray- or ONNX-Runtime-bound)."""
+    known = modules()
+    deps = {mod: set(top_level_imports(path)) for mod, path in known.items()}
+    heavy = {mod for mod, names in deps.items() if any(n.split(".")[0] in HEAVY_PACKAGES for n in names)}
+    grew = True
+    while grew:
+        grew = False
+        for mod, names in deps.items():
+            if mod not in heavy and any(n in known and n in heavy for n in names):
+                heavy.add(mod)
+                grew = True
+    return heavy
 
 
 def late_rlrm_imports() -> list[str]:
     """rlrm modules imported inside a function (or any block but the module's top level) that
-    are not :data:`HEAVY`."""
+    are not :func:`heavy_modules`."""
     known = modules()
+    heavy = heavy_modules()
     out = []
     for mod, path in known.items():
-        if mod in TEMPORARY_LATE_IMPORTS or mod in TEMPORARY_ALLOW:
+        if mod in TEMPORARY_ALLOW:
             continue
         tree = parse(path)
         top = {id(n) for n in tree.body}
@@ -164,7 +199,7 @@ def late_rlrm_imports() -> list[str]:
             if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top:
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 for name in names:
-                    if name.startswith("rlrm") and resolve(name, known) not in HEAVY:
+                    if name.startswith("rlrm") and resolve(name, known) not in heavy:
                         out.append(f"{mod}:{node.lineno} imports {name}")
     return out
 
@@ -264,8 +299,13 @@ def test_the_checks_catch_planted_violations(tmp_path: Path, monkeypatch: pytest
     (pkg / "a" / "x.py").write_text("from rlrm.b.y import _hidden\n\n\nclass X:\n    def __init__(self):\n"
                                     "        self._table = []\n")
     (pkg / "b" / "y.py").write_text("def _hidden(x):\n    from rlrm.a.x import X\n    return x._table\n")
+    # torch-bound through another rlrm module's top level: may be imported inside a function
+    (pkg / "a" / "net.py").write_text("import torch\n")
+    (pkg / "a" / "model.py").write_text("from rlrm.a.net import torch\n")
+    (pkg / "a" / "use.py").write_text("def build():\n    from rlrm.a.model import torch\n    return torch\n")
     monkeypatch.setitem(globals(), "ROOT", pkg)
     assert find_cycle(package_graph()) in (["a", "b", "a"], ["b", "a", "b"])
     assert private_uses() == ["rlrm.a.x:1 imports rlrm.b.y._hidden"]
     assert private_attribute_reads(set(defined_private_attributes())) == ["rlrm.b.y:3 reads ._table"]
+    assert heavy_modules() == {"rlrm.a.net", "rlrm.a.model"}
     assert late_rlrm_imports() == ["rlrm.b.y:2 imports rlrm.a.x"]

@@ -324,8 +324,8 @@ def test_run_with_a_bad_checkpoint_leaves_the_board_alone(ck: Path, tmp_path: Pa
     file, field = change(ck)
     before = fake.snapshot_tree(xavier)
     writes: list[str] = []
-    real = rlrm.hw.sysfs._kernel_write
-    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", lambda p, d: (writes.append(p), real(p, d)))
+    real = rlrm.hw.sysfs.kernel_write
+    monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", lambda p, d: (writes.append(p), real(p, d)))
     code = main(["run", "--policy", str(ck), "--platform", "jetson-xavier-nx", "--scenario", "steady",
                  "--duration", "1s", "--no-background", "--logdir", str(tmp_path / "runs"),
                  "--sysfs-root", str(xavier)])
@@ -360,8 +360,8 @@ def test_compare_live_with_a_bad_checkpoint_leaves_the_board_alone(ck: Path, tmp
         **BASE["env"]["unit_freqs_khz"], "gpu": BASE["env"]["unit_freqs_khz"]["gpu"][:-1] + [1_200_000]}}))
     before = fake.snapshot_tree(xavier)
     writes: list[str] = []
-    real = rlrm.hw.sysfs._kernel_write
-    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", lambda p, d: (writes.append(p), real(p, d)))
+    real = rlrm.hw.sysfs.kernel_write
+    monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", lambda p, d: (writes.append(p), real(p, d)))
     code = main(["compare", "--backend", "live", "--platform", "jetson-xavier-nx", "--scenario", "steady",
                  "--policies", f"schedutil+dofa,ppo:{ck}", "--seeds", "1", "--episode-steps", "2",
                  "--period", "0.1", "--sysfs-root", str(xavier), "--logdir", str(tmp_path / "cmp")])

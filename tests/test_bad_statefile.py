@@ -53,8 +53,8 @@ def test_fuzzed_statefile_restores_or_writes_nothing(board: tuple[Path, dict, di
     statefile = tmp_path / "fuzz.json"
     statefile.write_text(json.dumps(bad))
     writes: list[str] = []
-    real_write = rlrm.hw.sysfs._kernel_write
-    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", lambda p, b: (writes.append(p), real_write(p, b))[1])
+    real_write = rlrm.hw.sysfs.kernel_write
+    monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", lambda p, b: (writes.append(p), real_write(p, b))[1])
     try:
         load_statefile(statefile)
         valid = True

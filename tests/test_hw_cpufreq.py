@@ -50,7 +50,7 @@ def test_pin_sets_min_equal_max_and_leaves_governor(xavier: Path, strict: None) 
 @pytest.mark.parametrize("khz", [1000000, 115201, 2000000, 0])
 def test_frequency_not_in_table_is_never_written(xavier: Path, monkeypatch: pytest.MonkeyPatch, khz: int) -> None:
     writes: list[str] = []
-    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", lambda path, data: writes.append(path))
+    monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", lambda path, data: writes.append(path))
     fs = Sysfs(xavier)
     p = discover_policies(fs)[0]
     with pytest.raises(InputError) as info:

@@ -53,7 +53,7 @@ def test_pin_both_directions_under_kernel_rules(xavier: Path, strict: None, hz: 
 
 def test_gpu_frequency_not_in_table_is_never_written(odroid: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     writes: list[str] = []
-    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", lambda path, data: writes.append(path))
+    monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", lambda path, data: writes.append(path))
     fs = Sysfs(odroid)
     gpu = find_gpu(fs)
     assert gpu is not None

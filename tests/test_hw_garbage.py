@@ -94,8 +94,8 @@ def test_garbage_is_an_input_error_naming_the_file_and_nothing_is_written(
         action: Callable[[Path], None]) -> None:
     monkeypatch.setenv("RLRM_STATE_DIR", str(tmp_path))
     writes: list[str] = []
-    real = rlrm.hw.sysfs._kernel_write
-    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", lambda p, d: (writes.append(p), real(p, d)))
+    real = rlrm.hw.sysfs.kernel_write
+    monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", lambda p, d: (writes.append(p), real(p, d)))
     root = fake.make_fake_xavier_nx(board_dir / "board")  # built once: nothing may change it but the garbage
     target = root / rel
     original = target.read_bytes()

@@ -385,7 +385,7 @@ def test_errors_escape_terminal_control_characters() -> None:
 
 def test_kernel_write_is_not_called_for_a_refused_path(xavier: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     called: list[str] = []
-    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", lambda p, d: called.append(p))
+    monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", lambda p, d: called.append(p))
     with pytest.raises(PermissionError):
         Sysfs(xavier).write("sys/devices/system/cpu/cpu1/online", 0)
     assert called == []

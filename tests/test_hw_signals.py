@@ -22,7 +22,7 @@ CHILD = """
 import sys, time
 import rlrm.hw.sysfs
 from rlrm.hw import fake
-rlrm.hw.sysfs._kernel_write = fake.kernel_write
+rlrm.hw.sysfs.kernel_write = fake.kernel_write
 from rlrm.hw.actuator import HardwareActuator
 root, statefile, method = sys.argv[1:4]
 with HardwareActuator(root, statefile=statefile, cpu_method=method, use_torch=False) as hw:

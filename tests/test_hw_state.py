@@ -32,8 +32,8 @@ def _guard(root: Path, statefile: Path) -> StateGuard:
 def test_snapshot_is_on_disk_before_the_first_write(xavier: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     statefile = tmp_path / "s.json"
     seen: list[bool] = []
-    real = rlrm.hw.sysfs._kernel_write
-    monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", lambda p, d: (seen.append(statefile.exists()), real(p, d)))
+    real = rlrm.hw.sysfs.kernel_write
+    monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", lambda p, d: (seen.append(statefile.exists()), real(p, d)))
     g = _guard(xavier, statefile)
     assert not statefile.exists()
     g.write(f"{P0}/scaling_max_freq", 652800)

@@ -121,6 +121,6 @@ def test_existing_run_is_not_overwritten(tmp_path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "config.yaml").write_text("{}")
     with pytest.raises(InputError):
-        from rlrm.train.trainer import train
+        from rlrm.train.api import train
 
         train(scenario="steady", config=_tiny_config(tmp_path), timesteps=10, logdir=tmp_path, run_name="x")

@@ -28,6 +28,7 @@ import numpy as np
 from rlrm.agents import tuning
 from rlrm.policy.base import Policy
 from rlrm.agents.baselines import FixedPolicy
+from rlrm.metrics import MetricsAccumulator
 
 #: points of the screening stage confirmed by real rollouts
 CONFIRM = 5
@@ -46,8 +47,6 @@ def sweep_static_points(env: Any, seeds: list[int], metrics: bool = False) -> tu
     """Every action-table row held statically over episodes with ``seeds``: its mean per-step
     reward and, with ``metrics``, its :class:`rlrm.metrics.MetricsAccumulator` summary (the one
     place the backend's ``preview`` is used; no check on the seeds: see the two callers)."""
-    from rlrm.metrics import MetricsAccumulator
-
     n = len(env.action_table)
     k = len(env.managed)
     total = np.zeros(n)

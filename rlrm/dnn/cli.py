@@ -8,8 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from rlrm.dnn.library import load_library
+from rlrm.dnn.lut import predict_latency
+from rlrm.dnn.onnx_export import DEFAULT_OPSET, export_onnx
 from rlrm.errors import InputError
-from rlrm.paths import CHECKPOINTS_DIR, resolve_checkpoint
+from rlrm.paths import CHECKPOINTS_DIR, ENVS_DIR, resolve_checkpoint, user_dir
+from rlrm.rollout.progress import progress_enabled
+from rlrm.validate import read_json
 
 
 def add_parser(subparsers: Any) -> None:
@@ -131,17 +136,14 @@ def run_eval(args: argparse.Namespace) -> int:
     info: dict[str, Any] = {}
     info_path = directory / MODEL_FILE
     if info_path.is_file():
-        try:
-            info = json.loads(info_path.read_text())
-        except ValueError as err:
-            raise InputError(info_path, "<file>", f"not valid JSON: {err}") from None
+        info = read_json(info_path)
+        if not isinstance(info, dict):
+            raise InputError(info_path, "<top>", "expected a JSON object")
     data = None
     if info.get("dataset") == "sklearn.datasets.load_digits":
         data = load_digits_data(int(info.get("split_seed", 0)))
     results = []
     from tqdm import tqdm
-
-    from rlrm.rollout.progress import progress_enabled
 
     for level in tqdm(levels, desc="rlrm dnn eval", unit="level", file=sys.stderr, leave=False,
                       disable=not progress_enabled()):
@@ -174,9 +176,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_profile(args: argparse.Namespace) -> int:
     from rlrm.dnn.dynamic_ofa import DynamicOFA
-    from rlrm.dnn.library import load_library
     from rlrm.dnn.profile import HostProfiler, build_model, write_profile
-    from rlrm.paths import ENVS_DIR, user_dir
 
     if args.repeats < 1 or args.warmup < 0:
         raise InputError("--repeats", "repeats", "need --repeats >= 1 and --warmup >= 0")
@@ -219,7 +219,6 @@ def run_profile(args: argparse.Namespace) -> int:
 
 def run_export_onnx(args: argparse.Namespace) -> int:
     from rlrm.dnn.dynamic_ofa import DynamicOFA
-    from rlrm.dnn.onnx_export import DEFAULT_OPSET, export_onnx
 
     opset = DEFAULT_OPSET if args.opset is None else args.opset
     if not 14 <= opset <= 25:
@@ -230,8 +229,6 @@ def run_export_onnx(args: argparse.Namespace) -> int:
     model = DynamicOFA.from_pretrained(path)
     model.eval()
     manifest = export_onnx(model, args.output, source=args.model if args.model == "demo" else str(path), opset=opset)
-    import json
-
     levels = json.loads(manifest.read_text())["levels"]
     for lv in levels:
         print(f"level {lv['level']}  {lv['resolution']:>4} px  {lv['file']}  sha256 {lv['sha256'][:12]}  "
@@ -241,9 +238,6 @@ def run_export_onnx(args: argparse.Namespace) -> int:
 
 
 def run_library(args: argparse.Namespace) -> int:
-    from rlrm.dnn.library import load_library
-    from rlrm.dnn.lut import predict_latency
-
     lib = load_library(args.library)
     results = []
     for spec in lib.levels:

@@ -67,12 +67,7 @@ class OnnxDynamicModel:
         if not manifest.is_file():
             raise InputError(manifest, "<file>", "no such file (not an ONNX export: write one with rlrm dnn export-onnx)")
         top = Fields(read_json(manifest), manifest)
-        fmt = top.str("format")
-        if fmt != FORMAT:
-            raise top.error("format", f"{fmt!r} is not an rlrm ONNX export (expected {FORMAT!r})")
-        version = top.number("format_version", integer=True)
-        if version != FORMAT_VERSION:
-            raise top.error("format_version", f"version {version} is not supported (this rlrm reads {FORMAT_VERSION})")
+        top.format(FORMAT, FORMAT_VERSION, "an rlrm ONNX export")
         self.providers = choose_providers(device, list(ort.get_available_providers()))
         opts = ort.SessionOptions()
         opts.log_severity_level = 3

@@ -10,7 +10,8 @@ from rlrm.hw.affinity import CoreController
 from rlrm.hw.cpufreq import CpuPolicy, discover_policies, online_cpus
 from rlrm.hw.devfreq import DevfreqDevice, find_gpu
 from rlrm.hw.power import PowerReader, auto_discover, make_reader, read_all
-from rlrm.hw.state import StateGuard, SysfsWriteError, restore_statefile
+from rlrm.hw.state import StateGuard, SysfsWriteError
+from rlrm.hw.statefile import restore_statefile
 from rlrm.hw.sysfs import Reading, Sysfs, resolve_root
 from rlrm.hw.thermal import ThermalZone, discover_thermal_zones, read_temperatures
 from rlrm.hw.utilisation import CpuUtilisation

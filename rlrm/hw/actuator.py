@@ -12,7 +12,8 @@ from rlrm.hw import power, thermal
 from rlrm.hw.affinity import CoreController
 from rlrm.hw.cpufreq import CPUFREQ_DIR, KHZ_MAX, KHZ_MIN, METHODS, CpuPolicy, discover_policies, online_cpus
 from rlrm.hw.devfreq import DEVFREQ_CLASS, HZ_MAX, HZ_MIN, DevfreqDevice, find_gpu
-from rlrm.hw.state import StateGuard, restore_command, stale_statefiles
+from rlrm.hw.state import StateGuard
+from rlrm.hw.statefile import restore_command, stale_statefiles
 from rlrm.hw.sysfs import PathLike, Reading, Sysfs
 
 log = logging.getLogger("rlrm.hw")

@@ -9,12 +9,13 @@ import sys
 import time
 from typing import Optional, Union
 
-from rlrm.errors import InputError, _printable
+from rlrm.errors import InputError, printable
 from rlrm.hw import power, thermal
 from rlrm.hw.actuator import HardwareActuator, control_problems
 from rlrm.hw.cpufreq import METHODS, discover_policies, online_cpus
 from rlrm.hw.devfreq import find_gpu
-from rlrm.hw.state import restore_command, restore_statefile
+from rlrm.hw.statefile import restore_command, restore_statefile
+from rlrm.hw.status import jetson_lines, print_json, watch
 from rlrm.hw.sysfs import ROOT_ENV, Reading, Sysfs, format_cpulist
 from rlrm.platform import load_platform
 from rlrm.platform.profile import available_platforms
@@ -195,12 +196,8 @@ def run_status(args: argparse.Namespace) -> int:
 
     fs = Sysfs(args.sysfs_root)
     if getattr(args, "watch", None) is not None:
-        from rlrm.hw.status import watch
-
         return watch(fs, args.watch, as_json=args.json, count=args.count)
     if getattr(args, "json", False):
-        from rlrm.hw.status import print_json
-
         return print_json(fs)
     print(f"sysfs root: {fs.root}")
     online = online_cpus(fs)
@@ -237,8 +234,6 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"power {s.name} ({s.kind}): {_reading(s.read(), '.3f')}")
     for z in thermal.discover_thermal_zones(fs):
         print(f"temperature {z.name}: {_reading(z.read(), '.1f')}")
-    from rlrm.hw.status import jetson_lines
-
     for line in jetson_lines(fs, clusters, gpu):
         print(line)
     cpu_why, gpu_why = control_problems(fs, clusters, gpu)
@@ -254,7 +249,7 @@ def _mhz(value: Optional[float], per_khz: float = 1.0) -> str:
 
 def _safe(text: str) -> str:
     """``text`` with control characters (terminal escape codes) escaped, as in error messages."""
-    return _printable(text)
+    return printable(text)
 
 
 def _reading(r: Reading, fmt: str) -> str:

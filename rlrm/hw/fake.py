@@ -17,7 +17,7 @@ What plain files cannot do and the real kernel does: refuse a min above max (EIN
 ``scaling_setspeed`` without the userspace governor, show ``<unsupported>`` there after a
 governor change, refuse writes to read-only attributes (EACCES), answer EBUSY for an inactive
 policy, change ``scaling_cur_freq``. :func:`kernel_write` emulates the first four; tests
-install it with ``monkeypatch.setattr(rlrm.hw.sysfs, "_kernel_write", kernel_write)``.
+install it with ``monkeypatch.setattr(rlrm.hw.sysfs, "kernel_write", kernel_write)``.
 """
 
 from __future__ import annotations
@@ -264,11 +264,11 @@ def snapshot_tree(root: PathLike) -> dict[str, Union[bytes, tuple[str, str]]]:
 
 _LIMITS = {"scaling_min_freq": "scaling_max_freq", "min_freq": "max_freq"}
 _LIMITS_REV = {v: k for k, v in _LIMITS.items()}
-_real_write = _sysfs._kernel_write
+_real_write = _sysfs.kernel_write
 
 
 def kernel_write(path: str, data: bytes) -> None:
-    """A stand-in for :func:`rlrm.hw.sysfs._kernel_write` that adds the kernel's checks.
+    """A stand-in for :func:`rlrm.hw.sysfs.kernel_write` that adds the kernel's checks.
 
     - EACCES writing a read-only attribute (no owner write bit in the fake);
     - EINVAL for a min above the current max or a max below the current min (cpufreq before

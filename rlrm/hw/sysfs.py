@@ -74,7 +74,7 @@ def confined_path(root: Path, rel: str) -> str:
     """The real absolute path of ``rel`` under ``root``, refusing (PermissionError, EPERM)
     a path that rlrm never writes or that a symlink leads out of the root.
 
-    The result has no symlink in it; :func:`_kernel_write` then walks it one component at a
+    The result has no symlink in it; :func:`kernel_write` then walks it one component at a
     time with ``O_NOFOLLOW``, so a symlink swapped in after this check is not followed either.
     """
     problem = writable_path_problem(rel)
@@ -118,7 +118,7 @@ def open_nofollow(path: str, flags: int) -> int:
     return out
 
 
-def _kernel_write(path: str, data: bytes) -> None:
+def kernel_write(path: str, data: bytes) -> None:
     """Write ``data`` to an existing file in one ``write(2)``, as ``echo`` does.
 
     ``O_TRUNC`` is ignored by sysfs and makes a plain file in a fake tree end up holding
@@ -312,7 +312,7 @@ class Sysfs:
             raise ValueError(f"refusing to write {_show(text)} to {self.path(rel)}: not one short line of "
                              "printable ASCII")
         real = confined_path(self.root, os.fspath(rel).lstrip("/"))
-        _kernel_write(real, (text + "\n").encode("ascii"))
+        kernel_write(real, (text + "\n").encode("ascii"))
 
     # -- helpers -------------------------------------------------------------------------
     def _int(self, rel: PathLike, field: str, text: str, minimum: Optional[int],

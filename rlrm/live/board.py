@@ -14,6 +14,7 @@ from rlrm.errors import InputError
 from rlrm.hw import HardwareActuator
 from rlrm.live.background import BackgroundLoad
 from rlrm.live.inference import InferenceRunner, load_model
+from rlrm.live.onnx_inference import load_onnx_runner
 from rlrm.platform.profile import Platform
 from rlrm.sim.backend import Backend, Plan
 from rlrm.sim.model import BoardModel
@@ -114,8 +115,6 @@ class LiveBoard(Backend):
     def open(self) -> None:
         """Load the model and open the actuator (idempotent)."""
         if self.runner is None and str(self.config.model).startswith("onnx:"):
-            from rlrm.live.onnx_inference import load_onnx_runner
-
             device = self.config.device
             if device == "auto" and self.board.units[self.board.scenario_unit].kind != "gpu":
                 device = "cpu"

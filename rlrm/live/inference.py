@@ -6,9 +6,11 @@ import re
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from rlrm.errors import InputError
+from rlrm.paths import resolve_checkpoint
+from rlrm.policy.weights import read_file_bytes
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm")
 #: Bounds on ``--input`` images: files read, bytes per file, pixels an image may claim (checked
@@ -34,8 +36,6 @@ def load_image(path: Path, side: int) -> Any:
 
     import numpy as np
     from PIL import Image
-
-    from rlrm.policy.weights import read_file_bytes
 
     data = read_file_bytes(path, "an image", MAX_IMAGE_BYTES)
     try:
@@ -93,7 +93,6 @@ def load_model(spec: str) -> Any:
                                              "or export the model to ONNX and use --model onnx:DIR")
     from rlrm.dnn.demo import DEMO_DIR
     from rlrm.dnn.dynamic_ofa import DynamicOFA
-    from rlrm.paths import resolve_checkpoint
 
     if spec == "demo":
         path = Path(DEMO_DIR)
@@ -185,24 +184,38 @@ class InferenceRunner:
         one's latency in ms. At least one inference runs."""
         torch = self.torch
         sync = torch.cuda.synchronize if self.device.startswith("cuda") else None
-        lat: list[float] = []
-        end = time.perf_counter() + seconds
-        frame = 1.0 / fps if fps > 0 else 0.0
+
+        def infer(x: Any) -> None:
+            self.model(x)
+            if sync is not None:
+                sync()
+
         with torch.inference_mode():
-            while True:
-                x = self._input()
-                t0 = time.perf_counter()
-                self.model(x)
-                if sync is not None:
-                    sync()
-                t1 = time.perf_counter()
-                lat.append((t1 - t0) * 1e3)
-                if t1 >= end or (max_inferences is not None and len(lat) >= max_inferences):
-                    break
-                if frame:
-                    wait = t0 + frame - time.perf_counter()
-                    if wait > 0:
-                        time.sleep(min(wait, max(0.0, end - time.perf_counter())))
-                    if time.perf_counter() >= end:
-                        break
-        return lat
+            return timed_inferences(self._input, infer, seconds, fps, max_inferences)
+
+
+def timed_inferences(next_input: Callable[[], Any], infer: Callable[[Any], Any], seconds: float, fps: float = 0.0,
+                     max_inferences: Optional[int] = None) -> list[float]:
+    """Call ``infer(next_input())`` for ``seconds`` (back to back, or at ``fps`` when > 0) and
+    return each call's latency in ms (the input's preparation not counted); at least one runs.
+
+    :param max_inferences: stop after this many, even before ``seconds``
+    """
+    lat: list[float] = []
+    end = time.perf_counter() + seconds
+    frame = 1.0 / fps if fps > 0 else 0.0
+    while True:
+        x = next_input()
+        t0 = time.perf_counter()
+        infer(x)
+        t1 = time.perf_counter()
+        lat.append((t1 - t0) * 1e3)
+        if t1 >= end or (max_inferences is not None and len(lat) >= max_inferences):
+            break
+        if frame:
+            wait = t0 + frame - time.perf_counter()
+            if wait > 0:
+                time.sleep(min(wait, max(0.0, end - time.perf_counter())))
+            if time.perf_counter() >= end:
+                break
+    return lat

@@ -6,14 +6,15 @@ The counterpart of :class:`rlrm.live.inference.InferenceRunner` without torch: t
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from rlrm.dnn.onnx_model import MANIFEST_NAME, OnnxDynamicModel
 from rlrm.errors import InputError
-from rlrm.live.inference import IMAGE_SUFFIXES
+from rlrm.live.inference import IMAGE_SUFFIXES, timed_inferences
+from rlrm.paths import resolve_checkpoint
 
 
 class OnnxInferenceRunner:
@@ -82,31 +83,11 @@ class OnnxInferenceRunner:
     def run_for(self, seconds: float, fps: float = 0.0, max_inferences: Optional[int] = None) -> List[float]:
         """Run inferences for ``seconds`` (back to back, or at ``fps`` when > 0); returns each
         one's latency in ms. At least one inference runs."""
-        lat: List[float] = []
-        end = time.perf_counter() + seconds
-        frame = 1.0 / fps if fps > 0 else 0.0
-        while True:
-            x = self._input()
-            t0 = time.perf_counter()
-            self.model(x)
-            t1 = time.perf_counter()
-            lat.append((t1 - t0) * 1e3)
-            if t1 >= end or (max_inferences is not None and len(lat) >= max_inferences):
-                break
-            if frame:
-                wait = t0 + frame - time.perf_counter()
-                if wait > 0:
-                    time.sleep(min(wait, max(0.0, end - time.perf_counter())))
-                if time.perf_counter() >= end:
-                    break
-        return lat
+        return timed_inferences(self._input, self.model, seconds, fps, max_inferences)
 
 
 def load_onnx_runner(spec: str, inputs: str, device: str) -> OnnxInferenceRunner:
     """The runner of ``--model onnx:DIR`` (DIR: a path, or an export's name in ``checkpoints/``)."""
-    from rlrm.dnn.onnx_model import MANIFEST_NAME, OnnxDynamicModel
-    from rlrm.paths import resolve_checkpoint
-
     text = spec[5:] if spec.startswith("onnx:") else spec
     path = resolve_checkpoint(text, MANIFEST_NAME) or Path(text)
     return OnnxInferenceRunner(OnnxDynamicModel(path, device=device), inputs)

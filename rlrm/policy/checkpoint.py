@@ -65,12 +65,7 @@ def load(path: PathLike, expected_platform: Optional[str] = None) -> NumpyPolicy
     """
     side = sidecar_path_of(path)
     top = Fields(read_json(side), side)
-    fmt = top.str("format")
-    if fmt != FORMAT:
-        raise top.error("format", f"{fmt!r} is not an rlrm policy checkpoint (expected {FORMAT!r})")
-    version = top.number("format_version", integer=True)
-    if version != FORMAT_VERSION:
-        raise top.error("format_version", f"version {version} is not supported (this rlrm reads {FORMAT_VERSION})")
+    top.format(FORMAT, FORMAT_VERSION, "an rlrm policy checkpoint")
     spec = EnvSpec.from_fields(top.table("env"))
     norm_raw = top.raw("normalization")
     normalization = None if norm_raw is None else Normalization.from_fields(top.table("normalization"))

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from rlrm.policy import load
+from rlrm.policy.export import export_run
+from rlrm.validate import read_json
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a training run's actor to a NumPy checkpoint (weights + policy.json)")
@@ -30,8 +34,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from rlrm.policy.export import export_run  # torch and sb3-contrib: only when exporting
-
     policy = export_run(args.run, args.output, weights_format=args.weights_format, force=args.force,
                         trust_pickle=args.trust_pickle)
     print(f"exported {args.run} -> {policy.path}/{policy.weights_file} + policy.json")
@@ -40,9 +42,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from rlrm.policy import load
-    from rlrm.validate import read_json
-
     policy = load(args.path, expected_platform=args.platform)
     if args.json:
         print(json.dumps(read_json(policy.sidecar_path), indent=1))

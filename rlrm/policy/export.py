@@ -25,6 +25,7 @@ from rlrm.errors import InputError
 from rlrm.policy.checkpoint import FORMAT, FORMAT_VERSION, SIDECAR_NAME, load
 from rlrm.policy.network import LayerSpec
 from rlrm.policy.numpy_policy import NumpyPolicy
+from rlrm.policy.sb3_zip import load_policy
 from rlrm.policy.spec import EnvSpec, dumps_json, read_env_json, read_obs_norm
 from rlrm.policy.weights import WEIGHT_SUFFIXES, atomic_write_bytes, encode_weights, read_file_bytes, sha256_bytes
 
@@ -121,8 +122,6 @@ def _prepare_out_dir(out: Path, force: bool) -> None:
 
 def _load_model(model_path: Path, trust_pickle: bool = False) -> Any:
     """An object with ``.policy``, read without unpickling (see :mod:`rlrm.policy.sb3_zip`)."""
-    from rlrm.policy.sb3_zip import load_policy
-
     return load_policy(model_path, trust_pickle=trust_pickle)
 
 

@@ -17,6 +17,11 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+import rlrm
+from rlrm.env import ENV_ID, DynamicDNNEnv
+from rlrm.policy.export import export_run
+from rlrm.policy.spec import Normalization, env_spec_of, write_env_json, write_obs_norm
+
 PathLike = Union[str, Path]
 
 
@@ -43,10 +48,6 @@ def make_run_dir(path: PathLike, platform: str = "jetson-xavier-nx", scenario: s
     import yaml
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-
-    import rlrm
-    from rlrm.env import ENV_ID, DynamicDNNEnv
-    from rlrm.policy.spec import Normalization, env_spec_of, write_env_json, write_obs_norm
 
     run = Path(path)
     run.mkdir(parents=True, exist_ok=True)
@@ -111,8 +112,6 @@ def sample_observations(platform: str, scenario: str, n_env: int, n_random: int,
 
     :return: ``(obs (n, d) float32, masks (n, k * n_actions) bool)``
     """
-    from rlrm.env import DynamicDNNEnv
-
     rng = np.random.default_rng(seed)
     env = DynamicDNNEnv(platform=platform, scenario=scenario)
     obs_list, mask_list = [], []
@@ -141,8 +140,6 @@ def sample_observations(platform: str, scenario: str, n_env: int, n_random: int,
 
 def cached_checkpoint(base: PathLike, weights_format: str = "safetensors", **run_kwargs: Any) -> Path:
     """Export :func:`cached_run_dir` ``(base, **run_kwargs)`` once to a checkpoint folder under ``base``."""
-    from rlrm.policy.export import export_run
-
     run = cached_run_dir(base, **run_kwargs)
     out = run.with_name(f"ck-{run.name[len('run-'):]}-{weights_format}")
     if not (out / "policy.json").exists():

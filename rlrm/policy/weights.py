@@ -15,8 +15,6 @@ import hashlib
 import io
 import json
 import math
-import os
-import stat
 from pathlib import Path
 from typing import Mapping, Union
 
@@ -24,7 +22,7 @@ import numpy as np
 
 from rlrm.atomic import atomic_write_bytes  # noqa: F401 - re-exported for rlrm.policy
 from rlrm.errors import InputError
-from rlrm.validate import short_repr
+from rlrm.validate import read_bytes, short_repr
 
 #: the weights file suffixes a checkpoint may use
 WEIGHT_SUFFIXES = (".safetensors", ".npz")
@@ -218,40 +216,7 @@ def _check_float32(arr: np.ndarray, source: PathLike, name: str) -> np.ndarray:
 
 def read_file_bytes(path: PathLike, what: str = "a weights file", max_bytes: int = MAX_FILE_BYTES,
                     follow_symlinks: bool = True) -> bytes:
-    """The bytes of ``path``, a regular file of at most ``max_bytes``; anything else (missing,
-    a directory, a FIFO or device such as ``/dev/zero``, too big, a symbolic link when
-    ``follow_symlinks`` is False) is an :class:`InputError` raised before a byte is read, so
-    nothing hangs and nothing unbounded is allocated."""
-    path = Path(path)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-    if not follow_symlinks:
-        if path.is_symlink():
-            raise InputError(path, "<file>", f"is a symbolic link, expected {what} in the checkpoint folder")
-        flags |= getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise InputError(path, "<file>", "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "<file>", f"is a directory, expected {what}") from None
-    except PermissionError:
-        raise InputError(path, "<file>", "permission denied") from None
-    except OSError as err:
-        raise InputError(path, "<file>", f"cannot read: {err.strerror or err}") from None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise InputError(path, "<file>", f"is a directory, expected {what}")
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(path, "<file>", f"not a regular file (a FIFO, socket or device), expected {what}")
-        if st.st_size > max_bytes:
-            raise InputError(path, "<file>", f"{st.st_size} bytes, more than the {max_bytes} allowed for {what}")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as err:
-        raise InputError(path, "<file>", f"cannot read: {err.strerror or err}") from None
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise InputError(path, "<file>", f"more than the {max_bytes} bytes allowed for {what}")
-    return data
+    """The bytes of ``path``, a regular file of at most ``max_bytes`` (default: a policy's limit,
+    :data:`MAX_FILE_BYTES`), read as :func:`rlrm.validate.read_bytes` reads every input file
+    (``follow_symlinks=False``: a symbolic link is refused too)."""
+    return read_bytes(path, what, max_bytes, follow_symlinks=follow_symlinks)

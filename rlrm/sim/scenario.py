@@ -296,7 +296,7 @@ def _read_utilisation_csv(path: Path) -> list[float]:
     """A recorded utilisation trace: one value in [0, 1] (or percent) per line; '#' comments
     and a non-numeric header line are skipped; with several columns the last is used."""
     try:
-        lines = read_bytes(path, "utilisation trace (CSV)").decode("utf-8").splitlines()
+        lines = read_bytes(path, "a utilisation trace (CSV)").decode("utf-8").splitlines()
     except UnicodeDecodeError:
         raise InputError(path, "<file>", "not valid UTF-8 text") from None
     values: list[float] = []

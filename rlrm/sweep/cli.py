@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 
 from rlrm.cli_args import seed as seed_type
+from rlrm.env import ENV_ID
+from rlrm.errors import InputError
 from rlrm.paths import AGENTS_DIR
+from rlrm.policy.export import export_run
+from rlrm.sweep.runner import best_row, make_settings, run_sweep
+from rlrm.sweep.space import load_search
+from rlrm.train.config import load_config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,17 +39,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlrm.errors import InputError
-
     try:
         import ray.tune  # noqa: F401
     except ImportError:
         raise InputError("rlrm sweep", "ray", 'Ray Tune is not installed: pip install "rlrm[sweep]"') from None
-    from rlrm.env import ENV_ID
-    from rlrm.sweep.runner import best_row, make_settings, run_sweep
-    from rlrm.sweep.space import load_search
-    from rlrm.train.config import load_config
-
     if args.resume:
         root = args.resume
         rows = run_sweep(root, resume=True, num_cpus=args.num_cpus, address=args.address)
@@ -74,8 +73,6 @@ def run(args: argparse.Namespace) -> int:
     if args.export:
         if best is None:
             raise InputError(root / "summary.json", "trials", "no finished trial to export")
-        from rlrm.policy.export import export_run
-
         policy = export_run(best["run_dir"], args.export)
         print(f"exported {best['run_dir']} -> {policy.path}/{policy.weights_file} + policy.json")
     return 1 if failed else 0

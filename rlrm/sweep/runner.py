@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from rlrm.atomic import atomic_write_bytes
+from rlrm.env import DynamicDNNEnv
 from rlrm.errors import InputError
 from rlrm.sweep.space import param_space
 from rlrm.sweep.trial import METRIC, TIME_ATTR, run_trial
+from rlrm.train.api import choose_scenarios, resolve_hyperparameters
 
 #: Tune's experiment folder name inside DIR
 EXPERIMENT = "sweep"
@@ -62,9 +64,6 @@ def trial_dirname(trial) -> str:  # noqa: ANN001
 def check_inputs(settings: dict) -> None:
     """Every board and scenario the sweep can draw, checked before Ray starts (an
     :class:`InputError` here rather than every trial failing on a cluster)."""
-    from rlrm.env import DynamicDNNEnv
-    from rlrm.train.api import choose_scenarios, resolve_hyperparameters
-
     def values(key: str, default: list) -> list:
         spec = settings["search"].get(key)
         if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in ("grid", "choice"):

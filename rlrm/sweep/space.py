@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from rlrm.errors import InputError
-from rlrm.validate import is_finite_number, short_repr
+from rlrm.train.config import check_hyperparameter  # the config's own check of one entry
+from rlrm.validate import is_finite_number, read_yaml, short_repr
 
 #: the distributions a search file may use
 KINDS = ("choice", "grid", "uniform", "loguniform", "randint")
@@ -35,8 +36,6 @@ MAX_SEED = 2**31 - 1
 
 def load_search(path: Path) -> dict:
     """Read and check a search file; returns it as data (JSON-able, see :func:`to_tune`)."""
-    from rlrm.validate import read_yaml
-
     path = Path(path)
     data = read_yaml(path)
     if data is None:
@@ -64,8 +63,6 @@ def check_search(data: Mapping[str, Any], path: Path) -> None:
     hps = data.get("hyperparameters") or {}
     if not isinstance(hps, dict):
         raise InputError(path, "hyperparameters", "expected a mapping of hyperparameter names to values or ranges")
-    from rlrm.train.config import check_hyperparameter  # the config's own check of one entry
-
     for key, spec in hps.items():
         for value in _values(path, f"hyperparameters.{key}", spec, allow_ranges=True):
             check_hyperparameter(path, f"hyperparameters.{key}", str(key), value)

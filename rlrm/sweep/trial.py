@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from rlrm.train.api import Evaluation, train
+
 #: the metric trials report and the sweep optimises (mean evaluation reward, higher is better)
 METRIC = "eval_reward"
 #: the x axis of the reports (environment steps), what ASHA counts
@@ -93,8 +95,7 @@ def run_trial(params: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
     """
     from ray import tune
 
-    from rlrm.train.api import Evaluation, train
-    from rlrm.train.callbacks import latest_snapshot
+    from rlrm.train.callbacks import latest_snapshot  # stable-baselines3: in the trial only
 
     cpu0 = time.process_time()
     run_dir = trial_dir() / "run"
@@ -146,8 +147,6 @@ def _report_with(metrics: dict, run_dir: Path, snapshot: Path) -> None:
 
 def _last_logged(run_dir: Path, step: int):  # noqa: ANN202
     """The run's last logged evaluation (a restored trial whose run had already finished)."""
-    from rlrm.train.api import Evaluation
-
     log = run_dir / "eval" / "eval_log.jsonl"
     lines = log.read_text().splitlines() if log.is_file() else []
     for line in reversed(lines):

@@ -1,13 +1,10 @@
-"""PPO training: configs, callbacks and the training run (``train(...) -> TrainResult``)."""
+"""PPO training: configs, callbacks and the training run (``train(...) -> TrainResult``).
+
+torch and stable-baselines3 load only when a run starts (:func:`rlrm.train.api.train`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from rlrm.train.api import Evaluation, TrainResult, train
 
-
-def __getattr__(name: str) -> Any:  # torch and stable-baselines3 load only when training
-    if name in ("train", "TrainResult", "Evaluation"):
-        from rlrm.train import api
-
-        return getattr(api, name)
-    raise AttributeError(name)
+__all__ = ["Evaluation", "TrainResult", "train"]

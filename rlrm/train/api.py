@@ -2,33 +2,54 @@
 
 ``train()`` is one PPO run, top to bottom, with hyperparameters passed as a dict (no file
 needed), a callback called after every evaluation, and a :class:`TrainResult` back (run
-folder, final and best evaluation reward, the curve). ``rlrm train`` and every ``rlrm sweep``
-trial call it. The run folder is the one described in :mod:`rlrm.train.trainer`, plus:
+folder, final and best evaluation reward, the curve). ``rlrm train``, every ``rlrm sweep``
+trial and the experiments call it; it is the only training function.
 
-- ``config.yaml`` says where the run is evaluated (``evaluated_on``: ``held-out`` or
-  ``training``, and ``eval_scenarios``): on the training scenario unless a held-out set is
-  configured (``--scenario mix`` takes the config's ``eval_scenarios``; ``eval_scenarios=``
-  / ``--eval-scenario`` sets one for any run);
-- ``tb/PPO_1`` holds an hparams record (TensorBoard's HPARAMS tab compares runs);
-- the last evaluation is at the last step (one more evaluation is run when training does
-  not end on the evaluation period), so every run has a final reward.
+It builds the vectorised, observation-normalised environments (a scenario or a randomised
+scenario mix), a MaskablePPO agent with the config's hyperparameters, and runs it with
+mask-aware evaluation, TensorBoard logging of the rollout and domain metrics, atomic periodic
+checkpoints and an optional progress bar. Everything needed to continue (``--resume``) or
+export the run lives in its folder::
+
+    runs/<run>/
+      config.yaml        hyperparameters, seed, command, package versions, where it is evaluated
+      env.json           platform, scenarios, observation names, action table (for export)
+      model.zip          final MaskablePPO (with obs_norm.npz and COMPLETE)
+      checkpoints/step_<N>/{model.zip, obs_norm.npz, COMPLETE}
+      tb/PPO_1/          TensorBoard events (resume appends to the same curve) and an hparams record
+      eval/evaluations.npz, eval/eval_log.jsonl
+      train_log.jsonl    steps and wall time of each (resumed) part of the run
+      README.txt         how to load model.zip with its normalisation (obs_norm.npz)
+
+``config.yaml`` says where the run is evaluated (``evaluated_on``: ``held-out`` or
+``training``, and ``eval_scenarios``): on the training scenario unless a held-out set is
+configured (``--scenario mix`` takes the config's ``eval_scenarios``; ``eval_scenarios=`` /
+``--eval-scenario`` sets one for any run). The last evaluation is at the last step (one more
+evaluation is run when training does not end on the evaluation period), so every run has a
+final reward. torch and stable-baselines3 are imported only when a run starts.
 """
 
 from __future__ import annotations
 
 import json
+import platform as pyplatform
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
-import yaml
+import numpy as np
 
+from rlrm import __version__
 from rlrm.atomic import atomic_write_bytes
 from rlrm.env import ENV_ID, DynamicDNNEnv
+from rlrm.env.dynamic_dnn import select_units
 from rlrm.errors import InputError
+from rlrm.platform import load_platform
+from rlrm.policy.sb3_zip import resume_into
 from rlrm.policy.spec import env_spec_of, write_env_json
+from rlrm.train.config import check_hyperparameter, check_together, load_config, load_run_config
 
 PathLike = Union[str, Path]
 TB_NAME = "PPO"
@@ -91,8 +112,6 @@ def resolve_hyperparameters(config: PathLike, hyperparameters: Optional[Mapping[
                             platform: Optional[str]) -> dict:
     """The config's hyperparameters with ``hyperparameters`` merged over them, each checked as
     a config entry would be (an error names ``hyperparameters.<key>``)."""
-    from rlrm.train.config import check_hyperparameter, check_together, load_config  # the config's own checks
-
     cfg = load_config(config, ENV_ID, platform=platform)
     if hyperparameters:
         fields = {key: f"{ENV_ID}.{key}" for key in cfg}
@@ -101,9 +120,6 @@ def resolve_hyperparameters(config: PathLike, hyperparameters: Optional[Mapping[
             fields[key] = str(key)
         check_together("hyperparameters", cfg, fields)
         if platform is not None and cfg.get("units") is not None:
-            from rlrm.env.dynamic_dnn import select_units
-            from rlrm.platform import load_platform
-
             select_units(load_platform(platform), cfg["units"], "hyperparameters", "units")
     return cfg
 
@@ -191,7 +207,6 @@ def train(
     from rlrm.train.callbacks import (AtomicCheckpointCallback, DomainMetricsCallback, EvalLogCallback,
                                       HParamsCallback, ReportingEvalCallback, latest_snapshot,
                                       remove_interrupted_writes, trim_jsonl_log, write_final)
-    from rlrm.train.config import load_run_config
 
     if resume:
         folder = Path(resume)
@@ -278,17 +293,55 @@ def train(
                        stopped_early=stopped)
 
 
+def versions() -> dict:
+    """Versions of what a run depends on."""
+    import gymnasium
+    import sb3_contrib
+    import stable_baselines3
+    import torch
+
+    return {"rlrm": __version__, "python": pyplatform.python_version(), "numpy": np.__version__,
+            "torch": str(torch.__version__), "gymnasium": gymnasium.__version__,
+            "stable_baselines3": stable_baselines3.__version__, "sb3_contrib": sb3_contrib.__version__}
+
+
+def activation_class(name: str):  # noqa: ANN201
+    """The ``torch.nn`` class of a config's ``policy_kwargs.activation_fn`` (``tanh``, ``relu``)."""
+    import torch.nn as nn
+
+    return {"tanh": nn.Tanh, "relu": nn.ReLU}[name]
+
+
+def load_instructions(normalized: bool) -> str:
+    """``README.txt`` of a run folder: how to load ``model.zip`` (with ``obs_norm.npz`` when
+    training normalised the observations) and act on the environment's raw observations."""
+    if normalized:
+        how = ("model.zip was trained on NORMALISED observations: VecNormalize's statistics are in obs_norm.npz\n"
+               "(no pickle), not in model.zip. To act on the environment's raw observations (from this folder):\n\n"
+               "    from sb3_contrib import MaskablePPO; from rlrm.policy.spec import read_obs_norm\n"
+               "    model, norm = MaskablePPO.load(\"model.zip\", device=\"cpu\"), read_obs_norm(\"obs_norm.npz\")\n"
+               "    action, _ = model.predict(norm.apply(obs), action_masks=env.action_masks(), deterministic=True)\n")
+    else:
+        how = ("model.zip was trained on raw observations (normalize: false). To act (from this folder):\n\n"
+               "    from sb3_contrib import MaskablePPO\n"
+               "    model = MaskablePPO.load(\"model.zip\", device=\"cpu\")\n"
+               "    action, _ = model.predict(obs, action_masks=env.action_masks(), deterministic=True)\n")
+    return ("This is an rlrm training run (rlrm train). env.json says which environment it is for (board,\n"
+            "scenarios, observation names, action table); checkpoints/step_<N>/ load the same way.\n\n"
+            + how +
+            "\nWith NumPy alone (on the board): `rlrm export <this folder> -o checkpoints/NAME`, then\n"
+            "    action, _ = rlrm.policy.load(\"checkpoints/NAME\").predict(obs, action_masks=env.action_masks())\n")
+
+
 def _new_model(cfg: Mapping[str, Any], venv, seed: int, tb_dir: Path, verbose: int):  # noqa: ANN001, ANN202
     from sb3_contrib import MaskablePPO
-
-    from rlrm.train.trainer import _activation
 
     ppo_kwargs = {k: cfg[k] for k in ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda",
                                       "ent_coef", "clip_range", "vf_coef", "max_grad_norm", "target_kl",
                                       "normalize_advantage") if k in cfg}
     pk = dict(cfg.get("policy_kwargs") or {})
     policy_kwargs = {"net_arch": pk.get("net_arch", {"pi": [64, 64], "vf": [64, 64]}),
-                     "activation_fn": _activation(pk.get("activation_fn", "tanh"))}
+                     "activation_fn": activation_class(pk.get("activation_fn", "tanh"))}
     return MaskablePPO(cfg["policy"], venv, seed=seed, tensorboard_log=str(tb_dir), policy_kwargs=policy_kwargs,
                        verbose=verbose, device="cpu", **ppo_kwargs)
 
@@ -298,7 +351,6 @@ def _restore_model(snapshot: Path, cfg: Mapping[str, Any], venv, seed: int, norm
     """The snapshot's model and observation statistics (the one place a run is loaded to continue):
     the run's config builds the model, ``model.zip`` gives weights and counters, never unpickled
     unless ``trust_pickle`` (:func:`rlrm.policy.sb3_zip.resume_into`)."""
-    from rlrm.policy.sb3_zip import resume_into
     from rlrm.train.callbacks import load_obs_norm
 
     model = resume_into(_new_model(cfg, venv, seed, tb_dir, verbose), snapshot / "model.zip",
@@ -310,12 +362,12 @@ def _restore_model(snapshot: Path, cfg: Mapping[str, Any], venv, seed: int, norm
 
 def _write_run_files(run_dir: Path, platform: str, scen_label: str, train_sc: list, eval_sc: list, evaluated_on: str,
                      seed: int, cfg: dict, env: DynamicDNNEnv, timesteps: int) -> None:
-    from rlrm.train.trainer import load_instructions, versions
-
     snapshot = {"platform": platform, "scenario": scen_label, "train_scenarios": train_sc, "eval_scenarios": eval_sc,
                 "evaluated_on": evaluated_on, "seed": seed, "timesteps": timesteps, "env_id": ENV_ID,
                 "command": " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "versions": versions(), "hyperparameters": cfg}
+    import yaml  # the train extra: `rlrm train`'s CLI and the sweep load this module on the board too
+
     atomic_write_bytes(run_dir / "config.yaml", yaml.safe_dump(snapshot, sort_keys=False).encode())
     atomic_write_bytes(run_dir / "README.txt", load_instructions(bool(cfg["normalize"])).encode())
     env_kwargs = {"randomization": cfg.get("randomization"), "reward_weights": cfg.get("reward_weights"),

@@ -16,6 +16,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from rlrm.atomic import atomic_remove_dir, atomic_replace_dir, atomic_write_bytes, make_staging_dir, remove_temporaries
 from rlrm.metrics import MetricsAccumulator
 from rlrm.policy.spec import Normalization, read_obs_norm, write_obs_norm
+from rlrm.train.api import Evaluation
 
 #: the domain metrics logged under ``rlrm/`` (names as in ``rlrm evaluate``)
 DOMAIN_KEYS = ("energy_per_inference_mj", "latency_mean_ms", "latency_p95_ms", "deadline_miss_rate",
@@ -246,8 +247,6 @@ class ReportingEvalCallback(MaskableEvalCallback):
 
     def evaluate_now(self) -> bool:
         """Evaluate at the current step (also after training, for the last step)."""
-        from rlrm.train.api import Evaluation
-
         self._acc.reset()
         self._episodes = []
         period, self.eval_freq = self.eval_freq, 1  # the parent evaluates when n_calls % eval_freq == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rlrm.cli_args import seed as seed_type
+from rlrm.train.api import train
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +28,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlrm.train.api import train
-
     held_out = [s for s in args.eval_scenario.split(",") if s] if args.eval_scenario else None
     result = train(platform=args.platform, scenario=args.scenario, config=args.config, timesteps=args.timesteps,
                    seed=args.seed, logdir=args.logdir, run_name=args.name, resume=args.resume,

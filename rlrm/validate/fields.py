@@ -106,6 +106,16 @@ class Fields:
             raise self.error(key, f"expected a list of tables, got {describe(value)}")
         return [Fields(v, self.source, f"{self.name(key)}[{i}]") for i, v in enumerate(value)]
 
+    def format(self, expected: str, version: int, what: str) -> None:
+        """Check ``format`` is ``expected`` and ``format_version`` is ``version`` (a file of
+        kind ``what`` that this rlrm reads)."""
+        fmt = self.str("format")
+        if fmt != expected:
+            raise self.error("format", f"{fmt!r} is not {what} (expected {expected!r})")
+        found = self.number("format_version", integer=True)
+        if found != version:
+            raise self.error("format_version", f"version {found} is not supported (this rlrm reads {version})")
+
     def finish(self) -> None:
         """Refuse keys nobody asked for (typos, unknown options)."""
         unknown = sorted(set(self.data) - self._seen, key=str)

@@ -30,32 +30,49 @@ MAX_FILE_BYTES = 16 * 2**20
 SUFFIXES = {".toml": "toml", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 
 
-def read_bytes(path: PathLike, what: str = "file", limit: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes; anything else is an InputError on ``<file>``.
+def read_bytes(path: PathLike, what: str = "a file", limit: int = MAX_FILE_BYTES,
+               follow_symlinks: bool = True) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes; anything else (missing,
+    a directory, a FIFO or device such as ``/dev/zero``, too big, a symbolic link when
+    ``follow_symlinks`` is False) is an :class:`InputError` on ``<file>`` raised before a byte is
+    read, so nothing hangs and nothing unbounded is allocated.
 
-    A FIFO, device or socket is refused without blocking on it.
+    :param what: what the file should be, for the message (``a weights file``, ``a TOML file``)
+    :param follow_symlinks: False for a file that must be itself, not point elsewhere (a
+        checkpoint's weights: a link could make rlrm read and hash any file)
     """
     path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    if not follow_symlinks:
+        if path.is_symlink():
+            raise InputError(path, "<file>", f"is a symbolic link, expected {what}")
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise InputError(path, "<file>", "no such file") from None
     except IsADirectoryError:
-        raise InputError(path, "<file>", f"is a directory, expected a {what}") from None
-    except (OSError, ValueError) as err:  # permission denied, a NUL in the name, ...
+        raise InputError(path, "<file>", f"is a directory, expected {what}") from None
+    except PermissionError:
+        raise InputError(path, "<file>", "permission denied") from None
+    except (OSError, ValueError) as err:  # a NUL in the name, ...
         raise InputError(path, "<file>", f"cannot read: {getattr(err, 'strerror', None) or err}") from None
     try:
-        with os.fdopen(fd, "rb") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
-            if stat.S_ISDIR(mode):
-                raise InputError(path, "<file>", f"is a directory, expected a {what}")
-            if not stat.S_ISREG(mode):
-                raise InputError(path, "<file>", f"not a regular file, expected a {what}")
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(path, "<file>", f"is a directory, expected {what}")
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(path, "<file>", f"not a regular file (a FIFO, socket or device), expected {what}")
+        if st.st_size > limit:
+            raise InputError(path, "<file>", f"{st.st_size} bytes, more than the {limit} allowed for {what}")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
             data = fh.read(limit + 1)
     except OSError as err:  # an I/O error
         raise InputError(path, "<file>", f"cannot read: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
     if len(data) > limit:
-        raise InputError(path, "<file>", f"larger than {limit} bytes, too large for a {what}")
+        raise InputError(path, "<file>", f"more than the {limit} bytes allowed for {what}")
     return data
 
 
@@ -71,7 +88,7 @@ def read_data(path: PathLike, kind: Optional[str] = None) -> Any:
     if kind not in _PARSERS:
         raise InputError(path, "<file>", f"unknown file kind {path.suffix or kind!r} (expected .toml, .json, .yaml)")
     label, parse = _PARSERS[kind]
-    raw = read_bytes(path, f"{label} file")
+    raw = read_bytes(path, f"a {label} file")
     tag = f"<{kind}>"
     try:
         text = raw.decode("utf-8")
