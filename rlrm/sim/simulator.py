@@ -57,6 +57,18 @@ __all__ = ["BoardSimulator", "OperatingPoint", "StepResult", "Targets", "MEM_INT
 MEM_INTERFERENCE = 0.1
 #: GPU time share above which other work is taken to saturate the GPU
 GPU_SHARE_CAP = 0.95
+
+
+def cpu_stretch(cores: float, other: float, online: int) -> float:
+    """Latency stretch of ``cores`` threads on a CPU unit with ``online`` cores that other work
+    keeps ``other`` cores busy: CFS fair share once the unit is oversubscribed, times memory
+    interference (``MEM_INTERFERENCE`` per core of other work)."""
+    return max(1.0, (cores + other) / online) * (1.0 + MEM_INTERFERENCE * min(other, online) / online)
+
+
+def gpu_stretch(other: float) -> float:
+    """Latency stretch of a GPU inference when other work keeps the GPU ``other`` busy (time slicing)."""
+    return 1.0 + min(other, GPU_SHARE_CAP)
 _SQRT2 = math.sqrt(2.0)
 
 
@@ -121,11 +133,7 @@ class BoardSimulator(Backend):
             cores = opt_cores[p.option]
             mine = app_busy[a_i] * (cores if unit.kind == "cpu" else 1.0)
             other = bg[u] + demand[u] - mine
-            if unit.kind == "cpu":
-                c = online[u]
-                stretch = max(1.0, (cores + other) / c) * (1.0 + MEM_INTERFERENCE * min(other, c) / c)
-            else:
-                stretch = 1.0 + min(other, GPU_SHARE_CAP)
+            stretch = cpu_stretch(cores, other, online[u]) if unit.kind == "cpu" else gpu_stretch(other)
             sigma = board.sigma[a_i][p.subnet][p.option]
             median = lat0[a_i] * stretch
             busy = board.busy_share(a_i, median)
@@ -200,17 +208,13 @@ class BoardSimulator(Backend):
             mine = app_busy[a_i] * (cores if unit.kind == "cpu" else 1.0)
             other = bg[u] + demand[u] - mine
             if unit.kind == "cpu":
-                c = online[u]
-                stretch = max(1.0, (cores + other) / c) * (1.0 + MEM_INTERFERENCE * min(other, c) / c)
-                median = lat0[a_i] * stretch
+                median = lat0[a_i] * cpu_stretch(cores, other, online[u])
             else:
-                stretch = 1.0 + min(other, GPU_SHARE_CAP)
+                stretch = gpu_stretch(other)
                 h = host[a_i]
-                if h > 0:
-                    c = online[host_u]
+                if h > 0:  # the inference's host-side CPU time, stretched by the CPU's own contention
                     other_cpu = bg[host_u] + demand[host_u] - app_busy[a_i] * h / lat0[a_i]
-                    cpu_stretch = max(1.0, (1.0 + other_cpu) / c) * (1.0 + MEM_INTERFERENCE * min(other_cpu, c) / c)
-                    median = (lat0[a_i] - h) * stretch + h * cpu_stretch
+                    median = (lat0[a_i] - h) * stretch + h * cpu_stretch(1.0, other_cpu, online[host_u])
                 else:
                     median = lat0[a_i] * stretch
             sigma = board.sigma[a_i][p.subnet][p.option]
