@@ -20,7 +20,7 @@ BOARD_RUNTIME = ("rlrm", "rlrm.__main__", "rlrm.cli", "rlrm.cli_args", "rlrm.uni
                  "rlrm.extras", "rlrm.atomic", "rlrm.paths", "rlrm.validate.*", "rlrm.platform.*", "rlrm.hw.*",
                  "rlrm.policy.*")
 #: workstation-side modules inside those packages (exporting a training run needs torch and sb3)
-NOT_BOARD_RUNTIME = ("rlrm.policy.export", "rlrm.policy.testing", "rlrm.policy.sb3_zip")
+NOT_BOARD_RUNTIME = ("rlrm.policy.export", "rlrm.policy.export_cli", "rlrm.policy.testing", "rlrm.policy.sb3_zip")
 
 
 def is_board_runtime(module: str) -> bool:
