@@ -12,6 +12,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from rlrm.errors import InputError
 from rlrm.hw import HardwareActuator
+from rlrm.hw.measurements import MeasuredPeriod, Measurements
 from rlrm.live.background import BackgroundLoad
 from rlrm.live.inference import InferenceRunner, load_model
 from rlrm.platform.profile import Platform
@@ -38,6 +39,10 @@ class LiveConfig:
     :param background: run the scenario's CPU background load as real worker processes
     :param device: ``cpu``, ``cuda`` or ``auto`` (the GPU when the unit is a GPU and CUDA exists)
     :param handlers: let the actuator restore on SIGINT / SIGTERM / exit
+    :param power_rate_hz: power sensor samples per second (INA3221: one conversion every ~8 ms)
+    :param power_threaded: sample power in a background thread and integrate it over each period;
+        False reads every rail once per period, at its end (tests that rewrite a fake sensor
+        between steps)
     """
 
     model: str = "demo"
@@ -48,6 +53,8 @@ class LiveConfig:
     background: bool = True
     device: str = "auto"
     handlers: bool = True
+    power_rate_hz: float = 125.0
+    power_threaded: bool = True
 
 
 class LiveBoard(Backend):
@@ -84,6 +91,9 @@ class LiveBoard(Backend):
     :param runner: an :class:`InferenceRunner` to reuse (else one is built from ``config``)
     :param board: a :class:`BoardModel` already built for this platform and scenario
     :param seed: seed of the scenario's background schedule
+    :param measurements: a :class:`~rlrm.hw.measurements.Measurements` to use instead of the one
+        :meth:`open` builds over the actuator's sensors (tests inject a scripted rail and clock);
+        it is started by :meth:`open` and stopped by :meth:`close`
     """
 
     name = "live"
@@ -91,7 +101,10 @@ class LiveBoard(Backend):
     def __init__(self, platform: Platform, scenario: Scenario, traces: Optional[dict] = None,
                  period_s: Optional[float] = None, config: Union[LiveConfig, Mapping[str, Any], None] = None,
                  runner: Optional[InferenceRunner] = None, board: Optional[BoardModel] = None,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, measurements: Optional[Measurements] = None) -> None:
+        #: power integrated over each period, utilisation and frequencies read back (from open())
+        self.measurements: Optional[Measurements] = measurements
+        self._own_measurements = measurements is None  # built by open(), dropped by close()
         super().__init__(board or BoardModel(platform, scenario, traces=traces, period_s=period_s), seed)
         self.config = config if isinstance(config, LiveConfig) else LiveConfig(**dict(config or {}))
         self.runner = runner
@@ -104,6 +117,8 @@ class LiveBoard(Backend):
         self._rail_units: Optional[set[int]] = None  # the units those rails measure (None: the whole board)
         self._sensor_fault: Optional[str] = None  # the current fault (None: sensors fine)
         self._warned_gpu_bg = False
+        #: the last step's measurement detail: per-element sources, power samples, largest gap
+        self.last_measurement: dict = {}
         cpu_units = [i for i, u in enumerate(self.board.units) if u.kind == "cpu"]
         workers = sum(spec.cores for u, spec in self.board.background if u in cpu_units)
         self.background = BackgroundLoad(min(workers, os.cpu_count() or 1) if self.config.background else 0)
@@ -138,11 +153,27 @@ class LiveBoard(Backend):
                                    observe_only=self.config.observe_only, handlers=self.config.handlers)
             act.open()
             self.actuator = act
+            if self.measurements is None:
+                # from now on the sampler is the sensors' only reader (RAPL readers difference
+                # against their previous read): nothing else calls act.read_power()
+                self.measurements = Measurements(act.sensors, self.platform, act.fs,
+                                                 rate_hz=self.config.power_rate_hz,
+                                                 threaded=self.config.power_threaded)
+            self.measurements.start()
 
     def close(self) -> None:
         """Stop the background workers and restore the board (idempotent); what could not be
         restored is logged and kept in :attr:`restore_problems` (the state file stays, in
         :attr:`kept_statefile`)."""
+        try:
+            if self.measurements is not None:
+                self.measurements.stop()
+                if self._own_measurements:
+                    self.measurements = None
+        finally:
+            self._close_board()
+
+    def _close_board(self) -> None:
         try:
             self.background.stop()
         finally:
@@ -160,6 +191,8 @@ class LiveBoard(Backend):
         super().reset(seed)
         self._applied = {}
         self._wall_start = time.perf_counter()
+        if self.measurements is not None and self.actuator is not None:
+            self.measurements.restart()
 
     def preview(self, points: Sequence[Optional[OperatingPoint]]) -> StepResult:
         """Refused: a step on the board cannot be known before it runs (the oracle needs the simulator)."""
@@ -248,30 +281,55 @@ class LiveBoard(Backend):
         for u in range(len(units)):
             tally.busy[u] += bg_applied[u]
             tally.activity[u] += bg_applied[u] * 0.5
-        power_units, util = board.unit_power(tally.busy, tally.activity, freq_idx, online, self.power_scale)
-        power, estimated, fault = self._read_power(power_units)
+        assert self.measurements is not None
+        period = self.measurements.period()
+        power_units, modelled_util = board.unit_power(tally.busy, tally.activity, freq_idx, online, self.power_scale)
+        names = [u.name for u in units]
+        util_tagged = period.utilisation(names, modelled_util)
+        util = [float(t.value) if t.value is not None else m for t, m in zip(util_tagged, modelled_util)]
+        requested = [units[u].freqs_khz[freq_idx[u]] for u in range(len(units))]
+        freq_tagged = period.freq_khz(names, requested)
+        freqs = [int(t.value) if t.value is not None else r for t, r in zip(freq_tagged, requested)]
+        power, estimated, fault = self._read_power(power_units, period.readings())
+        duration_s = period.power.duration_s
+        energy_mj = None
         if power is None:
             power = self.platform.base_power_w + sum(power_units)
+        elif self._rails is not None:
+            energy_j = period.power.energy_j(self._rails)
+            if energy_j is not None and duration_s > 0:
+                if self._rail_units is not None:  # per-unit rails (Odroid): + base and unmeasured units
+                    unmeasured = sum(p for u, p in enumerate(power_units) if u not in self._rail_units)
+                    energy_j += (self.platform.base_power_w + unmeasured) * duration_s
+                energy_mj = energy_j * 1000.0
         background = [min(1.0, bg_applied[u] / online[u]) if units[u].kind == "cpu" else 0.0 for u in range(len(units))]
-        provenance = {"latency_ms": MEASURED, "inferences": MEASURED, "deadline_miss": MEASURED}
+        provenance = {"latency_ms": MEASURED, "inferences": MEASURED, "deadline_miss": MEASURED,
+                      "utilisation": MeasuredPeriod.field_source(util_tagged),
+                      "freq_khz": MeasuredPeriod.field_source(freq_tagged)}
         if not estimated:
             provenance.update(power_w=MEASURED, energy_mj=MEASURED, energy_per_inference_mj=MEASURED)
+        self.last_measurement = {
+            "sources": MeasuredPeriod.sources(not estimated, utilisation=util_tagged, freq_khz=freq_tagged),
+            "power_samples": period.power.samples, "power_max_gap_s": period.power.max_gap_s,
+            "period_s": duration_s,
+        }
         return self.result(plan, tally, power_units, util, power, background, energy_estimated=estimated,
-                           sensor_fault=fault, freq_applied=applied_any, backend="live", provenance=provenance)
+                           sensor_fault=fault, freq_applied=applied_any, backend="live", provenance=provenance,
+                           freq_khz=freqs, energy_mj=energy_mj)
 
-    def _read_power(self, power_units: Sequence[float]) -> tuple[Optional[float], bool, bool]:
-        """Board power from the sensors: ``(watts, estimated, sensor_fault)``.
+    def _read_power(self, power_units: Sequence[float], readings: Mapping[str, Any]) -> tuple[Optional[float], bool, bool]:
+        """Board power from the sensors' readings over the period: ``(watts, estimated, sensor_fault)``.
 
         ``(None, True, False)`` when the board has no sensors; ``(None, True, True)`` when it
         has some but a rail in use is gone or garbled (the caller uses the power model).
 
         :param power_units: the power model's per-unit power this step (for the units no rail measures)
+        :param readings: ``{rail: Reading}``, each rail's mean power over the period
+            (:meth:`MeasuredPeriod.readings`); empty when the board has no sensors
         """
-        act = self.actuator
-        if act is None or not act.sensors:
+        if self.measurements is None or not self.measurements.has_sensors:
             self.energy_estimated = True
             return None, True, False
-        readings = act.read_power()
         good = {k: r.value for k, r in readings.items() if r.value is not None and math.isfinite(r.value)}
         if self._rails is None and good:
             self._rails, self._rail_units = self._choose_rails(good)
