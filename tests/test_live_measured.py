@@ -135,3 +135,37 @@ def test_measured_utilisation_and_frequency_are_tagged(xavier: Path) -> None:  #
     assert freq[cpu] == 1113600
     assert result.source("utilisation") == "measured" and result.source("freq_khz") == "measured"
     assert env.sim.last_measurement["sources"]["utilisation"] == ["measured", "measured"]
+
+
+def test_stalled_then_vanished_rail_falls_back_to_the_estimate(xavier: Path) -> None:  # noqa: F811
+    """A rail that gives nothing for 300 ms of a step (stalled), then reads, then vanishes for
+    good: the stalled and the vanished steps are the power model's estimate, flagged."""
+    clock = FakeClock(0.0)
+
+    def watts(t: float) -> object:
+        if 1.3 <= t < 1.6 or t >= 3.5:
+            return None
+        return 6.0
+
+    platform = load_platform("jetson-xavier-nx")
+    board = BoardModel(platform, load_scenario("steady"), period_s=1.0)
+    runner = VirtualRunner(clock)
+    m = Measurements([fake.ScriptedRail("VDD_IN", watts, clock)], platform, xavier, clock=clock,
+                     threaded=False, max_gap_s=0.2)
+    runner.measurements = m
+    live = LiveBoard(platform, board.scenario, board=board, runner=runner, measurements=m,  # type: ignore[arg-type]
+                     config={"sysfs_root": str(xavier), "handlers": False, "background": False})
+    env = DynamicDNNEnv(backend=live, episode_steps=50)
+    flags = []
+    try:
+        env.reset(seed=0)
+        for _ in range(5):
+            _, _, _, _, info = env.step(0)
+            flags.append((info["energy_estimated"], info["sensor_fault"]))
+            if not info["energy_estimated"]:
+                assert info["power_w"] == pytest.approx(6.0)
+    finally:
+        env.close()
+    # [0,1] fine, [1,2] stalled, [2,3] fine, [3,4] gone from 3.5 on, [4,5] gone
+    assert flags == [(False, False), (True, True), (False, False), (True, True), (True, True)]
+    assert live.sensor_fault_steps == 3
