@@ -4,7 +4,7 @@ samples (not one read per period), utilisation and frequencies read back, each t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import pytest
 
@@ -12,6 +12,7 @@ from rlrm.env import DynamicDNNEnv
 from rlrm.hw import fake
 from rlrm.hw.measurements import Measurements
 from rlrm.live.board import LiveBoard
+from rlrm.paths import SCENARIOS_DIR
 from rlrm.platform import load_platform
 from rlrm.sim import BoardModel, load_scenario
 
@@ -169,3 +170,30 @@ def test_stalled_then_vanished_rail_falls_back_to_the_estimate(xavier: Path) -> 
     # [0,1] fine, [1,2] stalled, [2,3] fine, [3,4] gone from 3.5 on, [4,5] gone
     assert flags == [(False, False), (True, True), (False, False), (True, True), (True, True)]
     assert live.sensor_fault_steps == 3
+
+
+def _overlap(a: List[Tuple[float, float]], b: List[Tuple[float, float]]) -> float:
+    """Seconds during which an inference of ``a`` and one of ``b`` ran at the same time."""
+    return sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b)
+
+
+def test_two_models_run_at_the_same_time(xavier: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Two managed applications (the two-models scenario, the second joining at once): each runs
+    in its own worker for the whole period and their inferences overlap in time."""
+    text = (SCENARIOS_DIR / "two-models.toml").read_text().replace("start_s = 30", "start_s = 0")
+    scenario = tmp_path / "two-models-now.toml"
+    scenario.write_text(text)
+    env = DynamicDNNEnv("jetson-xavier-nx", str(scenario), backend="live", period_s=0.3, episode_steps=5,
+                        live={"sysfs_root": str(xavier), "handlers": False, "background": False,
+                              "power_threaded": False})
+    try:
+        env.reset(seed=0)
+        _, _, _, _, info = env.step(env.action_space.sample() * 0)
+        live = env.sim
+        first, second = live.runner, live.app_runners[1]
+        assert first is not second and first.model is not second.model
+        apps = info["result"]["apps"]
+        assert len(apps) == 2 and all(a is not None and a["inferences"] >= 1 for a in apps)
+        assert _overlap(first.intervals, second.intervals) > 0
+    finally:
+        env.close()

@@ -8,11 +8,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from rlrm.errors import InputError
 from rlrm.hw import HardwareActuator
 from rlrm.hw.measurements import MeasuredPeriod, Measurements
+from rlrm.live.apps import AppJob, ConcurrentApps
 from rlrm.live.background import BackgroundLoad
 from rlrm.live.inference import InferenceRunner, load_model
 from rlrm.platform.profile import Platform
@@ -81,7 +82,8 @@ class LiveBoard(Backend):
 
     Subnetwork level ``s`` of the trace maps to the model's level ``round(s * (m - 1) / (n - 1))``
     (the same when the model is the library's); accuracy is the library's top-1 of ``s``.
-    Active applications share the period: each runs for ``period / active`` seconds in turn.
+    Active applications run at the same time, each in its own thread with its own model for the
+    whole period (:class:`~rlrm.live.apps.ConcurrentApps`), frames driven by its ``fps``.
 
     :param platform: the board profile
     :param scenario: the workload scenario
@@ -94,6 +96,8 @@ class LiveBoard(Backend):
     :param measurements: a :class:`~rlrm.hw.measurements.Measurements` to use instead of the one
         :meth:`open` builds over the actuator's sensors (tests inject a scripted rail and clock);
         it is started by :meth:`open` and stopped by :meth:`close`
+    :param runner_factory: builds the runner of each application after the first (tests; else
+        one is built from ``config`` like ``runner``)
     """
 
     name = "live"
@@ -101,13 +105,18 @@ class LiveBoard(Backend):
     def __init__(self, platform: Platform, scenario: Scenario, traces: Optional[dict] = None,
                  period_s: Optional[float] = None, config: Union[LiveConfig, Mapping[str, Any], None] = None,
                  runner: Optional[InferenceRunner] = None, board: Optional[BoardModel] = None,
-                 seed: Optional[int] = None, measurements: Optional[Measurements] = None) -> None:
+                 seed: Optional[int] = None, measurements: Optional[Measurements] = None,
+                 runner_factory: Optional[Callable[[], Any]] = None) -> None:
         #: power integrated over each period, utilisation and frequencies read back (from open())
         self.measurements: Optional[Measurements] = measurements
         self._own_measurements = measurements is None  # built by open(), dropped by close()
         super().__init__(board or BoardModel(platform, scenario, traces=traces, period_s=period_s), seed)
         self.config = config if isinstance(config, LiveConfig) else LiveConfig(**dict(config or {}))
         self.runner = runner
+        #: runners of the applications after the first (built on first use, or by ``runner_factory``)
+        self.app_runners: dict = {}
+        self.runner_factory = runner_factory
+        self._concurrent = ConcurrentApps()
         self.actuator: Optional[HardwareActuator] = None
         self.energy_estimated = True
         self.sensor_fault_steps = 0
@@ -128,26 +137,8 @@ class LiveBoard(Backend):
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
         """Load the model and open the actuator (idempotent)."""
-        if self.runner is None and str(self.config.model).startswith("onnx:"):
-            from rlrm.live.onnx_inference import load_onnx_runner
-
-            device = self.config.device
-            if device == "auto" and self.board.units[self.board.scenario_unit].kind != "gpu":
-                device = "cpu"
-            self.runner = load_onnx_runner(self.config.model, self.config.inputs, device)  # type: ignore[assignment]
         if self.runner is None:
-            model = load_model(self.config.model)
-            device = self.config.device
-            if device == "auto":
-                device = "cpu"
-                if self.board.units[self.board.scenario_unit].kind == "gpu":
-                    try:
-                        import torch
-
-                        device = "cuda" if torch.cuda.is_available() else "cpu"
-                    except ImportError:  # pragma: no cover
-                        device = "cpu"
-            self.runner = InferenceRunner(model, self.config.inputs, device=device)
+            self.runner = self._build_runner()
         if self.actuator is None:
             act = HardwareActuator(self.config.sysfs_root, statefile=self.config.statefile,
                                    observe_only=self.config.observe_only, handlers=self.config.handlers)
@@ -160,6 +151,37 @@ class LiveBoard(Backend):
                                                  rate_hz=self.config.power_rate_hz,
                                                  threaded=self.config.power_threaded)
             self.measurements.start()
+
+    def _build_runner(self) -> Any:
+        """A runner of the configured model (one per application: each switches its own levels)."""
+        if str(self.config.model).startswith("onnx:"):
+            from rlrm.live.onnx_inference import load_onnx_runner
+
+            device = self.config.device
+            if device == "auto" and self.board.units[self.board.scenario_unit].kind != "gpu":
+                device = "cpu"
+            return load_onnx_runner(self.config.model, self.config.inputs, device)
+        model = load_model(self.config.model)
+        device = self.config.device
+        if device == "auto":
+            device = "cpu"
+            if self.board.units[self.board.scenario_unit].kind == "gpu":
+                try:
+                    import torch
+
+                    device = "cuda" if torch.cuda.is_available() else "cpu"
+                except ImportError:  # pragma: no cover
+                    device = "cpu"
+        return InferenceRunner(model, self.config.inputs, device=device)
+
+    def _runner_for(self, app_index: int) -> Any:
+        """Application ``app_index``'s runner: :attr:`runner` for the first, its own for the others."""
+        if app_index == 0:
+            return self.runner
+        runner = self.app_runners.get(app_index)
+        if runner is None:
+            runner = self.app_runners[app_index] = (self.runner_factory or self._build_runner)()
+        return runner
 
     def close(self) -> None:
         """Stop the background workers and restore the board (idempotent); what could not be
@@ -264,14 +286,19 @@ class LiveBoard(Backend):
         online, freq_idx = plan.online, plan.freq_index
         bg_applied = self._apply_background()
 
-        slot = self.period_s / max(1, sum(1 for a in plan.active if a))
         applied_any = False
         tally = self.tally()
         deadline = self.targets.latency_ms
-        for a_i, p, u, unit in self.running(plan, tally):
+        runs = list(self.running(plan, self.tally()))  # the active apps (inactive ones tallied below)
+        jobs = []
+        for a_i, p, u, unit in runs:
             applied_any = self._apply(unit.name, unit.freqs_khz[freq_idx[u]], board.option_cores[p.option]) or applied_any
-            self.runner.switch(self._model_level(p.subnet, a_i))
-            lat = self.runner.run_for(slot, fps=self.apps[a_i].fps)
+            jobs.append(AppJob(self._runner_for(a_i), self._model_level(p.subnet, a_i), self.period_s,
+                               self.apps[a_i].fps))
+        # every active application runs the whole period, at the same time as the others
+        latencies = dict(zip((r[0] for r in runs), self._concurrent.run(jobs)))
+        for a_i, p, u, unit in self.running(plan, tally):
+            lat = latencies[a_i]
             n_inf = float(len(lat))
             miss = sum(1 for x in lat if x > deadline) / n_inf if deadline < INF else 0.0
             busy = min(1.0, sum(lat) / 1000.0 / self.period_s)

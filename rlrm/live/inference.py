@@ -143,6 +143,7 @@ class InferenceRunner:
         if inputs != "synthetic":
             self._images = self._load_images(Path(inputs))
         self.level = int(model.level)
+        self.intervals: list = []  # the last run_for's inferences as (start, end), perf_counter s
 
     @property
     def n_levels(self) -> int:
@@ -186,6 +187,7 @@ class InferenceRunner:
         torch = self.torch
         sync = torch.cuda.synchronize if self.device.startswith("cuda") else None
         lat: list[float] = []
+        self.intervals = []  # (start, end) perf_counter seconds of each inference of this run
         end = time.perf_counter() + seconds
         frame = 1.0 / fps if fps > 0 else 0.0
         with torch.inference_mode():
@@ -197,6 +199,7 @@ class InferenceRunner:
                     sync()
                 t1 = time.perf_counter()
                 lat.append((t1 - t0) * 1e3)
+                self.intervals.append((t0, t1))
                 if t1 >= end or (max_inferences is not None and len(lat) >= max_inferences):
                     break
                 if frame:
