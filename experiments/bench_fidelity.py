@@ -148,9 +148,9 @@ def write_table(rows: List[dict], med: float, worst: float, noise: float, args: 
         "fixed point at each level x cores x background (none, 50 % of one core, one full core), "
         f"control period {PERIOD_S} s. The profile is a fresh `rlrm profile --model demo` of this machine.",
         "",
-        "**The machine was shared with other engineers' jobs during this run** (1-minute load average in "
-        "the table: 2 CPUs), so the live figures carry their load; they are reported as measured, and the "
-        "contention model was not tuned to them.",
+        "**The machine was shared with other engineers' jobs during this run** (the table gives the "
+        "1-minute load average before each point's live runs; the machine has 2 CPUs), so the live figures "
+        "carry their load; they are reported as measured, and the contention model was not tuned to them.",
         "",
         f"- `fidelity_latency_median_abs_err: {med:.4f}`",
         f"- `fidelity_latency_max_abs_err: {worst:.4f}`",
