@@ -197,3 +197,43 @@ def test_two_models_run_at_the_same_time(xavier: Path, tmp_path: Path) -> None: 
         assert _overlap(first.intervals, second.intervals) > 0
     finally:
         env.close()
+
+
+class _SleepRunner:
+    """Sleeps 5 ms per "inference" and records the thread it ran in."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.thread = ""
+        self.level = -1
+
+    def switch(self, level: int) -> None:
+        self.level = level
+
+    def run_for(self, seconds: float, fps: float = 0.0) -> List[float]:
+        import threading
+        import time
+
+        self.thread = threading.current_thread().name
+        if self.fail:
+            raise RuntimeError("model crashed")
+        time.sleep(0.005)
+        return [5.0]
+
+
+def test_concurrent_apps_edge_cases() -> None:
+    import threading
+
+    from rlrm.live.apps import AppJob, ConcurrentApps
+
+    apps = ConcurrentApps()
+    assert apps.run([]) == []  # no active application this step
+    one = _SleepRunner()
+    assert apps.run([AppJob(one, 2, 0.01)]) == [[5.0]] and one.level == 2
+    assert one.thread == threading.current_thread().name  # alone: in the caller's thread
+    a, b = _SleepRunner(), _SleepRunner()
+    assert apps.run([AppJob(a, 1, 0.01), AppJob(b, 3, 0.01)]) == [[5.0], [5.0]]
+    assert {a.thread, b.thread} == {"rlrm-app-0", "rlrm-app-1"} and (a.level, b.level) == (1, 3)
+    with pytest.raises(RuntimeError, match="model crashed"):  # a worker's error reaches the caller
+        apps.run([AppJob(_SleepRunner(), 0, 0.01), AppJob(_SleepRunner(fail=True), 0, 0.01)])
+    assert not [t for t in threading.enumerate() if t.name.startswith("rlrm-app-")]

@@ -43,6 +43,8 @@ class ConcurrentApps:
 
     def run(self, jobs: Sequence[AppJob]) -> List[List[float]]:
         """Run ``jobs`` concurrently (the single job in the calling thread); per job its latencies."""
+        if not jobs:
+            return []
         if len(jobs) == 1:
             j = jobs[0]
             j.runner.switch(j.level)
