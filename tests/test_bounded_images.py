@@ -61,3 +61,15 @@ def test_odd_image_files_are_one_line_errors(tmp_path: Path, kind: str) -> None:
         InferenceRunner(_model(), str(tmp_path))
     assert "\n" not in str(info.value)
     assert np.isfinite(0.0)
+
+
+def test_the_onnx_runner_decodes_images_at_bounded_size_too(tmp_path: Path) -> None:
+    """``--model onnx:DIR --input DIR``: the same bounded decode as the torch path (a PNG that
+    claims 20000x20000 is refused before decoding, in one line)."""
+    from rlrm.live.onnx_inference import OnnxInferenceRunner
+
+    _png_claiming(tmp_path / "bomb.png", 20000, 20000)
+    runner = OnnxInferenceRunner(SimpleNamespace(resolution=64, level=0), str(tmp_path))
+    with pytest.raises(InputError) as err:
+        runner._images(64)
+    assert "refused before decoding" in str(err.value) and "\n" not in str(err.value)

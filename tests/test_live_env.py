@@ -29,7 +29,7 @@ def _children() -> set[int]:
 
 def _live(root: Path, **kw: object) -> DynamicDNNEnv:
     return DynamicDNNEnv("jetson-xavier-nx", "steady", backend="live", period_s=PERIOD, episode_steps=3,
-                         live={"sysfs_root": str(root), "handlers": False, **kw})
+                         live={"sysfs_root": str(root), "handlers": False, "power_threaded": False, **kw})
 
 
 def test_live_step_matches_sim_shapes_and_result_keys(xavier: Path) -> None:  # noqa: F811

@@ -4,6 +4,7 @@ metrics and in TensorBoard), and goes back to the sensor when it reads again."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import shutil
@@ -13,7 +14,7 @@ import pytest
 
 from rlrm.cli import main
 from rlrm.env import DynamicDNNEnv
-from rlrm.live.board import LiveBoard
+from rlrm.live.board import LiveBoard, LiveConfig
 from rlrm.metrics import MetricsAccumulator
 from rlrm.paths import CHECKPOINTS_DIR
 
@@ -26,7 +27,8 @@ VDD_IN_W = 5056 * 944 // 1000 / 1000.0
 
 def _live(root: Path) -> DynamicDNNEnv:
     return DynamicDNNEnv("jetson-xavier-nx", "steady", backend="live", period_s=0.1, episode_steps=50,
-                         live={"sysfs_root": str(root), "handlers": False, "background": False})
+                         live={"sysfs_root": str(root), "handlers": False, "background": False,
+                               "power_threaded": False})
 
 
 def _faults(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -115,6 +117,8 @@ def test_rlrm_run_flags_a_sensor_lost_mid_run(xavier: Path, tmp_path: Path, monk
         return result
 
     monkeypatch.setattr(LiveBoard, "step", step_then_unplug)
+    # one read per period: the sensor goes between two steps, not within one
+    monkeypatch.setattr("rlrm.live.cli.LiveConfig", functools.partial(LiveConfig, power_threaded=False))
     code = main(["run", "--platform", "jetson-xavier-nx", "--policy", str(CHECKPOINTS_DIR / "jetson-xavier-nx-ppo"),
                  "--scenario", "steady", "--duration", "0.6s", "--period", "0.1", "--no-background",
                  "--logdir", str(tmp_path / "runs"), "--run-name", "live", "--sysfs-root", str(xavier),
@@ -141,7 +145,8 @@ def test_odroid_board_power_is_base_plus_unit_rails_then_estimate(odroid: Path, 
     caplog.set_level(logging.WARNING, logger="rlrm.live")
     base = load_platform("odroid-xu3").base_power_w
     env = DynamicDNNEnv("odroid-xu3", "steady", backend="live", period_s=0.1, episode_steps=10,
-                        live={"sysfs_root": str(odroid), "handlers": False, "background": False})
+                        live={"sysfs_root": str(odroid), "handlers": False, "background": False,
+                              "power_threaded": False})
     try:
         env.reset(seed=0)
         _, _, _, _, info = env.step(0)

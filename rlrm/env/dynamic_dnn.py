@@ -434,6 +434,9 @@ class DynamicDNNEnv(gym.Env):
             info["energy_estimated"] = result.energy_estimated
         if result.sensor_fault is not None:
             info["sensor_fault"] = result.sensor_fault
+        measurement = getattr(self.sim, "last_measurement", None)
+        if measurement:  # the live backend's: measured or modelled per element, power samples, gap
+            info["measurement"] = measurement
         if first is not None:
             info.update(latency_ms=first.latency_ms, deadline_miss=first.deadline_miss,
                         accuracy=first.accuracy, subnet=first.subnet, unit=first.unit,

@@ -11,6 +11,7 @@ is what goes into the step info).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
@@ -77,13 +78,15 @@ class Measurements:
     :param clock: monotonic seconds (tests pass a fake)
     :param threaded: sample in a background thread; False reads every rail once, at the end of
         each period (the old one-read-per-period behaviour: deterministic for tests that rewrite
-        a fake sensor between steps)
+        a fake sensor between steps; no stall detection unless ``max_gap_s`` is given)
     """
 
     def __init__(self, readers: Sequence[Any], platform: Any, root: Union[Sysfs, PathLike, None] = None,
                  rails: Optional[Sequence[str]] = None, rate_hz: float = DEFAULT_RATE_HZ,
                  clock: Callable[[], float] = time.monotonic, threaded: bool = True,
                  **sampler_kwargs: Any) -> None:
+        if not threaded:  # one read per period: the gap is the period itself, not a stall
+            sampler_kwargs.setdefault("max_gap_s", math.inf)
         self.sampler = PowerSampler.from_readers(readers, rails=rails, rate_hz=rate_hz, clock=clock,
                                                  **sampler_kwargs)
         self.observer = UnitObserver.from_platform(platform, root)

@@ -8,10 +8,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from rlrm.errors import InputError
 from rlrm.hw import HardwareActuator
+from rlrm.hw.measurements import MeasuredPeriod, Measurements
+from rlrm.live.apps import AppJob, ConcurrentApps
 from rlrm.live.background import BackgroundLoad
 from rlrm.live.inference import InferenceRunner, load_model
 from rlrm.live.onnx_inference import load_onnx_runner
@@ -39,6 +41,10 @@ class LiveConfig:
     :param background: run the scenario's CPU background load as real worker processes
     :param device: ``cpu``, ``cuda`` or ``auto`` (the GPU when the unit is a GPU and CUDA exists)
     :param handlers: let the actuator restore on SIGINT / SIGTERM / exit
+    :param power_rate_hz: power sensor samples per second (INA3221: one conversion every ~8 ms)
+    :param power_threaded: sample power in a background thread and integrate it over each period;
+        False reads every rail once per period, at its end (tests that rewrite a fake sensor
+        between steps)
     """
 
     model: str = "demo"
@@ -49,6 +55,8 @@ class LiveConfig:
     background: bool = True
     device: str = "auto"
     handlers: bool = True
+    power_rate_hz: float = 125.0
+    power_threaded: bool = True
 
 
 class LiveBoard(Backend):
@@ -75,7 +83,8 @@ class LiveBoard(Backend):
 
     Subnetwork level ``s`` of the trace maps to the model's level ``round(s * (m - 1) / (n - 1))``
     (the same when the model is the library's); accuracy is the library's top-1 of ``s``.
-    Active applications share the period: each runs for ``period / active`` seconds in turn.
+    Active applications run at the same time, each in its own thread with its own model for the
+    whole period (:class:`~rlrm.live.apps.ConcurrentApps`), frames driven by its ``fps``.
 
     :param platform: the board profile
     :param scenario: the workload scenario
@@ -85,6 +94,11 @@ class LiveBoard(Backend):
     :param runner: an :class:`InferenceRunner` to reuse (else one is built from ``config``)
     :param board: a :class:`BoardModel` already built for this platform and scenario
     :param seed: seed of the scenario's background schedule
+    :param measurements: a :class:`~rlrm.hw.measurements.Measurements` to use instead of the one
+        :meth:`open` builds over the actuator's sensors (tests inject a scripted rail and clock);
+        it is started by :meth:`open` and stopped by :meth:`close`
+    :param runner_factory: builds the runner of each application after the first (tests; else
+        one is built from ``config`` like ``runner``)
     """
 
     name = "live"
@@ -92,10 +106,18 @@ class LiveBoard(Backend):
     def __init__(self, platform: Platform, scenario: Scenario, traces: Optional[dict] = None,
                  period_s: Optional[float] = None, config: Union[LiveConfig, Mapping[str, Any], None] = None,
                  runner: Optional[InferenceRunner] = None, board: Optional[BoardModel] = None,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, measurements: Optional[Measurements] = None,
+                 runner_factory: Optional[Callable[[], Any]] = None) -> None:
+        #: power integrated over each period, utilisation and frequencies read back (from open())
+        self.measurements: Optional[Measurements] = measurements
+        self._own_measurements = measurements is None  # built by open(), dropped by close()
         super().__init__(board or BoardModel(platform, scenario, traces=traces, period_s=period_s), seed)
         self.config = config if isinstance(config, LiveConfig) else LiveConfig(**dict(config or {}))
         self.runner = runner
+        #: runners of the applications after the first (built on first use, or by ``runner_factory``)
+        self.app_runners: dict = {}
+        self.runner_factory = runner_factory
+        self._concurrent = ConcurrentApps()
         self.actuator: Optional[HardwareActuator] = None
         self.energy_estimated = True
         self.sensor_fault_steps = 0
@@ -105,6 +127,8 @@ class LiveBoard(Backend):
         self._rail_units: Optional[set[int]] = None  # the units those rails measure (None: the whole board)
         self._sensor_fault: Optional[str] = None  # the current fault (None: sensors fine)
         self._warned_gpu_bg = False
+        #: the last step's measurement detail: per-element sources, power samples, largest gap
+        self.last_measurement: dict = {}
         cpu_units = [i for i, u in enumerate(self.board.units) if u.kind == "cpu"]
         workers = sum(spec.cores for u, spec in self.board.background if u in cpu_units)
         self.background = BackgroundLoad(min(workers, os.cpu_count() or 1) if self.config.background else 0)
@@ -114,34 +138,63 @@ class LiveBoard(Backend):
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
         """Load the model and open the actuator (idempotent)."""
-        if self.runner is None and str(self.config.model).startswith("onnx:"):
-            device = self.config.device
-            if device == "auto" and self.board.units[self.board.scenario_unit].kind != "gpu":
-                device = "cpu"
-            self.runner = load_onnx_runner(self.config.model, self.config.inputs, device)  # type: ignore[assignment]
         if self.runner is None:
-            model = load_model(self.config.model)
-            device = self.config.device
-            if device == "auto":
-                device = "cpu"
-                if self.board.units[self.board.scenario_unit].kind == "gpu":
-                    try:
-                        import torch
-
-                        device = "cuda" if torch.cuda.is_available() else "cpu"
-                    except ImportError:  # pragma: no cover
-                        device = "cpu"
-            self.runner = InferenceRunner(model, self.config.inputs, device=device)
+            self.runner = self._build_runner()
         if self.actuator is None:
             act = HardwareActuator(self.config.sysfs_root, statefile=self.config.statefile,
                                    observe_only=self.config.observe_only, handlers=self.config.handlers)
             act.open()
             self.actuator = act
+            if self.measurements is None:
+                # from now on the sampler is the sensors' only reader (RAPL readers difference
+                # against their previous read): nothing else calls act.read_power()
+                self.measurements = Measurements(act.sensors, self.platform, act.fs,
+                                                 rate_hz=self.config.power_rate_hz,
+                                                 threaded=self.config.power_threaded)
+            self.measurements.start()
+
+    def _build_runner(self) -> Any:
+        """A runner of the configured model (one per application: each switches its own levels)."""
+        if str(self.config.model).startswith("onnx:"):
+            device = self.config.device
+            if device == "auto" and self.board.units[self.board.scenario_unit].kind != "gpu":
+                device = "cpu"
+            return load_onnx_runner(self.config.model, self.config.inputs, device)
+        model = load_model(self.config.model)
+        device = self.config.device
+        if device == "auto":
+            device = "cpu"
+            if self.board.units[self.board.scenario_unit].kind == "gpu":
+                try:
+                    import torch
+
+                    device = "cuda" if torch.cuda.is_available() else "cpu"
+                except ImportError:  # pragma: no cover
+                    device = "cpu"
+        return InferenceRunner(model, self.config.inputs, device=device)
+
+    def _runner_for(self, app_index: int) -> Any:
+        """Application ``app_index``'s runner: :attr:`runner` for the first, its own for the others."""
+        if app_index == 0:
+            return self.runner
+        runner = self.app_runners.get(app_index)
+        if runner is None:
+            runner = self.app_runners[app_index] = (self.runner_factory or self._build_runner)()
+        return runner
 
     def close(self) -> None:
         """Stop the background workers and restore the board (idempotent); what could not be
         restored is logged and kept in :attr:`restore_problems` (the state file stays, in
         :attr:`kept_statefile`)."""
+        try:
+            if self.measurements is not None:
+                self.measurements.stop()
+                if self._own_measurements:
+                    self.measurements = None
+        finally:
+            self._close_board()
+
+    def _close_board(self) -> None:
         try:
             self.background.stop()
         finally:
@@ -159,6 +212,8 @@ class LiveBoard(Backend):
         super().reset(seed)
         self._applied = {}
         self._wall_start = time.perf_counter()
+        if self.measurements is not None and self.actuator is not None:
+            self.measurements.restart()
 
     def preview(self, points: Sequence[Optional[OperatingPoint]]) -> StepResult:
         """Refused: a step on the board cannot be known before it runs (the oracle needs the simulator)."""
@@ -230,14 +285,19 @@ class LiveBoard(Backend):
         online, freq_idx = plan.online, plan.freq_index
         bg_applied = self._apply_background()
 
-        slot = self.period_s / max(1, sum(1 for a in plan.active if a))
         applied_any = False
         tally = self.tally()
         deadline = self.targets.latency_ms
-        for a_i, p, u, unit in self.running(plan, tally):
+        runs = list(self.running(plan, self.tally()))  # the active apps (inactive ones tallied below)
+        jobs = []
+        for a_i, p, u, unit in runs:
             applied_any = self._apply(unit.name, unit.freqs_khz[freq_idx[u]], board.option_cores[p.option]) or applied_any
-            self.runner.switch(self._model_level(p.subnet, a_i))
-            lat = self.runner.run_for(slot, fps=self.apps[a_i].fps)
+            jobs.append(AppJob(self._runner_for(a_i), self._model_level(p.subnet, a_i), self.period_s,
+                               self.apps[a_i].fps))
+        # every active application runs the whole period, at the same time as the others
+        latencies = dict(zip((r[0] for r in runs), self._concurrent.run(jobs)))
+        for a_i, p, u, unit in self.running(plan, tally):
+            lat = latencies[a_i]
             n_inf = float(len(lat))
             miss = sum(1 for x in lat if x > deadline) / n_inf if deadline < INF else 0.0
             busy = min(1.0, sum(lat) / 1000.0 / self.period_s)
@@ -247,30 +307,55 @@ class LiveBoard(Backend):
         for u in range(len(units)):
             tally.busy[u] += bg_applied[u]
             tally.activity[u] += bg_applied[u] * 0.5
-        power_units, util = board.unit_power(tally.busy, tally.activity, freq_idx, online, self.power_scale)
-        power, estimated, fault = self._read_power(power_units)
+        assert self.measurements is not None
+        period = self.measurements.period()
+        power_units, modelled_util = board.unit_power(tally.busy, tally.activity, freq_idx, online, self.power_scale)
+        names = [u.name for u in units]
+        util_tagged = period.utilisation(names, modelled_util)
+        util = [float(t.value) if t.value is not None else m for t, m in zip(util_tagged, modelled_util)]
+        requested = [units[u].freqs_khz[freq_idx[u]] for u in range(len(units))]
+        freq_tagged = period.freq_khz(names, requested)
+        freqs = [int(t.value) if t.value is not None else r for t, r in zip(freq_tagged, requested)]
+        power, estimated, fault = self._read_power(power_units, period.readings())
+        duration_s = period.power.duration_s
+        energy_mj = None
         if power is None:
             power = self.platform.base_power_w + sum(power_units)
+        elif self._rails is not None:
+            energy_j = period.power.energy_j(self._rails)
+            if energy_j is not None and duration_s > 0:
+                if self._rail_units is not None:  # per-unit rails (Odroid): + base and unmeasured units
+                    unmeasured = sum(p for u, p in enumerate(power_units) if u not in self._rail_units)
+                    energy_j += (self.platform.base_power_w + unmeasured) * duration_s
+                energy_mj = energy_j * 1000.0
         background = [min(1.0, bg_applied[u] / online[u]) if units[u].kind == "cpu" else 0.0 for u in range(len(units))]
-        provenance = {"latency_ms": MEASURED, "inferences": MEASURED, "deadline_miss": MEASURED}
+        provenance = {"latency_ms": MEASURED, "inferences": MEASURED, "deadline_miss": MEASURED,
+                      "utilisation": MeasuredPeriod.field_source(util_tagged),
+                      "freq_khz": MeasuredPeriod.field_source(freq_tagged)}
         if not estimated:
             provenance.update(power_w=MEASURED, energy_mj=MEASURED, energy_per_inference_mj=MEASURED)
+        self.last_measurement = {
+            "sources": MeasuredPeriod.sources(not estimated, utilisation=util_tagged, freq_khz=freq_tagged),
+            "power_samples": period.power.samples, "power_max_gap_s": period.power.max_gap_s,
+            "period_s": duration_s,
+        }
         return self.result(plan, tally, power_units, util, power, background, energy_estimated=estimated,
-                           sensor_fault=fault, freq_applied=applied_any, backend="live", provenance=provenance)
+                           sensor_fault=fault, freq_applied=applied_any, backend="live", provenance=provenance,
+                           freq_khz=freqs, energy_mj=energy_mj)
 
-    def _read_power(self, power_units: Sequence[float]) -> tuple[Optional[float], bool, bool]:
-        """Board power from the sensors: ``(watts, estimated, sensor_fault)``.
+    def _read_power(self, power_units: Sequence[float], readings: Mapping[str, Any]) -> tuple[Optional[float], bool, bool]:
+        """Board power from the sensors' readings over the period: ``(watts, estimated, sensor_fault)``.
 
         ``(None, True, False)`` when the board has no sensors; ``(None, True, True)`` when it
         has some but a rail in use is gone or garbled (the caller uses the power model).
 
         :param power_units: the power model's per-unit power this step (for the units no rail measures)
+        :param readings: ``{rail: Reading}``, each rail's mean power over the period
+            (:meth:`MeasuredPeriod.readings`); empty when the board has no sensors
         """
-        act = self.actuator
-        if act is None or not act.sensors:
+        if self.measurements is None or not self.measurements.has_sensors:
             self.energy_estimated = True
             return None, True, False
-        readings = act.read_power()
         good = {k: r.value for k, r in readings.items() if r.value is not None and math.isfinite(r.value)}
         if self._rails is None and good:
             self._rails, self._rail_units = self._choose_rails(good)

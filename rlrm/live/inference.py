@@ -142,6 +142,7 @@ class InferenceRunner:
         if inputs != "synthetic":
             self._images = self._load_images(Path(inputs))
         self.level = int(model.level)
+        self.intervals: list = []  # the last run_for's inferences as (start, end), perf_counter s
 
     @property
     def n_levels(self) -> int:
@@ -191,16 +192,19 @@ class InferenceRunner:
                 sync()
 
         with torch.inference_mode():
-            return timed_inferences(self._input, infer, seconds, fps, max_inferences)
+            return timed_inferences(self._input, infer, seconds, fps, max_inferences, intervals=self.intervals)
 
 
 def timed_inferences(next_input: Callable[[], Any], infer: Callable[[Any], Any], seconds: float, fps: float = 0.0,
-                     max_inferences: Optional[int] = None) -> list[float]:
+                     max_inferences: Optional[int] = None, intervals: Optional[list] = None) -> list[float]:
     """Call ``infer(next_input())`` for ``seconds`` (back to back, or at ``fps`` when > 0) and
     return each call's latency in ms (the input's preparation not counted); at least one runs.
 
     :param max_inferences: stop after this many, even before ``seconds``
+    :param intervals: cleared, then given each inference's (start, end) ``perf_counter`` seconds
     """
+    if intervals is not None:
+        intervals.clear()
     lat: list[float] = []
     end = time.perf_counter() + seconds
     frame = 1.0 / fps if fps > 0 else 0.0
@@ -210,6 +214,8 @@ def timed_inferences(next_input: Callable[[], Any], infer: Callable[[Any], Any],
         infer(x)
         t1 = time.perf_counter()
         lat.append((t1 - t0) * 1e3)
+        if intervals is not None:
+            intervals.append((t0, t1))
         if t1 >= end or (max_inferences is not None and len(lat) >= max_inferences):
             break
         if frame:

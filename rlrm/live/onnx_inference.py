@@ -13,7 +13,7 @@ import numpy as np
 
 from rlrm.dnn.onnx_model import MANIFEST_NAME, OnnxDynamicModel
 from rlrm.errors import InputError
-from rlrm.live.inference import IMAGE_SUFFIXES, timed_inferences
+from rlrm.live.inference import IMAGE_SUFFIXES, load_image, timed_inferences
 from rlrm.paths import resolve_checkpoint
 
 
@@ -34,6 +34,7 @@ class OnnxInferenceRunner:
         self._files: Optional[List[Path]] = None
         self._cache: Dict[int, List[np.ndarray]] = {}
         self._next = 0
+        self.intervals: List[tuple] = []  # the last run_for's inferences as (start, end), perf_counter s
         if inputs != "synthetic":
             folder = Path(inputs)
             if not folder.is_dir():
@@ -60,17 +61,8 @@ class OnnxInferenceRunner:
             return batch
         if self._files is None:
             batch = [self._rng.standard_normal((1, 3, r, r)).astype(np.float32)]
-        else:
-            from PIL import Image
-
-            batch = []
-            for f in self._files:
-                try:
-                    img = Image.open(f).convert("RGB").resize((r, r), Image.BILINEAR)
-                except OSError as err:
-                    raise InputError(str(f), "input", f"unreadable image: {err}") from None
-                arr = np.asarray(img, dtype=np.float32) / 255.0
-                batch.append(np.ascontiguousarray(arr.transpose(2, 0, 1)[None]))
+        else:  # decoded at bounded size, as the torch path does (rlrm.live.inference.load_image)
+            batch = [np.ascontiguousarray(load_image(f, r).transpose(2, 0, 1)[None]) for f in self._files]
         self._cache[r] = batch
         return batch
 
@@ -83,7 +75,7 @@ class OnnxInferenceRunner:
     def run_for(self, seconds: float, fps: float = 0.0, max_inferences: Optional[int] = None) -> List[float]:
         """Run inferences for ``seconds`` (back to back, or at ``fps`` when > 0); returns each
         one's latency in ms. At least one inference runs."""
-        return timed_inferences(self._input, self.model, seconds, fps, max_inferences)
+        return timed_inferences(self._input, self.model, seconds, fps, max_inferences, intervals=self.intervals)
 
 
 def load_onnx_runner(spec: str, inputs: str, device: str) -> OnnxInferenceRunner:

@@ -282,16 +282,24 @@ class Backend(abc.ABC):
             yield a_i, p, u, board.units[u]
 
     def result(self, plan: Plan, tally: StepTally, power_units: list, util: list, power_w: float,
-               background: list, **live: Any) -> StepResult:
-        """The step's :class:`StepResult` from a filled tally (``live``: the live-only fields)."""
+               background: list, freq_khz: Optional[list] = None, energy_mj: Optional[float] = None,
+               **live: Any) -> StepResult:
+        """The step's :class:`StepResult` from a filled tally (``live``: the live-only fields).
+
+        :param freq_khz: per unit, the frequency read back (None: the planned ones)
+        :param energy_mj: the energy measured over the period (None: ``power_w`` x the period)
+        """
         units = self.board.units
         freq_idx = plan.freq_index
-        energy_mj = power_w * self.period_s * 1000.0
+        if energy_mj is None:
+            energy_mj = power_w * self.period_s * 1000.0
+        if freq_khz is None:
+            freq_khz = [units[u].freqs_khz[freq_idx[u]] for u in range(len(units))]
         total_inf = tally.inferences
         return StepResult(
             self.step_index, self.time_s, tally.apps, power_w, energy_mj, total_inf,
             energy_mj / total_inf if total_inf > 0 else float("inf"),
-            power_units, util, freq_idx, [units[u].freqs_khz[freq_idx[u]] for u in range(len(units))],
+            power_units, util, freq_idx, freq_khz,
             background, self.targets, self.power_mode.name, **live)
 
 
