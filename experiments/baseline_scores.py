@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Optional
 
 from rlrm.scores import add_energy_vs_matched, add_normalized_scores, mark_pareto, mean_score
+from rlrm.jsonable import jsonable
+
+from fair_comparison import static_rows  # experiments/ is this script's folder
 
 ONE_APP = ["steady", "bursty", "changing-target", "power-cap", "mixed", "second-app"]
 POLICIES = ["lut", "static-best", "schedutil", "checkpoints/{platform}-ppo", "oracle", "random"]
@@ -41,25 +44,6 @@ def evaluate_row(policy: str, platform: str, scenario: str, episodes: int, seed:
     out["wall_s"] = time.perf_counter() - start
     out["policy"] = "ppo" if "ppo" in policy else out["policy"]
     return out
-
-
-def static_rows(platform: str, scenario: str, episodes: int, seed: int, units: Optional[list]) -> list[dict]:
-    """Every static point's metrics on the evaluation seeds (the frontier; chooses nothing)."""
-    from rlrm.agents.static_best import static_frontier_rows
-    from rlrm.env.dynamic_dnn import DynamicDNNEnv
-
-    env = DynamicDNNEnv(platform=platform, scenario=scenario, **({"units": units} if units else {}))
-    rows = static_frontier_rows(env, list(range(seed, seed + episodes)))
-    for r in rows:
-        r.update(platform=env.platform.name, scenario=env.scenario.name)
-    return rows
-
-
-def jsonable(v: object) -> object:
-    """NaN as null and infinities as "inf" / "-inf" (strict JSON), as ``rlrm evaluate --json`` writes them."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    return v
 
 
 def load_rows(path: Path) -> list[dict]:

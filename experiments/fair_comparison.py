@@ -45,6 +45,7 @@ import yaml
 
 from rlrm.agents.registry import GOVERNOR_BASELINES
 from rlrm.scores import add_energy_vs_matched, add_normalized_scores, mark_pareto, mean_score
+from rlrm.jsonable import jsonable
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"
@@ -187,17 +188,6 @@ def headline(rows: list[dict], board: str, scenarios: list[str]) -> dict:
     lut = mean_score(r["normalized_score"] for r in sel if r["policy"] == "lut")[0]
     sb = mean_score(r["normalized_score"] for r in sel if r["policy"] == "static-best")[0]
     return {"board": board, "ppo": ppo, "lut": lut, "static_best": sb, "ppo_minus_lut": ppo - lut}
-
-
-def jsonable(v: object) -> object:
-    """NaN as null and infinities as "inf" / "-inf" (strict JSON)."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, dict):
-        return {k: jsonable(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [jsonable(x) for x in v]
-    return v
 
 
 def unjson(v: object) -> object:

@@ -11,6 +11,7 @@ from typing import Any, Optional
 import numpy as np
 
 from rlrm.evaluate import SUMMARY_KEYS, format_table, format_value
+from rlrm.jsonable import jsonable
 
 #: the files :func:`write_report` writes into the logdir
 REPORT_FILES = ("summary.md", "summary.csv", "summary.json", "tradeoff.png", "timeseries.png", "bars.png",
@@ -84,16 +85,6 @@ def markdown_table(result: dict) -> str:
     return head + "\n".join(lines + notes) + "\n"
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return x
-
-
 def write_tables(result: dict, logdir: Path) -> None:
     """Write ``summary.md``, ``summary.csv`` (real values, ``inf``/``nan`` spelled out) and
     ``summary.json`` (as ``rlrm evaluate --json``: nan is null, inf is "inf"; with
@@ -114,7 +105,7 @@ def write_tables(result: dict, logdir: Path) -> None:
     doc = {k: v for k, v in result.items() if k != "rows"}
     doc["policies"] = [{k: v for k, v in row.items() if k != "timeseries"} for row in result["rows"]]
     with open(logdir / "summary.json", "w") as fh:
-        json.dump(_jsonable(doc), fh, indent=1)
+        json.dump(jsonable(doc), fh, indent=1)
 
 
 def _live_tag(result: dict) -> str:

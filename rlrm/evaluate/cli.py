@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import Any
 
 from rlrm.cli_args import positive_int, seed as seed_type
 from rlrm.evaluate.episodes import evaluate, format_table
+from rlrm.jsonable import jsonable
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(args.policy, args.platform, args.scenario, args.episodes, args.seed,
                       env_kwargs=env_kwargs, oracle=not args.no_oracle, progress=True)
     if args.json == "-":
-        print(json.dumps(_jsonable(result), indent=1))
+        print(json.dumps(jsonable(result), indent=1))
         return 0
     print(f"{result['platform']} / {result['scenario']}: {result['episodes']} episodes from seed {result['seed']}")
     print(format_table([result], wide=args.wide))
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"chosen on tuning seeds: {_describe_choice(result['choice'])}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(_jsonable(result), fh, indent=1)
+            json.dump(jsonable(result), fh, indent=1)
     return 0
 
 
@@ -54,11 +54,3 @@ def _describe_choice(choice: dict) -> str:
     return f"margin {choice.get('margin')}"
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_jsonable(v) for v in x]
-    return x
