@@ -49,6 +49,15 @@ def subpackage(mod: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
+def from_target(node: ast.ImportFrom, package: str) -> str:
+    """The module a ``from ... import`` names, relative imports resolved against ``package``."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")
+    base = base[: len(base) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def imports_of(mod: str, path: Path) -> Iterator[tuple[str, list[str], int]]:
     """``(imported rlrm module, names taken from it, line)`` for every import in ``path``,
     at any depth (inside functions too)."""
@@ -60,12 +69,7 @@ def imports_of(mod: str, path: Path) -> Iterator[tuple[str, list[str], int]]:
                 if alias.name.startswith("rlrm"):
                     yield alias.name, [], node.lineno
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = from_target(node, package)
             if target.startswith("rlrm"):
                 yield target, [a.name for a in node.names], node.lineno
 
@@ -155,12 +159,7 @@ def top_level_imports(path: Path) -> Iterator[str]:
         elif isinstance(node, ast.Import):
             yield from (a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = from_target(node, package)
             yield target
             yield from (f"{target}.{a.name}" for a in node.names)
 
