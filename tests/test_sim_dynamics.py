@@ -30,7 +30,8 @@ else:  # pragma: no cover - Python 3.8-3.10
 ROOT = Path(__file__).resolve().parents[1]
 NX = "jetson-xavier-nx"
 SHIPPED_SCENARIOS = ("steady", "second-app", "bursty", "changing-target", "power-cap", "mixed", "two-models")
-NEW_SCENARIOS = ("camera-15fps", "camera-30fps", "encode-burst", "fanless-heat", "energy-minute", "second-model")
+NEW_SCENARIOS = ("camera-15fps", "camera-30fps", "encode-burst", "fanless-heat", "energy-minute", "second-model",
+                 "battery-30s")
 
 
 def gpu_point(sim: BoardSimulator, subnet: int = 5, freq: int = -1) -> OperatingPoint:
@@ -206,13 +207,19 @@ def test_bad_dynamics_field_is_one_line() -> None:
     assert "dynamics.cooling" in str(err.value)
 
 
-def test_observation_appends_dynamics_and_shipped_policy_reads_its_prefix() -> None:
+def test_observation_layout_is_the_boards_and_neutral_where_not_modelled() -> None:
     policy = load(ROOT / "checkpoints" / "jetson-xavier-nx-ppo")
     plain = DynamicDNNEnv(NX, "steady", **policy.env_kwargs)
     env = DynamicDNNEnv(NX, "fanless-heat", **policy.env_kwargs)
-    n = len(plain.observation_names)
-    assert env.observation_names[:n] == plain.observation_names
-    assert env.observation_names[n:] == ["carmel.headroom", "gpu.headroom", "main.queue"]
+    budget = DynamicDNNEnv(NX, "energy-minute", **policy.env_kwargs)
+    tail = ["carmel.headroom", "gpu.headroom", "main.queue", "budget.left", "budget.time_left"]
+    assert plain.observation_names == env.observation_names == budget.observation_names
+    assert plain.observation_names[-5:] == tail
+    assert plain.reset(seed=0)[0][-5:].tolist() == [1.0, 1.0, 0.0, 1.0, 1.0]  # nothing modelled: neutral
+    assert budget.reset(seed=0)[0][-2:].tolist() == [1.0, 1.0]  # a full window ahead
+    # the shipped policy reads the elements it was trained with (a prefix, if it predates them)
+    n = len(policy.observation_names)
+    assert env.observation_names[:n] == list(policy.observation_names)
     agent = policy.as_env_policy()
     obs, info = env.reset(seed=0)
     agent.reset(env)
@@ -220,10 +227,7 @@ def test_observation_appends_dynamics_and_shipped_policy_reads_its_prefix() -> N
         action = agent.act(env, obs, info)
         assert action == int(policy.predict(obs[:n], action_masks=env.action_masks(), deterministic=True)[0])
         obs, _, _, _, info = env.step(action)
-    assert 0.0 <= obs[n + 1] <= 1.0
-    budget = DynamicDNNEnv(NX, "energy-minute", **policy.env_kwargs)
-    assert budget.observation_names[-2:] == ["budget.left", "budget.time_left"]
-    assert budget.reset(seed=0)[0][-2:].tolist() == [1.0, 1.0]
+    assert 0.0 <= obs[len(plain.observation_names) - 3] <= 1.0  # main.queue
 
 
 def test_test_scenarios_must_not_overlap_training(tmp_path) -> None:

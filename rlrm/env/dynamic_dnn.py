@@ -64,15 +64,15 @@ class DynamicDNNEnv(gym.Env):
     | ``<app>.prev_subnet`` | previous subnetwork / (levels - 1) |
     | ``<app>.prev_option`` | previous compute option / (options - 1) |
     | ``<app>.prev_freq`` | previous frequency / f_max of that unit |
-    | ``<unit>.headroom`` | only with ``dynamics.thermal``: (trip - temperature) / (trip - ambient) |
-    | ``<app>.queue`` | only for apps with a frame queue: frames waiting / queue length |
-    | ``budget.left``, ``budget.time_left`` | only with an ``energy_window_j`` target: the window's budget and time left, fractions |
+    | ``<unit>.headroom`` | per unit with a thermal zone in the profile: (trip - temperature) / (trip - ambient); 1 without ``dynamics.thermal`` |
+    | ``<app>.queue`` | frames waiting / queue length; 0 for an app without a frame queue |
+    | ``budget.left``, ``budget.time_left`` | the energy window's budget and time left, fractions; 1 and 1 without an ``energy_window_j`` target |
 
-    Ratios are clipped to [0, 10]. The last three kinds are appended after every other element
-    and only when a scenario of the environment has that dynamic (so the original scenarios'
-    layout is unchanged, and a policy trained on it reads the prefix it knows: see
-    :class:`rlrm.policy.adapter.CheckpointPolicy`); with ``dynamics.thermal`` the ``<unit>.cap``
-    element includes the kernel's thermal throttling.
+    Ratios are clipped to [0, 10]. The last three kinds (the board state of the scenarios'
+    dynamics) come after every other element, in every scenario of a board, neutral where the
+    scenario does not model them: one policy reads every scenario. A policy trained before they
+    existed reads the prefix it knows (:class:`rlrm.policy.adapter.CheckpointPolicy`). With
+    ``dynamics.thermal`` the ``<unit>.cap`` element includes the kernel's thermal throttling.
 
     ## Rewards
 
@@ -138,7 +138,8 @@ class DynamicDNNEnv(gym.Env):
     ## Version History
 
     * v0: initial version; the ``live`` backend added without changing the spaces; the
-      dynamics' elements appended (only in scenarios that enable them)
+      dynamics' elements appended (in every scenario since the shipped policies were retrained
+      on the dynamics: neutral where a scenario does not model them)
     """
 
     metadata = {"render_modes": []}
@@ -274,21 +275,22 @@ class DynamicDNNEnv(gym.Env):
 
     # ------------------------------------------------------------------ masks
     def _dynamics_names(self) -> list[str]:
-        """Observation elements of the state the scenarios' dynamics add (none without them, so
-        the layout of the original scenarios is unchanged); appended after every other element."""
-        boards = [sim.board for sim in self._sims]
+        """Observation elements of the board state the scenarios' dynamics add, appended after
+        every other element. The layout depends on the board and the managed applications only,
+        not on the scenario, so one policy reads every scenario of a board: a headroom per unit
+        whose profile has a thermal zone, a queue per managed application, the energy window's
+        budget; each is neutral where the current scenario does not model it (see
+        :meth:`_dynamics_observation`)."""
         names = []
-        #: units whose temperature is modelled in some scenario of the mix
-        self._thermal_units = [u for u in range(len(self.sim.unit_names))
-                               if any(getattr(b, "thermal", [None] * (u + 1))[u] is not None for b in boards)]
+        #: units whose profile has a thermal zone
+        self._thermal_units = [u for u, name in enumerate(self.sim.unit_names)
+                               if getattr(self.platform.units[name], "thermal", None) is not None]
         names += [f"{self.sim.unit_names[u]}.headroom" for u in self._thermal_units]
-        #: managed apps (positions in ``managed``) with a frame queue in some scenario of the mix
-        self._queue_apps = [k for k, i in enumerate(self.managed)
-                            if any(b.apps[i].queue > 0 and b.apps[i].fps > 0 for b in boards)]
+        #: every managed app (positions in ``managed``): frames waiting, 0 without a frame queue
+        self._queue_apps = list(range(len(self.managed)))
         names += [f"{self.sim.apps[self.managed[k]].name}.queue" for k in self._queue_apps]
-        self._window = any(getattr(b, "windows", False) for b in boards)
-        if self._window:
-            names += ["budget.left", "budget.time_left"]
+        self._window = True
+        names += ["budget.left", "budget.time_left"]
         return names
 
     def _dynamics_observation(self) -> list[float]:
