@@ -36,6 +36,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "base": {},
     # a horizon of ~20 control periods (s): queues, temperatures and energy windows outlive one step
     "long-horizon": {"gamma": 0.95, "gae_lambda": 0.95},
+    # the measured elements of the 2 previous steps in the observation (trends)
+    "history": {"history": 2},
+    "long-horizon-history": {"gamma": 0.95, "gae_lambda": 0.95, "history": 2},
     "mid-horizon": {"gamma": 0.8, "gae_lambda": 0.9},
     "long-horizon-wide": {"gamma": 0.95, "gae_lambda": 0.95,
                           "policy_kwargs": {"net_arch": {"pi": [256, 256], "vf": [256, 256]}, "activation_fn": "tanh"}},

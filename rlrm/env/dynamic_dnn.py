@@ -16,6 +16,12 @@ from rlrm.platform import Platform, load_platform
 from rlrm.sim import Backend, OperatingPoint, Scenario, StepResult, load_scenario, make_backend
 
 OBS_HIGH = 10.0
+#: most previous steps an observation may carry (``history``)
+MAX_HISTORY = 8
+#: the measured elements ``history`` repeats from previous steps: these names, and the names
+#: ending with these suffixes
+HISTORY_NAMES = ("power", "energy", "budget.left")
+HISTORY_SUFFIXES = (".util", ".background", ".latency", ".miss", ".headroom", ".queue")
 
 
 class DynamicDNNEnv(gym.Env):
@@ -68,7 +74,12 @@ class DynamicDNNEnv(gym.Env):
     | ``<app>.queue`` | frames waiting / queue length; 0 for an app without a frame queue |
     | ``budget.left``, ``budget.time_left`` | the energy window's budget and time left, fractions; 1 and 1 without an ``energy_window_j`` target |
 
-    Ratios are clipped to [0, 10]. The last three kinds (the board state of the scenarios'
+    With ``history=k``, the measured elements (every ``util``, ``background``, ``power``,
+    ``energy``, ``latency``, ``miss``, ``headroom``, ``queue`` and ``budget.left``) of the k
+    previous steps follow, named ``<element>@-1`` .. ``<element>@-k`` (at the start of an
+    episode the missing past repeats the first observation): trends the agent can read.
+
+    Ratios are clipped to [0, 10]. The dynamics' three kinds (the board state of the scenarios'
     dynamics) come after every other element, in every scenario of a board, neutral where the
     scenario does not model them: one policy reads every scenario. A policy trained before they
     existed reads the prefix it knows (:class:`rlrm.policy.adapter.CheckpointPolicy`). With
@@ -131,6 +142,8 @@ class DynamicDNNEnv(gym.Env):
 
     :param live: for ``backend="live"``: a :class:`rlrm.live.LiveConfig` or its fields as a
         dict (``model``, ``inputs``, ``sysfs_root``, ``observe_only``, ...)
+    :param history: previous steps whose measured elements the observation repeats (0..8,
+        default 0); a trained policy's checkpoint records it
 
     ``scenario`` may also be a list: each reset draws one of them (a scenario mix); they
     must manage the same number of applications.
@@ -156,8 +169,14 @@ class DynamicDNNEnv(gym.Env):
         randomization: Optional[Mapping[str, Any]] = None,
         units: Optional[Sequence[str]] = None,
         live: Optional[Any] = None,
+        history: Optional[int] = None,
     ) -> None:
         super().__init__()
+        if history is not None and (isinstance(history, bool) or not isinstance(history, int)
+                                    or not 0 <= history <= MAX_HISTORY):
+            raise InputError("history", "history", f"must be an integer in 0..{MAX_HISTORY}, got {short_repr(history)}")
+        #: previous steps whose measured elements are appended to the observation (``history``)
+        self.history = int(history or 0)
         if isinstance(backend, Backend):
             # a backend built by the caller: it fixes the platform and the scenario
             platform, scenario = backend.platform, backend.scenario
@@ -194,6 +213,7 @@ class DynamicDNNEnv(gym.Env):
         self._t = 0
         self._last: Optional[StepResult] = None
         self._prev: list = [None] * len(self.managed)
+        self._past: list[np.ndarray] = []
 
     def _make_backends(self, backend: Union[str, Backend], traces: Optional[dict], period_s: Optional[float],
                        randomization: Optional[Mapping[str, Any]], live: Optional[Any]) -> list[Backend]:
@@ -269,6 +289,10 @@ class DynamicDNNEnv(gym.Env):
             names += [f"{a}.active", f"{a}.latency", f"{a}.miss", f"{a}.accuracy",
                       f"{a}.prev_subnet", f"{a}.prev_option", f"{a}.prev_freq"]
         names += self._dynamics_names()
+        #: positions of the measured elements repeated from previous steps (``history``)
+        self._history_index = np.asarray([i for i, n in enumerate(names) if n in HISTORY_NAMES or n.endswith(HISTORY_SUFFIXES)], dtype=np.int64)
+        self._n_now = len(names)
+        names += [f"{names[i]}@-{k}" for k in range(1, self.history + 1) for i in self._history_index]
         #: the name of every observation element, in order
         self.observation_names = names
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (len(names),), dtype=np.float32)
@@ -379,7 +403,8 @@ class DynamicDNNEnv(gym.Env):
         self._t = 0
         self._last = None
         self._prev = [None] * len(self.managed)
-        return self._observation(), {"power_mode": self.sim.power_mode.name, "scenario": self.scenario.name,
+        self._past = []
+        return self._emit(), {"power_mode": self.sim.power_mode.name, "scenario": self.scenario.name,
                                      "target_latency_ms": self.sim.targets.latency_ms}
 
     def points_for(self, action: Any) -> tuple[list, bool]:
@@ -412,7 +437,7 @@ class DynamicDNNEnv(gym.Env):
         self._prev = points
         self._t += 1
         truncated = self._t >= self.episode_steps
-        return self._observation(), float(reward), False, truncated, self._info(result, terms, invalid)
+        return self._emit(), float(reward), False, truncated, self._info(result, terms, invalid)
 
     def close(self) -> None:
         """Release the live backend (background workers stopped, board restored); no-op in sim."""
@@ -484,9 +509,22 @@ class DynamicDNNEnv(gym.Env):
                 unit = self.platform.units[self.options[prev.option][0]]
                 obs += [prev.subnet / max(1, self.n_subnets - 1), prev.option / max(1, len(self.options) - 1),
                         unit.freqs_khz[prev.freq_index] / unit.f_max_khz]
-        if len(obs) < len(self.observation_names):
+        if len(obs) < self._n_now:
             obs += self._dynamics_observation()
-        return np.asarray(obs, dtype=np.float32)
+        now = np.asarray(obs, dtype=np.float32)
+        if not self.history:
+            return now
+        oldest = self._past[0] if self._past else now  # the episode's first observation
+        past = [self._past[-k] if k <= len(self._past) else oldest for k in range(1, self.history + 1)]
+        return np.concatenate([now] + [p[self._history_index] for p in past])
+
+    def _emit(self) -> np.ndarray:
+        """The observation after a reset or a step; remembers its current part for ``history``
+        (at the start of an episode the missing past repeats the first observation)."""
+        obs = self._observation()
+        if self.history:
+            self._past = (self._past + [obs[: self._n_now].copy()])[-self.history:]
+        return obs
 
 
 _RANGES = ("latency_scale", "power_scale", "background_scale")

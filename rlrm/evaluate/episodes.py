@@ -36,8 +36,9 @@ def resolve_policy(name: str) -> Policy:
 
 
 def checkpoint_env_kwargs(policy: Policy, platform: Optional[Platform] = None) -> dict:
-    """Environment arguments a trained policy's action table depends on (its ``units``), so the
-    policy, the baselines and the oracle are all evaluated in the environment it was made for.
+    """Environment arguments a trained policy's spaces depend on (its ``units``, which shape the
+    action table, and its ``history``, which shapes the observation), so the policy, the
+    baselines and the oracle are all evaluated in the environment it was made for.
 
     :param policy: any policy; only checkpoints need arguments
     :param platform: the board the environment will model: a checkpoint trained for another
@@ -54,7 +55,8 @@ def checkpoint_env_kwargs(policy: Policy, platform: Optional[Platform] = None) -
             raise InputError(source, "env.platform", f"the policy was trained for {spec.platform!r}, "
                                                      f"the environment runs {platform.name!r}")
         select_units(platform, units, source, "env.env_kwargs.units")
-    return {"units": units} if units else {}
+    history = (spec.env_kwargs or {}).get("history")
+    return {**({"units": units} if units else {}), **({"history": history} if history else {})}
 
 
 def run_episodes(policy: Policy, env: DynamicDNNEnv, episodes: int, seed: int,

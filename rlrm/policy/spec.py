@@ -107,6 +107,10 @@ class EnvSpec:
                                       and all(isinstance(u, str) and u for u in units)):
             raise InputError(t.source, f"{t.name('env_kwargs')}.units",
                              f"expected a non-empty list of unit names, cpu or gpu, got {short_repr(units)}")
+        history = env_kwargs.get("history")  # shapes the observation, so evaluation reuses it too
+        if history is not None and (isinstance(history, bool) or not isinstance(history, int) or not 0 <= history <= 8):
+            raise InputError(t.source, f"{t.name('env_kwargs')}.history",
+                             f"expected an integer in 0..8, got {short_repr(history)}")
         names = t.raw("observation_names")
         if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
             raise t.error("observation_names", "expected a non-empty list of names")

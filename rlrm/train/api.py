@@ -235,10 +235,10 @@ def train(
 
     env_kwargs = {"platform": platform, "scenario": train_sc, "randomization": cfg.get("randomization"),
                   "reward_weights": cfg.get("reward_weights"), "episode_steps": cfg.get("episode_steps"),
-                  "units": cfg.get("units")}
+                  "units": cfg.get("units"), "history": cfg.get("history")}
     probe = DynamicDNNEnv(**env_kwargs)  # validates everything before any process starts
     eval_kwargs = {"platform": platform, "scenario": eval_sc, "reward_weights": cfg.get("reward_weights"),
-                   "episode_steps": cfg.get("episode_steps"), "units": cfg.get("units")}
+                   "episode_steps": cfg.get("episode_steps"), "units": cfg.get("units"), "history": cfg.get("history")}
     DynamicDNNEnv(**eval_kwargs)
 
     torch.set_num_threads(1)  # tiny networks: one thread is fastest on a 2-core machine, and stays fast under load
@@ -372,4 +372,6 @@ def _write_run_files(run_dir: Path, platform: str, scen_label: str, train_sc: li
     atomic_write_bytes(run_dir / "README.txt", load_instructions(bool(cfg["normalize"])).encode())
     env_kwargs = {"randomization": cfg.get("randomization"), "reward_weights": cfg.get("reward_weights"),
                   "episode_steps": cfg.get("episode_steps"), "units": cfg.get("units")}
+    if cfg.get("history"):  # only when used: a checkpoint without it stays readable by older rlrm
+        env_kwargs["history"] = cfg["history"]
     write_env_json(run_dir / "env.json", env_spec_of(env, env_kwargs, env_id=ENV_ID, scenario=scen_label))

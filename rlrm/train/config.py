@@ -95,7 +95,7 @@ EXTRA_SPEC = Spec({
     "randomization": MapOf(Any_(), OMIT, then=_randomization), "eval_freq": StrictInt(OMIT, minimum=1),
     "n_eval_episodes": StrictInt(OMIT, minimum=1), "checkpoint_freq": StrictInt(OMIT, minimum=1),
     "episode_steps": StrictInt(OMIT, minimum=1), "reward_weights": MapOf(Any_(), OMIT, then=_reward_weights),
-    "units": Any_(OMIT, then=_units, type=list),
+    "units": Any_(OMIT, then=_units, type=list), "history": StrictInt(OMIT, minimum=0, maximum=8),
 })
 #: the hyperparameters of one entry of a config
 HYPERPARAMETERS = Spec({**PPO_SPEC.fields, **EXTRA_SPEC.fields}, what="hyperparameter")
