@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -72,7 +73,7 @@ def references(platform: str, scenarios: list[str], episodes: int, seed: int, un
 
 def run_variant(name: str, platform: str, timesteps: int, seed: int, episodes: int, eval_seed: int, out: Path) -> dict:
     from rlrm.env import ENV_ID, DynamicDNNEnv
-    from rlrm.evaluate.episodes import resolve_policy, run_episodes
+    from rlrm.evaluate.episodes import checkpoint_env_kwargs, resolve_policy, run_episodes
     from rlrm.policy.export import export_run
     from rlrm.scores import normalized_score
     from rlrm.train.api import train
@@ -80,6 +81,7 @@ def run_variant(name: str, platform: str, timesteps: int, seed: int, episodes: i
 
     units = load_config("ppo", ENV_ID).get("units")
     scenarios = training_scenarios()
+    shutil.rmtree(out / f"{platform}-{name}-s{seed}", ignore_errors=True)  # a re-run starts afresh
     start = time.perf_counter()
     result = train(platform=platform, scenario="mix", hyperparameters=VARIANTS[name], timesteps=timesteps, seed=seed,
                    logdir=out, run_name=f"{platform}-{name}-s{seed}", progress_bar=False)
@@ -88,9 +90,11 @@ def run_variant(name: str, platform: str, timesteps: int, seed: int, episodes: i
     export_run(result.run_dir, ckpt, force=True)
     refs = references(platform, scenarios, episodes, eval_seed, units, out)
     rows = {}
+    policy = resolve_policy(str(ckpt))
+    kwargs = checkpoint_env_kwargs(policy)  # its units and history
     for s in scenarios:
-        env = DynamicDNNEnv(platform=platform, scenario=s, units=units)
-        summary = run_episodes(resolve_policy(str(ckpt)), env, episodes, eval_seed)[0]
+        env = DynamicDNNEnv(platform=platform, scenario=s, **kwargs)
+        summary = run_episodes(policy, env, episodes, eval_seed)[0]
         score = normalized_score(summary["reward_mean"], refs[s]["random"], refs[s]["oracle"])
         rows[s] = {"score": score, "reward": summary["reward_mean"], "miss": summary["deadline_miss_rate"],
                    "energy_per_inference_mj": summary["energy_per_inference_mj"], "top1": summary["accuracy_mean"]}

@@ -2,18 +2,19 @@
 
 Run: ``python experiments/shipped_policy.py --platform jetson-xavier-nx`` (or ``odroid-xu3``).
 
-1. ``rlrm train --platform P --scenario mix`` with ``agents/ppo.yaml`` and a fixed seed
-   (run folder ``experiments/runs/<P>``, not committed), and the same with
-   ``agents/ppo-two-models.yaml`` for the scenario with two managed applications;
+1. ``rlrm train --platform P --scenario mix`` with ``agents/ppo.yaml`` (its training set, its
+   domain randomisation) and a fixed seed (run folder ``experiments/runs/<P>-ppo``, not
+   committed), and the same with ``agents/ppo-two-models.yaml`` for the scenario with two
+   managed applications;
 2. ``rlrm export`` to ``checkpoints/<P>-ppo`` and ``checkpoints/<P>-ppo-2apps``;
-3. ``--episodes`` seeded episodes of every shipped scenario for the policy, every Linux
-   governor baseline (with the largest subnetwork and with Dynamic-OFA's manager) and the
-   oracle; writes ``experiments/results/shipped-<P>.md`` and ``.json``.
+3. unless ``--no-eval``: ``--episodes`` seeded episodes of every shipped scenario for the
+   policy, every Linux governor baseline (with the largest subnetwork and with Dynamic-OFA's
+   manager) and the oracle; writes ``experiments/results/shipped-<P>.md`` and ``.json`` (read by
+   ``experiments/papers_claims.py``).
 
-Quality targets (issue "PPO training pipeline and shipped policies"), per scenario and over
-all of them: the policy's energy per inference at least 20 % below the best governor
-baseline whose deadline-miss rate is no worse than the policy's, and its mean reward at
-least 90 % of the oracle's. ``--skip-train`` re-evaluates the shipped checkpoint.
+The shipped policies are judged by ``experiments/fair_comparison.py`` (issue 13's targets: the
+test scenarios, the strongest baselines, normalised scores); this script's own table compares
+with the governors only, as the papers do. ``--skip-train`` re-evaluates the shipped checkpoints.
 """
 
 from __future__ import annotations
@@ -117,13 +118,16 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--skip-train", action="store_true", help="evaluate the shipped checkpoints as they are")
     ap.add_argument("--report-only", action="store_true", help="rewrite the Markdown from the saved JSON")
+    ap.add_argument("--no-eval", action="store_true", help="train and export only")
+    ap.add_argument("--configs", nargs="+", default=["ppo", "ppo-two-models"], choices=["ppo", "ppo-two-models"],
+                    help="which policies to train (default both)")
     args = ap.parse_args()
     checkpoints = {1: CHECKPOINTS_DIR / f"{args.platform}-ppo", 2: CHECKPOINTS_DIR / f"{args.platform}-ppo-2apps"}
     if args.report_only:
         results = json.loads((RESULTS / f"shipped-{args.platform}.json").read_text())
         print(f"wrote {write_report(args.platform, results, args.episodes, 1000, checkpoints)}")
         return
-    configs = {1: "ppo", 2: "ppo-two-models"}
+    configs = {k: c for k, c in {1: "ppo", 2: "ppo-two-models"}.items() if c in args.configs}
     if not args.skip_train:
         from rlrm.policy.export import export_run
         from rlrm.train.api import train
@@ -135,6 +139,8 @@ def main() -> None:
             run = train(platform=args.platform, scenario="mix", config=config, timesteps=args.timesteps,
                         seed=args.seed, logdir=runs, run_name=name, progress_bar=False).run_dir
             export_run(run, checkpoints[k], force=True)
+    if args.no_eval:
+        return
     units = load_config("ppo", ENV_ID).get("units")
     results = evaluate_all(checkpoints, args.platform, args.episodes, seed=1000, units=units)
     print(f"wrote {write_report(args.platform, results, args.episodes, 1000, checkpoints)}")
