@@ -83,15 +83,17 @@ class OraclePolicy(Policy):
         self.horizon = max(1, int(horizon))
         self.prices = sorted({0.0, *(float(p) for p in prices)})
         self.plan: dict = {}  # step index -> (the state expected there, the action)
-        #: the planned episode's summed reward and the plain greedy one's (None: not planned)
+        #: summed rewards from the last planning point to the episode's end: of the plan played
+        #: (the better of the other two), of the per-segment plan, of plain greedy (None: not planned)
         self.planned_reward: Optional[float] = None
+        self.segments_reward: Optional[float] = None
         self.greedy_reward: Optional[float] = None
 
     def reset(self, env: DynamicDNNEnv, seed: Optional[int] = None) -> None:
         if not hasattr(env.sim, "preview") or not hasattr(env.sim, "snapshot"):
             raise RuntimeError("the oracle needs the simulator backend")
         self.plan = {}
-        self.planned_reward = self.greedy_reward = None
+        self.planned_reward = self.segments_reward = self.greedy_reward = None
 
     def act(self, env: DynamicDNNEnv, obs: np.ndarray, info: dict) -> Any:
         sim = env.sim
@@ -175,9 +177,10 @@ class OraclePolicy(Policy):
         sim.restore(start)
         greedy = self.segment(env, [0.0], end - first)
         sim.restore(start)
-        self.planned_reward, self.greedy_reward = total, greedy.reward
+        self.segments_reward, self.greedy_reward = total, greedy.reward
         if greedy.reward > total:
             planned, planned_states = greedy.actions, greedy.states
+        self.planned_reward = max(total, greedy.reward)
         self.plan = {first + i: (s, act) for i, (s, act) in enumerate(zip(planned_states, planned))}
 
     def segment(self, env: DynamicDNNEnv, prices: Sequence[float], steps: int) -> Branch:
