@@ -73,6 +73,10 @@ def test_planning_leaves_the_simulator_as_it_was_and_replans_off_plan() -> None:
     env.step(other)
     oracle.act(env, obs, info)  # the state is not the planned one: planned again from here
     assert sorted(oracle.plan) == list(range(2, 12))
+    for _ in range(10):
+        env.step(oracle.act(env, obs, info))
+    assert env.sim.step_index == 12
+    env.step(oracle.act(env, obs, info))  # stepped past the episode's end: greedy, nothing to plan
 
 
 def test_planning_points() -> None:

@@ -97,7 +97,7 @@ class OraclePolicy(Policy):
 
     def act(self, env: DynamicDNNEnv, obs: np.ndarray, info: dict) -> Any:
         sim = env.sim
-        if self.greedy or not sim.stateful:
+        if self.greedy or not sim.stateful or sim.step_index >= env.episode_steps:  # (past the end: nothing to plan)
             return self.best_action(env)[0]
         entry = self.plan.get(sim.step_index)
         if entry is None or entry[0] != sim.snapshot():  # not planned from here (or another state)
