@@ -38,7 +38,7 @@ MISS_TOLERANCE = 0.005
 #: misses of a point that meets its deadline) count as no misses in Pareto marking
 MISS_EPSILON = 1e-6
 #: policies never taken as a match in :func:`energy_vs_matched`
-NOT_DEPLOYABLE = ("oracle",)
+NOT_DEPLOYABLE = ("oracle", "oracle-greedy")
 UNMATCHED = "unmatched"
 
 

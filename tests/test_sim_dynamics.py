@@ -263,3 +263,67 @@ def test_dropped_frames_count_in_the_miss_rate() -> None:
     acc.add(r)
     a = r.apps[0]
     assert acc.summary()["deadline_miss_rate"] == pytest.approx(a.dropped / (a.inferences + a.dropped))
+
+
+# ------------------------------------------------------------------ snapshot / restore
+ALL_DYNAMICS = ('[dynamics]\ncosts = true\nthermal = true\ncooling = "fanless"\nambient_c = 75.0\nstart_c = 98.0\n'
+                'window_s = 7.0\n')
+
+
+def _rollout(sim: BoardSimulator, rng: np.random.Generator, m: int) -> list:
+    """``m`` steps, every other one the largest GPU point at its cap (to heat the zone), the
+    others random points (frequencies within the caps), as comparable tuples."""
+    out = []
+    for i in range(m):
+        opt = int(rng.integers(len(sim.options)))
+        if i % 2 == 0 or not sim.option_allowed(opt):
+            opt = sim.options.index(("gpu", 0))
+        u = sim.board.option_unit[opt]
+        fi = sim.max_freq_index(u) if i % 2 == 0 else int(rng.integers(sim.max_freq_index(u) + 1))
+        r = sim.step([OperatingPoint(int(rng.integers(len(sim.top1(0)))), opt, fi)])
+        out.append((r.power_w, r.energy_mj, tuple(r.freq_index), tuple(r.background),
+                    tuple(r.temperature_c or ()), r.energy_window_left_j,
+                    tuple((a.latency_ms, a.deadline_miss, a.inferences, a.dropped, a.queue)
+                          for a in r.apps if a is not None),
+                    tuple(sim.max_freq_index(i) for i in range(len(sim.unit_names)))))
+    return out
+
+
+@pytest.mark.parametrize("name", ["every-dynamic", "bursty"])
+def test_snapshot_restore_replays_bit_for_bit(name: str) -> None:
+    if name == "bursty":  # no dynamics: the original model
+        sc = load_scenario(name)
+    else:  # thermal with throttling, costs, a frame queue, an energy window, a Markov background
+        sc = scenario(ALL_DYNAMICS, apps='[[apps]]\nname = "main"\nfps = 20.0\nqueue = 2\n',
+                      targets="latency_ms = 120.0\nenergy_window_j = 30.0")
+        sc = dataclasses.replace(sc, background=load_scenario("camera-15fps").background)
+    sim = BoardSimulator(load_platform(NX), sc, seed=3)
+    _rollout(sim, np.random.default_rng(1), 23)
+    snap = sim.snapshot()
+    first = _rollout(sim, np.random.default_rng(2), 40)
+    sim.restore(snap)
+    assert _rollout(sim, np.random.default_rng(2), 40) == first  # exact equality: every float bit for bit
+    sim.restore(snap)  # a snapshot may be restored more than once, after previews and other steps
+    sim.preview([gpu_point(sim)])
+    _rollout(sim, np.random.default_rng(5), 9)
+    sim.restore(snap)
+    assert _rollout(sim, np.random.default_rng(2), 40) == first
+    fresh = BoardSimulator(sim.platform, sc, seed=99)  # restore sets every field, not just the ones that moved
+    fresh.restore(snap)
+    assert _rollout(fresh, np.random.default_rng(2), 40) == first
+    if name != "bursty":  # the run exercised every piece of state
+        assert any(row[5] <= 0 for row in first)  # the window ran out (and restarted)
+        assert len({row[7] for row in first}) > 1  # the throttling cap moved
+        assert any(a[3] > 0 for row in first for a in row[6])  # frames dropped
+        assert len({row[3] for row in first}) > 1  # the background changed
+
+
+def test_snapshot_is_a_copy_of_the_live_state() -> None:
+    sim = BoardSimulator(load_platform(NX), load_scenario("camera-15fps"), seed=0)
+    snap = sim.snapshot()
+    before = (snap.background_state, snap.backlog, snap.rng_state["state"]["state"], snap.temperature_c)
+    for _ in range(30):
+        sim.step([gpu_point(sim)])
+    assert (snap.background_state, snap.backlog, snap.rng_state["state"]["state"], snap.temperature_c) == before
+    sim.restore(snap)
+    assert sim.step_index == 0 and sim.time_s == 0.0 and sim.backlog == [0.0]

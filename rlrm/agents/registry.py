@@ -1,4 +1,4 @@
-"""Policies by name: ``schedutil``, ``schedutil@0``, ``schedutil+dofa``, ``oracle``, ``random``, ``fixed:...``."""
+"""Policies by name: ``schedutil``, ``schedutil@0``, ``schedutil+dofa``, ``oracle``, ``oracle-greedy``, ``random``, ``fixed:...``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ NAME_FORMS = "G@L (governor G, subnetwork pinned at level L, e.g. schedutil@0), 
 def available_policies() -> list[str]:
     """The policy names :func:`make_policy` knows (besides ``G@L`` and ``fixed:...``)."""
     names = list(GOVERNOR_BASELINES) + [f"{g}+dofa" for g in GOVERNOR_BASELINES]
-    return names + ["oracle", "random", "lut", "static-best"]
+    return names + ["oracle", "oracle-greedy", "random", "lut", "static-best"]
 
 
 def pinned_governors(env: Any) -> list[str]:
@@ -31,13 +31,16 @@ def make_policy(name: str) -> Policy:
     """A baseline policy by name.
 
     ``G`` (a governor with the largest subnetwork), ``G@L`` (subnetwork pinned at level L),
-    ``G+dofa`` (Dynamic-OFA's manager), ``oracle``, ``random``, or
+    ``G+dofa`` (Dynamic-OFA's manager), ``oracle`` (planned ahead where the board has
+    state), ``oracle-greedy`` (greedy per step everywhere), ``random``, or
     ``fixed:subnet=L,unit=U,freq=F`` for a fixed operating point.
     """
     if name.startswith("fixed:"):
         return FixedPolicy(name)
     if name == "oracle":
         return OraclePolicy()
+    if name == "oracle-greedy":
+        return OraclePolicy(greedy=True)
     if name == "random":
         return RandomPolicy()
     if name == "lut":

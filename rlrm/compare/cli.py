@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", default="steady", help="scenario: name or TOML path")
     p.add_argument("--policies", required=True,
                    help="comma-separated: ppo:CHECKPOINT, schedutil, schedutil+dofa, ondemand, conservative, "
-                        "performance, powersave, oracle, random, fixed:subnet=L,unit=U,freq=F")
+                        "performance, powersave, oracle, oracle-greedy, random, lut, static-best, fixed:subnet=L,unit=U,freq=F")
     p.add_argument("--seeds", type=int, default=5, help="episodes per policy, seeds SEED..SEED+N-1")
     p.add_argument("--seed", type=seed_type, default=0, help="first seed")
     p.add_argument("--episode-steps", type=int, default=None, help="override the scenario's episode length")

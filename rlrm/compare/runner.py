@@ -157,7 +157,7 @@ def run_compare(specs: list[PolicySpec], platform: str, scenario: str, seeds: in
     if seeds < 1:
         raise InputError("--seeds", "seeds", "must be >= 1")
     if backend == "live":
-        if any(spec.source == "oracle" for spec in specs):
+        if any(spec.source in ("oracle", "oracle-greedy") for spec in specs):
             raise InputError("--policies", "oracle", "the oracle needs the simulator's hidden state; it cannot run live")
         oracle = False
     board = platform if isinstance(platform, Platform) else load_platform(platform)

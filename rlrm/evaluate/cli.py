@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a policy (governor, baseline, oracle or checkpoint) on the simulator")
     p.add_argument("--policy", required=True,
                    help="schedutil, schedutil+dofa, schedutil@L (subnetwork pinned at level L), performance, "
-                        "powersave, ondemand, conservative (each also +dofa and @L), oracle, random, "
+                        "powersave, ondemand, conservative (each also +dofa and @L), oracle, oracle-greedy, random, lut, "
+                        "static-best, "
                         "fixed:subnet=L,unit=U,freq=F, or a checkpoint path")
     p.add_argument("--platform", default="jetson-xavier-nx", help="board profile: name or TOML path")
     p.add_argument("--scenario", default="steady", help="scenario: name or TOML path")

@@ -167,7 +167,7 @@ def run_live(policy_name: str, platform: str, scenario: str, duration_s: float, 
         sensor failed
     """
     policy = resolve_policy(policy_name)
-    if policy_name == "oracle":
+    if policy_name in ("oracle", "oracle-greedy"):
         raise InputError("--policy", "policy", "the oracle needs the simulator's hidden state; it cannot run live")
     cfg = LiveConfig(model=model, inputs=inputs, sysfs_root=sysfs_root, observe_only=observe_only,
                      background=background, handlers=handlers)

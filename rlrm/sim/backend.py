@@ -55,6 +55,35 @@ class Plan:
     online: list
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The mutable state of a :class:`Backend` at one point (:meth:`Backend.snapshot`); every
+    field an immutable copy, so that one snapshot may be restored any number of times."""
+
+    step_index: int
+    time_s: float
+    #: the generator's ``bit_generator.state`` (background Markov chains, latency noise)
+    rng_state: dict
+    background_state: tuple
+    last_freq_index: tuple
+    pending_background: tuple
+    pending_background_activity: tuple
+    pending_noise: tuple
+    targets: Any
+    active: tuple
+    power_mode: Any
+    freq_caps: tuple
+    online: tuple
+    caps: tuple
+    temperature_c: tuple
+    thermal_cap: tuple
+    backlog: tuple
+    window_energy_j: float
+    last_subnet: tuple
+    #: domain-randomisation factors (latency, power, background)
+    scales: tuple
+
+
 class Backend(abc.ABC):
     """A board that runs one scenario, one control period per :meth:`step`.
 
@@ -147,6 +176,38 @@ class Backend(abc.ABC):
 
     def close(self) -> None:
         """Release what the backend holds (nothing in simulation)."""
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self) -> "Snapshot":
+        """Everything :meth:`step` mutates, copied (small lists and the generator's state, not
+        the board's tables): :meth:`restore` brings the backend back to exactly this point, so
+        that stepping on from it gives bit-for-bit the same results (the lookahead oracle's
+        rewind). Meaningful for simulation only: restoring the live backend rewinds its clock,
+        not the board."""
+        return Snapshot(
+            self.step_index, self.time_s, self.rng.bit_generator.state,
+            tuple(tuple(s) for s in self.background_state), tuple(self.last_freq_index),
+            tuple(self.pending_background), tuple(self.pending_background_activity), tuple(self.pending_noise),
+            self.targets, tuple(self.active), self.power_mode,
+            tuple(self._freq_caps), tuple(self._online), tuple(self._caps),
+            tuple(self.temperature_c), tuple(self.thermal_cap), tuple(self.backlog), self.window_energy_j,
+            tuple(self.last_subnet), (self.latency_scale, self.power_scale, self.background_scale))
+
+    def restore(self, snap: "Snapshot") -> None:
+        """Back to the state of :meth:`snapshot` (the snapshot stays valid: it may be restored again)."""
+        self.step_index, self.time_s = snap.step_index, snap.time_s
+        self.rng.bit_generator.state = snap.rng_state
+        self.background_state = [list(s) for s in snap.background_state]
+        self.last_freq_index = list(snap.last_freq_index)
+        self.pending_background = list(snap.pending_background)
+        self.pending_background_activity = list(snap.pending_background_activity)
+        self.pending_noise = list(snap.pending_noise)
+        self.targets, self.active, self.power_mode = snap.targets, list(snap.active), snap.power_mode
+        self._freq_caps, self._online, self._caps = list(snap.freq_caps), list(snap.online), list(snap.caps)
+        self.temperature_c, self.thermal_cap = list(snap.temperature_c), list(snap.thermal_cap)
+        self.backlog, self.window_energy_j = list(snap.backlog), snap.window_energy_j
+        self.last_subnet = list(snap.last_subnet)
+        self.latency_scale, self.power_scale, self.background_scale = snap.scales
 
     # ------------------------------------------------------------------ clock
     def perturb(self, latency_scale: float = 1.0, power_scale: float = 1.0, background_scale: float = 1.0) -> None:
