@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -67,11 +68,14 @@ def references(platform: str, scenarios: list[str], episodes: int, seed: int, un
         env = DynamicDNNEnv(platform=platform, scenario=s, units=units)
         refs[s] = {p: run_episodes(make_policy(p), env, episodes, seed)[0]["reward_mean"] for p in ("random", "oracle")}
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(refs, indent=1))
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # variants run side by side: never a torn file
+        tmp.write_text(json.dumps(refs, indent=1))
+        os.replace(tmp, path)
     return refs
 
 
-def run_variant(name: str, platform: str, timesteps: int, seed: int, episodes: int, eval_seed: int, out: Path) -> dict:
+def run_variant(name: str, platform: str, timesteps: int, seed: int, episodes: int, eval_seed: int, out: Path,
+                eval_only: bool = False) -> dict:
     from rlrm.env import ENV_ID, DynamicDNNEnv
     from rlrm.evaluate.episodes import checkpoint_env_kwargs, resolve_policy, run_episodes
     from rlrm.policy.export import export_run
@@ -81,13 +85,17 @@ def run_variant(name: str, platform: str, timesteps: int, seed: int, episodes: i
 
     units = load_config("ppo", ENV_ID).get("units")
     scenarios = training_scenarios()
-    shutil.rmtree(out / f"{platform}-{name}-s{seed}", ignore_errors=True)  # a re-run starts afresh
-    start = time.perf_counter()
-    result = train(platform=platform, scenario="mix", hyperparameters=VARIANTS[name], timesteps=timesteps, seed=seed,
-                   logdir=out, run_name=f"{platform}-{name}-s{seed}", progress_bar=False)
-    train_s = time.perf_counter() - start
     ckpt = out / f"{platform}-{name}-s{seed}-policy"
-    export_run(result.run_dir, ckpt, force=True)
+    if eval_only:  # the variant's earlier run, evaluated again
+        log = [json.loads(x) for x in (out / f"{platform}-{name}-s{seed}" / "train_log.jsonl").read_text().splitlines()]
+        train_s, final = log[-1]["wall_s"], None
+    else:
+        shutil.rmtree(out / f"{platform}-{name}-s{seed}", ignore_errors=True)  # a re-run starts afresh
+        start = time.perf_counter()
+        result = train(platform=platform, scenario="mix", hyperparameters=VARIANTS[name], timesteps=timesteps,
+                       seed=seed, logdir=out, run_name=f"{platform}-{name}-s{seed}", progress_bar=False)
+        train_s, final = time.perf_counter() - start, result.final_reward
+        export_run(result.run_dir, ckpt, force=True)
     refs = references(platform, scenarios, episodes, eval_seed, units, out)
     rows = {}
     policy = resolve_policy(str(ckpt))
@@ -101,7 +109,7 @@ def run_variant(name: str, platform: str, timesteps: int, seed: int, episodes: i
         print(f"{name} {s}: score {score:.3f} reward {summary['reward_mean']:.3f}", file=sys.stderr, flush=True)
     doc = {"variant": name, "overrides": VARIANTS[name], "platform": platform, "timesteps": timesteps, "seed": seed,
            "eval_seeds": [eval_seed, eval_seed + episodes - 1], "train_minutes": train_s / 60,
-           "final_eval_reward": result.final_reward, "scenarios": rows,
+           "final_eval_reward": final, "scenarios": rows,
            "mean_score": sum(r["score"] for r in rows.values()) / len(rows)}
     (out / f"{platform}-{name}-s{seed}.json").write_text(json.dumps(doc, indent=1))
     return doc
@@ -144,6 +152,7 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--eval-seed", type=int, default=3000, help="first validation seed")
     ap.add_argument("--out", default=str(ROOT / "experiments" / "runs" / "ablation"))
     ap.add_argument("--report", action="store_true", help="write the table from the variants' results")
+    ap.add_argument("--eval-only", action="store_true", help="evaluate the variant's earlier run again")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -152,7 +161,8 @@ def main(argv: Any = None) -> int:
         return 0
     if not args.variant:
         ap.error("--variant or --report")
-    doc = run_variant(args.variant, args.platform, args.timesteps, args.seed, args.episodes, args.eval_seed, out)
+    doc = run_variant(args.variant, args.platform, args.timesteps, args.seed, args.episodes, args.eval_seed, out,
+                      args.eval_only)
     print(f"{args.variant}: mean score {doc['mean_score']:.3f} ({doc['train_minutes']:.1f} min)")
     return 0
 
