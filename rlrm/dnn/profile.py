@@ -31,6 +31,7 @@ import torch
 from rlrm.dnn.dynamic_ofa import DynamicOFA
 from rlrm.dnn.hostinfo import cpu_model_name, estimate_tdp_w, nominal_freq_khz
 from rlrm.dnn.library import SubnetLibrary
+from rlrm.dnn.profile_contention import measure_contention
 from rlrm.errors import InputError
 from rlrm.hw import CpuPolicy, PowerReader, StateGuard, Sysfs, auto_discover, discover_policies
 from rlrm.hw.affinity import set_process_affinity
@@ -403,8 +404,6 @@ class HostProfiler:
                 bar.update(1)
             cpu_threads = [o.cores for o in opts if o.unit == "cpu"]
             if self.contention_s > 0 and cpu_threads:
-                from rlrm.dnn.profile_contention import measure_contention
-
                 bar.set_postfix_str(f"contention at level {self.contention_level}")
                 if self.cuda:
                     self.model.to("cpu")

@@ -2,7 +2,7 @@
 machine next to a background load, for each CPU core count.
 
 It runs exactly what ``rlrm run`` runs: the live backend's own background worker
-(:class:`rlrm.live.background.BackgroundLoad`, one unpinned worker process started before the
+(:class:`rlrm.hw.background.BackgroundLoad`, one unpinned worker process started before the
 inference is pinned, as the live backend starts it at its first step), and the inference with
 ``n`` torch threads pinned with every thread of the process to the first ``n`` usable cores
 (:func:`rlrm.hw.affinity.set_process_affinity`), back to back under ``torch.inference_mode``.
@@ -18,7 +18,7 @@ import time
 from typing import Any, Callable, Optional, Sequence
 
 from rlrm.hw.affinity import set_process_affinity
-from rlrm.live.background import CYCLE_S, BackgroundLoad
+from rlrm.hw.background import CYCLE_S, BackgroundLoad
 from rlrm.platform.contention import ContentionTable
 
 #: background loads measured (busy cores of one worker), besides none
@@ -88,7 +88,7 @@ def measure_contention(run: Callable[[], Any], level: int, threads: Sequence[int
         ref = sums[(n, 0.0)][0] / sums[(n, 0.0)][1]
         rows.append(tuple([1.0] + [round((sums[(n, b)][0] / sums[(n, b)][1]) / ref, 4) for b in loads[1:]]))
     source = (f"measured by rlrm profile on {os.uname().nodename}: level {level}, per core count the mean latency "
-              f"next to one unpinned background worker (rlrm.live.background, {CYCLE_S * 1000:g} ms duty cycle) "
+              f"next to one unpinned background worker (rlrm.hw.background, {CYCLE_S * 1000:g} ms duty cycle) "
               f"busy {', '.join(f'{b:g}' for b in loads[1:])} of a core over the mean without it; "
               f"{ROUNDS} rounds over the loads, {per_round:.2g} s timed per cell and round; inference pinned "
               f"with all its threads to the first n cores of {list(allowed)}, torch.inference_mode, as rlrm run runs it")
