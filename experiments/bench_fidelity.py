@@ -56,6 +56,28 @@ def scenario_text(background: float) -> str:
     return text + '[[targets]]\nat_s = 0\nlatency_x = 1.1\naccuracy_level = 0\n'
 
 
+def without_contention(home: Path, work: Path) -> Optional[Path]:
+    """A copy of the profile ``host`` of ``home`` without its contention table (so the simulator
+    uses its analytical model), with its trace beside it, under ``work``; None when the
+    profile has no table."""
+    import dataclasses
+    import shutil
+
+    from rlrm.platform import load_platform
+    from rlrm.platform.profile import save_platform
+
+    plat = load_platform(home / "envs" / "platforms" / "host.toml")
+    cpu = plat.units["cpu"]
+    if cpu.contention is None:
+        return None
+    path = save_platform(dataclasses.replace(plat, units={**plat.units, "cpu": dataclasses.replace(cpu, contention=None)}),
+                         work / "analytical" / "envs" / "platforms" / "host.toml")
+    traces = work / "analytical" / "envs" / "traces" / "host"
+    traces.mkdir(parents=True, exist_ok=True)
+    shutil.copy(home / "envs" / "traces" / "host" / "demo.json", traces / "demo.json")
+    return path
+
+
 def simulate(platform: Path, scenario: Path, policy: str, steps: int, seed: int) -> float:
     """Mean latency (ms) of the fixed point in the simulator."""
     from rlrm.agents.registry import make_policy
@@ -116,6 +138,7 @@ def main() -> int:
     work = home / "fidelity"
     work.mkdir(exist_ok=True)
     steps = max(4, int(float(args.duration.rstrip("s")) / PERIOD_S))
+    analytical = without_contention(home, work)
     rows = []
     for bg in BACKGROUNDS:
         scenario = work / f"bg{int(bg * 100)}.toml"
@@ -130,9 +153,12 @@ def main() -> int:
                     lives.append(live(env, platform, scenario, policy, args.duration, work,
                                       f"l{level}-c{cores}-bg{int(bg * 100)}-r{r}"))
                 sim_ms, live_ms = statistics.mean(sims), statistics.mean(lives)
+                model_ms = (statistics.mean(simulate(analytical, scenario, policy, steps, seed=r) for r in range(args.repeats))
+                            if analytical is not None else sim_ms)
                 err = (sim_ms - live_ms) / live_ms
                 row = {"level": level, "cores": cores, "background": bg, "sim_ms": sim_ms, "live_ms": live_ms,
                        "live_runs_ms": lives, "err": err, "noise": cv(lives), "load1": statistics.mean(loads),
+                       "model_ms": model_ms, "model_err": (model_ms - live_ms) / live_ms,
                        "in_sample": bool(table is not None and bg > 0 and level == ref_level and cores in table.cores)}
                 rows.append(row)
                 print(f"level {level} cores {cores} bg {bg:.1f}: sim {sim_ms:.2f} ms live {live_ms:.2f} ms "
@@ -148,6 +174,11 @@ def main() -> int:
             errs = [abs(r["err"]) for r in part]
             print(f"fidelity_latency_median_abs_err_{name}: {statistics.median(errs):.4f} ({len(part)} points)")
             print(f"fidelity_latency_max_abs_err_{name}: {max(errs):.4f}")
+    if analytical is not None:
+        model = [abs(r["model_err"]) for r in rows]
+        print(f"fidelity_latency_median_abs_err_analytical_model: {statistics.median(model):.4f} "
+              "(the same profile without its contention table)")
+        print(f"fidelity_latency_max_abs_err_analytical_model: {max(model):.4f}")
     print(f"fidelity_live_noise_floor_median_cv: {noise:.4f}")
     write_table(rows, med, worst, noise, args, home, table)
     return 0
@@ -179,7 +210,8 @@ def write_table(rows: List[dict], med: float, worst: float, noise: float, args: 
                           f"the profile's measured table, level {table.level}, background {list(table.background)} busy cores: "
                           + "; ".join(f"{n} core{'s' if n > 1 else ''} x" + ", x".join(f"{x:.2f}" for x in row)
                                       for n, row in zip(table.cores, table.stretch))
-                          + ". Points marked `in` are in-sample (the profile measured their ratio), the others out-of-sample."),
+                          + ". Points marked `in` are in-sample (the profile measured their ratio), the others out-of-sample; "
+                          "`model ms` / `model err` simulate the same profile without its table (the analytical model)."),
         "",
         f"- `fidelity_latency_median_abs_err: {med:.4f}` (all {len(rows)} points)",
         f"- `fidelity_latency_max_abs_err: {worst:.4f}` (all points)",
@@ -194,13 +226,14 @@ def write_table(rows: List[dict], med: float, worst: float, noise: float, args: 
                          f"max {max(errs):.4f}")
     lines += [
         "",
-        "| level | cores | background | sim ms | live ms (mean) | live runs ms | rel. error | live CV | load1 | sample |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| level | cores | background | sim ms | live ms (mean) | live runs ms | rel. error | live CV | load1 | sample "
+        "| model ms | model err |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(f"| {r['level']} | {r['cores']} | {r['background']:.1f} | {r['sim_ms']:.2f} | {r['live_ms']:.2f} | "
                      f"{', '.join(f'{x:.2f}' for x in r['live_runs_ms'])} | {r['err']:+.3f} | {r['noise']:.3f} | "
-                     f"{r['load1']:.2f} | {'in' if r['in_sample'] else 'out'} |")
+                     f"{r['load1']:.2f} | {'in' if r['in_sample'] else 'out'} | {r['model_ms']:.2f} | {r['model_err']:+.3f} |")
     lines.append("")
     args.out.write_text("\n".join(lines))
 
