@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 from rlrm.errors import InputError
 from rlrm.validate import Float, Int, List, Spec, Str
@@ -139,8 +139,3 @@ def contention_spec(max_cores: int) -> Spec:
         "stretch": List(List(Float(minimum=MIN_STRETCH, maximum=MAX_STRETCH), max_len=64), max_len=max_cores),
     })
 
-
-def measured_ratios(latencies: Sequence[float], reference: Sequence[float]) -> float:
-    """Ratio of the mean of ``latencies`` to the mean of ``reference`` (what the simulator's
-    mean latency is stretched by)."""
-    return (sum(latencies) / len(latencies)) / (sum(reference) / len(reference))
