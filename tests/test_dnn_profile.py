@@ -127,12 +127,24 @@ def test_cli_profile_demo_model(tmp_path, capsys) -> None:
     if not (DEMO_DIR / "weights.safetensors").is_file():
         pytest.skip("demo checkpoint not present")
     rc = main(["profile", "--model", "demo", "--envs", str(tmp_path), "--threads", "1",
-               "--warmup", "0", "--repeats", "2", "--ci-width", "0", "--quiet", "--name", "here"])
+               "--warmup", "0", "--repeats", "2", "--ci-width", "0", "--quiet", "--name", "here",
+               "--contention-s", "0.3", "--contention-level", "0"])
     assert rc == 0
     out = capsys.readouterr().out
-    assert "here.toml" in out and "demo.json" in out
+    assert "here.toml" in out and "demo.json" in out and "contention (level 0" in out
     plat = load_platform(tmp_path / "platforms" / "here.toml")
     load_trace(tmp_path / "traces" / "here" / "demo.json", platform=plat)
+    table = plat.unit("cpu").contention  # measured, with the live backend's background worker
+    assert table is not None and table.cores == (1,) and table.background == (0.0, 0.5, 1.0) and table.level == 0
+    assert table.stretch[0][0] == 1.0 and all(x > 0 for x in table.stretch[0])
+    assert table.source.startswith("measured by rlrm profile")
+
+
+def test_cli_profile_bad_contention_options(capsys) -> None:
+    assert main(["profile", "--model", "demo", "--contention-s", "-1"]) == 2
+    assert "--contention-s" in capsys.readouterr().err
+    assert main(["profile", "--model", "demo", "--contention-level", "99", "--threads", "1"]) == 2
+    assert "--contention-level" in capsys.readouterr().err
 
 
 def test_cli_profile_bad_threads(capsys) -> None:
@@ -169,7 +181,7 @@ def test_cli_profile_sysfs_root_and_repeatability(tmp_path, capsys, monkeypatch)
     root = make_fake_xavier_nx(tmp_path / "board")
     rc = main(["profile", "--model", "demo", "--envs", str(tmp_path / "envs"), "--threads", "1", "--warmup", "0",
                "--repeats", "6", "--ci-width", "10", "--freq-steps", "2", "--quiet", "--name", "fakenx",
-               "--sysfs-root", str(root)])
+               "--sysfs-root", str(root), "--contention-s", "0"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "repeatability:" in out and "0 short of --ci-width 10" in out

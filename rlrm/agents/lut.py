@@ -6,7 +6,8 @@ Every control period, for each managed application:
    trace's median latency of the point that ran, times the log-normal mean factor implied by
    its p90), it updates a running estimate of each unit's slowdown. The slowdown is split into
    a contention model a kernel engineer would write from the measured background load (GPU:
-   time slicing, ``1 + g``; CPU: fair share, ``max(1, (cores + b) / online)``) and a residual
+   time slicing, ``1 + g``; CPU: the profile's measured contention table where it has one,
+   else fair share, ``max(1, (cores + b) / online)``) and a residual
    factor (everything else: another model on the unit, a slower board than the profile),
    kept as an exponentially weighted mean of ``log(measured / predicted)`` with each update
    clipped (robust to a noisy period). A unit not measured yet has residual 1.
@@ -44,6 +45,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from rlrm.agents import tuning
+from rlrm.platform.contention import ContentionTable
 from rlrm.policy.base import Policy
 
 #: margins ``lut`` tries on the tuning seeds when none is given
@@ -113,17 +115,24 @@ def board_now(env: Any) -> tuple[list[int], Any]:
     return [sim.online_cores(u) for u in range(len(sim.unit_names))], sim.targets
 
 
-def contention(kind: str, cores: int, online: int, background: float) -> float:
-    """Slowdown a unit's measured background load causes (GPU time slicing, CPU fair share).
+def contention(kind: str, cores: int, online: int, background: float,
+               table: Optional[ContentionTable] = None, unit_cores: Optional[int] = None) -> float:
+    """Slowdown a unit's measured background load causes (GPU time slicing; CPU: the profile's
+    measured contention table where it covers ``cores`` with all ``unit_cores`` online, else
+    fair share).
 
     :param kind: ``cpu`` or ``gpu``
     :param cores: cores the DNN uses (CPU)
     :param online: cores online (CPU)
     :param background: background load: CPU fraction of online cores, GPU time share
+    :param table: the unit's measured contention table (None: fair share)
+    :param unit_cores: the unit's cores (the table holds with all of them online)
     """
     if kind == "gpu":
         return 1.0 + min(max(background, 0.0), GPU_SHARE_CAP)
     other = max(background, 0.0) * online
+    if table is not None and table.covers(cores) and (unit_cores is None or online == unit_cores):
+        return table.lookup(cores, other, online)
     return max(1.0, (cores + other) / max(online, 1))
 
 
@@ -210,7 +219,8 @@ class LutPolicy(Policy):
             fi = unit.freqs_khz.index(app["freq_khz"]) if app["freq_khz"] in unit.freqs_khz else point[2]
             t = self.tables[k]
             table_mean = t.lat[s, o, fi] * math.exp(0.5 * t.sigma[s, o] ** 2)
-            expected = table_mean * contention(unit.kind, self.cores_of[o], online[u], self.background[u])
+            expected = table_mean * contention(unit.kind, self.cores_of[o], online[u], self.background[u],
+                                              unit.contention, unit.cores)
             step = math.log(max(app["latency_ms"], 1e-9) / expected) - self.residual[k, u]
             self.residual[k, u] += a * max(-MAX_LOG_UPDATE, min(MAX_LOG_UPDATE, step))
         # power correction: measured against the model's power of what ran, with the background measured
@@ -242,7 +252,8 @@ class LutPolicy(Policy):
         online = self._online_cores
         unit_idx = np.asarray(self.unit_of)[o]
         cores = np.asarray(self.cores_of)[o]
-        slow = np.asarray([contention(self.units[u].kind, int(c), online[u], self.background[u])
+        slow = np.asarray([contention(self.units[u].kind, int(c), online[u], self.background[u],
+                                      self.units[u].contention, self.units[u].cores)
                            for u, c in zip(unit_idx, cores)]) * np.exp(self.residual[k, unit_idx])
         lat = t.lat[s, o, f] * slow
         busy = np.ones_like(lat) if t.fps <= 0 else np.minimum(1.0, lat * t.fps / 1000.0)

@@ -92,6 +92,12 @@ def add_parser(subparsers: Any) -> None:
     prof.add_argument("--freq-steps", type=int, default=None,
                       help="measure only N frequencies, evenly spread, lowest and highest included (default: all)")
     prof.add_argument("--no-cuda", action="store_true", help="skip CUDA even if available")
+    prof.add_argument("--contention-s", type=float, default=6.0,
+                      help="seconds of timed runs per core count and background load (none, 0.5 and 1 busy core "
+                           "of the live backend's background worker) for the CPU unit's measured contention "
+                           "table (default: 6; 0 = not measured, the simulator's analytical model is used)")
+    prof.add_argument("--contention-level", type=int, default=None,
+                      help="subnetwork level the contention table is measured at (default: the middle one)")
     prof.add_argument("--quiet", action="store_true", help="no progress bar")
     prof.set_defaults(func=run_profile)
 
@@ -198,12 +204,15 @@ def run_profile(args: argparse.Namespace) -> int:
         raise InputError("--max-repeats", "max_repeats", f"need >= --repeats ({args.repeats}), got {args.max_repeats}")
     if not args.time_budget > 0:
         raise InputError("--time-budget", "time_budget", f"need seconds > 0, got {args.time_budget!r}")
+    if not 0 <= args.contention_s <= 3600:
+        raise InputError("--contention-s", "contention_s", f"need seconds in 0..3600, got {args.contention_s!r}")
     if args.freq_steps is not None and args.freq_steps < 2:
         raise InputError("--freq-steps", "freq_steps", "need at least 2 (lowest and highest)")
     profiler = HostProfiler(model, args.name, threads, args.warmup, args.repeats,
                             frequencies=not args.no_freqs, cuda=not args.no_cuda, freq_steps=args.freq_steps,
                             root=args.sysfs_root, target_ci=args.ci_width or None, max_repeats=args.max_repeats,
-                            budget_s=args.time_budget)
+                            budget_s=args.time_budget, contention_s=args.contention_s,
+                            contention_level=args.contention_level)
     results = profiler.run(progress=not args.quiet)
     plat_path, trace_path = write_profile(profiler, results, args.envs or user_dir(ENVS_DIR))
     rep = profiler.last_repeatability or {}
@@ -212,6 +221,11 @@ def run_profile(args: argparse.Namespace) -> int:
           f" max {rep.get('ci_width_max', 0):.3f} of the median (worst: level {worst.get('level')}, "
           f"{worst.get('unit')}x{worst.get('cores')}, {worst.get('repeats')} runs); "
           f"{rep.get('not_converged', 0)} short of --ci-width {args.ci_width:g}; {rep.get('repeats_total', 0)} timed runs")
+    if profiler.contention is not None:
+        t = profiler.contention
+        print(f"contention (level {t.level}, mean latency over none; busy cores {list(t.background[1:])}): "
+              + "; ".join(f"{n} core{'s' if n > 1 else ''} x{', x'.join(f'{x:.2f}' for x in row[1:])}"
+                          for n, row in zip(t.cores, t.stretch)))
     print(f"wrote {plat_path}")
     print(f"wrote {trace_path}")
     return 0

@@ -3,7 +3,7 @@ and a trace the simulator loads.
 
 For every compute option the machine offers here (CPU thread counts, each pinned to as many
 cores; CUDA if present) and every CPU frequency where cpufreq is writable, every level is
-run on one image after a warm-up, repeated until the median's 95 % confidence interval
+run on one image under ``torch.inference_mode`` (as ``rlrm run`` runs it) after a warm-up, repeated until the median's 95 % confidence interval
 (order statistics) is within a stated width of it or a run count / time budget is spent:
 median and 90th percentile of the latency, the share of
 the used cores' time the process kept busy (the trace's ``activity``), and package power
@@ -31,9 +31,12 @@ import torch
 from rlrm.dnn.dynamic_ofa import DynamicOFA
 from rlrm.dnn.hostinfo import cpu_model_name, estimate_tdp_w, nominal_freq_khz
 from rlrm.dnn.library import SubnetLibrary
+from rlrm.dnn.profile_contention import measure_contention
 from rlrm.errors import InputError
 from rlrm.hw import CpuPolicy, PowerReader, StateGuard, Sysfs, auto_discover, discover_policies
+from rlrm.hw.affinity import set_process_affinity
 from rlrm.hw.cpufreq import KHZ_MAX, KHZ_MIN
+from rlrm.platform.contention import ContentionTable
 from rlrm.platform.profile import ComputeUnit, Platform, PowerMode, PowerModel, Sensor, load_platform, save_platform
 from rlrm.sim.trace import SubnetInfo, Trace, TraceEntry, load_trace, save_trace
 
@@ -258,6 +261,10 @@ class HostProfiler:
         confidence interval is at most this wide relative to the median (None: ``repeats`` runs)
     :param max_repeats: at most this many timed runs per measurement (with ``target_ci``)
     :param budget_s: at most this many seconds of timed runs per measurement (with ``target_ci``)
+    :param contention_s: seconds of timed runs per (core count, background) cell of the CPU
+        unit's contention table (:mod:`rlrm.dnn.profile_contention`); 0: not measured (the
+        simulator then uses its analytical contention model)
+    :param contention_level: the level the contention table is measured at (default: the middle one)
     """
 
     def __init__(
@@ -274,6 +281,8 @@ class HostProfiler:
         target_ci: Optional[float] = None,
         max_repeats: Optional[int] = None,
         budget_s: Optional[float] = None,
+        contention_s: float = 0.0,
+        contention_level: Optional[int] = None,
     ) -> None:
         self.model = model.eval()
         self.name = name
@@ -296,6 +305,13 @@ class HostProfiler:
         self.readers = auto_discover(self.fs)
         self.power = board_power(self.readers)
         self.cuda = cuda and torch.cuda.is_available()
+        self.contention_s = float(contention_s)
+        self.contention_level = model.n_levels // 2 if contention_level is None else int(contention_level)
+        if not 0 <= self.contention_level < model.n_levels:
+            raise InputError("--contention-level", "contention_level",
+                             f"must be 0..{model.n_levels - 1}, got {self.contention_level}")
+        #: the contention table measured by the last :meth:`run` (None: not measured)
+        self.contention: Optional[ContentionTable] = None
 
     def _can_pin(self, p: CpuPolicy) -> bool:
         return all(self.fs.writable(p.file(f)) for f in ("scaling_min_freq", "scaling_max_freq"))
@@ -342,7 +358,8 @@ class HostProfiler:
         model = self.model
 
         def run() -> Any:
-            with torch.no_grad():
+            # inference_mode, as rlrm run runs it (rlrm.live.inference): no_grad is up to ~10 % slower here
+            with torch.inference_mode():
                 return model(x)
 
         return run
@@ -385,12 +402,21 @@ class HostProfiler:
                 key = (lv, opt.unit, opt.cores)
                 results.setdefault(key, []).append((f if f is not None else freqs[-1], m))
                 bar.update(1)
+            cpu_threads = [o.cores for o in opts if o.unit == "cpu"]
+            if self.contention_s > 0 and cpu_threads:
+                bar.set_postfix_str(f"contention at level {self.contention_level}")
+                if self.cuda:
+                    self.model.to("cpu")
+                self.model.switch(self.contention_level)
+                self.contention = measure_contention(self._run_level(self.contention_level, "cpu"),
+                                                     self.contention_level, cpu_threads, self.allowed,
+                                                     self.contention_s)
         finally:
             bar.close()
             problems = guard.close() if guard is not None else []
             torch.set_num_threads(threads0)
             if hasattr(os, "sched_setaffinity"):
-                os.sched_setaffinity(0, affinity0)
+                set_process_affinity(affinity0)
             if self.cuda:
                 self.model.to("cpu")
             if level0 >= 0:
@@ -415,8 +441,8 @@ class HostProfiler:
         if self.cuda:
             self.model.to("cpu")
         torch.set_num_threads(opt.cores)
-        if hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(0, set(opt.cpus))
+        if hasattr(os, "sched_setaffinity"):  # every thread of the process, as rlrm run pins it
+            set_process_affinity(opt.cpus)
         return measure(self._run_level(level, "cpu"), warmup, repeats, opt.cores, self.power, **stop)
 
     # ---------------------------------------------------------------------------- results
@@ -450,7 +476,7 @@ class HostProfiler:
             name="cpu", kind="cpu", cores=self.unit_cores, core_type=cpu_model_name(self.root),
             freqs_khz=tuple(freqs), volts_mv=(PLACEHOLDER_MV,) * len(freqs), freq_source=freq_source,
             volt_source=f"missing: voltage not exposed here; {PLACEHOLDER_MV:g} mV placeholder at every frequency",
-            dvfs_latency_us=lat, power=cpu_power, sysfs=sysfs,
+            dvfs_latency_us=lat, power=cpu_power, sysfs=sysfs, contention=self.contention,
         )}
         if self.cuda:
             units["gpu"] = ComputeUnit(
@@ -508,7 +534,7 @@ class HostProfiler:
                f"{self.target_ci:g} of the median (at most {self.max_repeats or 'unlimited'} runs, "
                f"{self.budget_s or 'no'} s)" if self.target_ci is not None else "")
             + ", median and nearest-rank p90; " + _repeatability_text(repeatability(results))
-            + f"; CPU options run torch with n threads pinned (sched_setaffinity) to the first n usable cores {self.allowed}; activity = process CPU time / (wall time x n); "
+            + f"; CPU options run torch (inference_mode, as rlrm run) with n threads, every thread of the process pinned (sched_setaffinity) to the first n usable cores {self.allowed}; activity = process CPU time / (wall time x n); "
             + ("every cpufreq frequency pinned in turn, compute_fraction fitted over them; "
                if settable else "one CPU operating point (cpufreq not writable here): compute_fraction 1.0 assumed, not measured; ")
             + (f"power: {', '.join(r.name for r in self.readers)} sampled after every timed run, averaged, in points. "

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Optional, Sequence
 
 
-def _set_process_affinity(cpus: Iterable[int]) -> None:
+def set_process_affinity(cpus: Iterable[int]) -> None:
     """Pin every thread of this process (not only the calling one) to ``cpus``."""
     cpus = set(cpus)
     os.sched_setaffinity(0, cpus)
@@ -86,7 +86,7 @@ class CoreController:
         if not self._changed:
             self._orig_threads = torch.get_num_threads() if torch is not None else None
             self._changed = True
-        _set_process_affinity(chosen)
+        set_process_affinity(chosen)
         if torch is not None:
             torch.set_num_threads(n)
         self.current = tuple(chosen)
@@ -96,7 +96,7 @@ class CoreController:
         """Put back the affinity and torch thread count this process had before."""
         if not self._changed:
             return
-        _set_process_affinity(self.allowed)
+        set_process_affinity(self.allowed)
         if self._orig_threads is not None:
             torch = sys.modules.get("torch")
             if torch is not None:

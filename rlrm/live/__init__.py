@@ -7,7 +7,7 @@ action through :class:`rlrm.hw.HardwareActuator`, runs the Dynamic-OFA model for
 period and measures what happened.
 """
 
-from rlrm.live.background import BackgroundLoad
+from rlrm.hw.background import BackgroundLoad
 from rlrm.live.board import LiveBoard, LiveConfig
 from rlrm.live.inference import InferenceRunner, parse_duration
 

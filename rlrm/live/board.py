@@ -14,7 +14,7 @@ from rlrm.errors import InputError
 from rlrm.hw import HardwareActuator
 from rlrm.hw.measurements import MeasuredPeriod, Measurements
 from rlrm.live.apps import AppJob, ConcurrentApps
-from rlrm.live.background import BackgroundLoad
+from rlrm.hw.background import BackgroundLoad
 from rlrm.live.inference import InferenceRunner, load_model
 from rlrm.live.onnx_inference import load_onnx_runner
 from rlrm.platform.profile import Platform

@@ -14,6 +14,7 @@ from typing import Optional, Union
 from rlrm.atomic import atomic_write_bytes
 from rlrm.errors import InputError
 from rlrm.paths import PLATFORMS_DIR, list_names, resolve_named
+from rlrm.platform.contention import ContentionTable, contention_spec, parse_contention
 from rlrm.validate import OMIT, REQUIRED, Float, Fraction, Int, List, MapOf, Spec, Str, Table, read_toml
 
 SCHEMA = "rlrm-platform/1"
@@ -89,6 +90,8 @@ class ComputeUnit:
     :param dvfs_energy_source: where ``dvfs_energy_uj`` comes from
     :param thermal: the unit's :class:`ThermalModel` (None: not modelled); used only in
         scenarios with ``dynamics.thermal = true``
+    :param contention: a CPU unit's measured :class:`~rlrm.platform.contention.ContentionTable`
+        (``rlrm profile`` writes it; None: the simulator's analytical contention model)
     """
 
     name: str
@@ -106,6 +109,7 @@ class ComputeUnit:
     dvfs_energy_uj: float = 0.0
     dvfs_energy_source: str = ""
     thermal: Optional[ThermalModel] = None
+    contention: Optional[ContentionTable] = None
 
     @property
     def f_max_khz(self) -> int:
@@ -283,7 +287,7 @@ UNIT_SPEC = Spec({
     "dvfs_latency_us": Float(minimum=0.0, maximum=MAX_DVFS_LATENCY_US),
     "power": Table(POWER_SPEC), "sysfs": Table(SYSFS_SPEC, {}), "governor": Str(""),
     "dvfs_energy_uj": Float(0.0, minimum=0.0, maximum=1e6), "dvfs_energy_source": Str(""),
-    "thermal": Table(THERMAL_SPEC, OMIT),
+    "thermal": Table(THERMAL_SPEC, OMIT), "contention": Table(contention_spec(MAX_CORES), OMIT),
 })
 MODE_SPEC = Spec({
     "id": Int(minimum=0, maximum=65535), "name": Str(), "budget_w": Float(0.0, minimum=0.0, maximum=MAX_POWER_W),
@@ -366,13 +370,18 @@ def _unit(name: str, u: dict, source: str) -> ComputeUnit:
         thermal = ThermalModel(r_k_per_w=t["r_k_per_w"], r_fanless_k_per_w=t.get("r_fanless_k_per_w", t["r_k_per_w"]),
                                c_j_per_k=t["c_j_per_k"], trip_c=t["trip_c"], hysteresis_c=t["hysteresis_c"],
                                source=t["source"])
+    contention = None
+    if "contention" in u:
+        if u["kind"] != "cpu":
+            raise InputError(source, f"{where}.contention", "only a CPU unit has a contention table")
+        contention = parse_contention(u["contention"], u["cores"], source, f"{where}.contention")
     return ComputeUnit(
         name=name, kind=u["kind"], cores=u["cores"], core_type=u["core_type"], freqs_khz=tuple(u["freqs_khz"]),
         volts_mv=tuple(u["volts_mv"]), freq_source=u["freq_source"], volt_source=u["volt_source"],
         dvfs_latency_us=u["dvfs_latency_us"],
         power=PowerModel(ceff=p["ceff"], static_w=p["static_w"], idle_activity=p["idle_activity"], source=p["source"]),
         sysfs=dict(u["sysfs"]), governor=u["governor"], dvfs_energy_uj=u["dvfs_energy_uj"],
-        dvfs_energy_source=u["dvfs_energy_source"], thermal=thermal,
+        dvfs_energy_source=u["dvfs_energy_source"], thermal=thermal, contention=contention,
     )
 
 
@@ -423,6 +432,8 @@ def platform_to_dict(p: Platform) -> dict:
             d["thermal"] = {"r_k_per_w": t.r_k_per_w, "r_fanless_k_per_w": t.r_fanless_k_per_w,
                             "c_j_per_k": t.c_j_per_k, "trip_c": t.trip_c, "hysteresis_c": t.hysteresis_c,
                             "source": t.source}
+        if u.contention is not None:
+            d["contention"] = u.contention.to_dict()
         units[u.name] = d
     out = {
         "schema": SCHEMA, "name": p.name, "description": p.description, "sources": list(p.sources),

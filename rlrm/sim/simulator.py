@@ -10,9 +10,11 @@ Model (all documented in ``envs/README.md``):
 
 * latency at frequency ``f``: the trace's ``t(f)`` (compute-bound share scales with
   ``f_max / f``), times a per-step log-normal factor from the trace's p90 spread;
-* CPU contention: ``n`` DNN threads plus ``b`` other busy threads on ``c`` online cores run
-  at ``min(1, c / (n + b))`` of a core each (CFS fair share), and shared-memory interference
-  adds ``MEM_INTERFERENCE * other_load / c``;
+* CPU contention (:mod:`rlrm.platform.contention`): the unit's measured contention table where the
+  profile has one (``rlrm profile`` measures it), else the analytical model: other work fills
+  the cores the inference does not use first, the excess shares its cores, a multi-threaded
+  inference runs at the pace of its slowest thread, and shared-memory interference adds
+  ``MEM_INTERFERENCE * other_load / c``;
 * GPU contention: time slicing, ``latency * (1 + g)`` where ``g`` is the GPU time share
   used by other work;
 * power per unit: ``static * V / V_max + ceff * V^2 * f * activity`` (see
@@ -46,24 +48,17 @@ from typing import Optional, Sequence
 
 from rlrm.platform.profile import Platform
 from rlrm.sim.backend import Backend, Plan
+from rlrm.platform.contention import MEM_INTERFERENCE, cpu_stretch
 from rlrm.sim.dynamics import HOST_ACTIVITY, frame_queue, rc_temperature, throttle_index
 from rlrm.sim.model import BoardModel
 from rlrm.sim.result import INF, OperatingPoint, StepResult, Targets
 from rlrm.sim.scenario import Scenario
 
-__all__ = ["BoardSimulator", "OperatingPoint", "StepResult", "Targets", "MEM_INTERFERENCE", "GPU_SHARE_CAP"]
+__all__ = ["BoardSimulator", "OperatingPoint", "StepResult", "Targets", "MEM_INTERFERENCE", "GPU_SHARE_CAP",
+           "cpu_stretch"]
 
-#: extra latency per unit of other load on the same CPU cluster (shared L2 / memory), estimated
-MEM_INTERFERENCE = 0.1
 #: GPU time share above which other work is taken to saturate the GPU
 GPU_SHARE_CAP = 0.95
-
-
-def cpu_stretch(cores: float, other: float, online: int) -> float:
-    """Latency stretch of ``cores`` threads on a CPU unit with ``online`` cores that other work
-    keeps ``other`` cores busy: CFS fair share once the unit is oversubscribed, times memory
-    interference (``MEM_INTERFERENCE`` per core of other work)."""
-    return max(1.0, (cores + other) / online) * (1.0 + MEM_INTERFERENCE * min(other, online) / online)
 
 
 def gpu_stretch(other: float) -> float:
@@ -133,7 +128,8 @@ class BoardSimulator(Backend):
             cores = opt_cores[p.option]
             mine = app_busy[a_i] * (cores if unit.kind == "cpu" else 1.0)
             other = bg[u] + demand[u] - mine
-            stretch = cpu_stretch(cores, other, online[u]) if unit.kind == "cpu" else gpu_stretch(other)
+            stretch = (cpu_stretch(cores, other, online[u], unit.contention, unit.cores) if unit.kind == "cpu"
+                       else gpu_stretch(other))
             sigma = board.sigma[a_i][p.subnet][p.option]
             median = lat0[a_i] * stretch
             busy = board.busy_share(a_i, median)
@@ -208,13 +204,14 @@ class BoardSimulator(Backend):
             mine = app_busy[a_i] * (cores if unit.kind == "cpu" else 1.0)
             other = bg[u] + demand[u] - mine
             if unit.kind == "cpu":
-                median = lat0[a_i] * cpu_stretch(cores, other, online[u])
+                median = lat0[a_i] * cpu_stretch(cores, other, online[u], unit.contention, unit.cores)
             else:
                 stretch = gpu_stretch(other)
                 h = host[a_i]
                 if h > 0:  # the inference's host-side CPU time, stretched by the CPU's own contention
                     other_cpu = bg[host_u] + demand[host_u] - app_busy[a_i] * h / lat0[a_i]
-                    median = (lat0[a_i] - h) * stretch + h * cpu_stretch(1.0, other_cpu, online[host_u])
+                    median = (lat0[a_i] - h) * stretch + h * cpu_stretch(1.0, other_cpu, online[host_u], units[host_u].contention,
+                                                                      units[host_u].cores)
                 else:
                     median = lat0[a_i] * stretch
             sigma = board.sigma[a_i][p.subnet][p.option]

@@ -1,0 +1,96 @@
+"""``rlrm profile``'s contention measurement: how much slower one subnetwork level runs on this
+machine next to a background load, for each CPU core count.
+
+It runs exactly what ``rlrm run`` runs: the live backend's own background worker
+(:class:`rlrm.hw.background.BackgroundLoad`, one unpinned worker process started before the
+inference is pinned, as the live backend starts it at its first step), and the inference with
+``n`` torch threads pinned with every thread of the process to the first ``n`` usable cores
+(:func:`rlrm.hw.affinity.set_process_affinity`), back to back under ``torch.inference_mode``.
+Each (core count, background) cell is the mean latency over its time, in rounds that cycle
+through the loads (so a drift of the machine spreads over all of them); the table holds the
+ratio of each load's mean to the no-load mean (:class:`rlrm.platform.contention.ContentionTable`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Optional, Sequence
+
+from rlrm.hw.affinity import set_process_affinity
+from rlrm.hw.background import CYCLE_S, BackgroundLoad
+from rlrm.platform.contention import ContentionTable
+
+#: background loads measured (busy cores of one worker), besides none
+BACKGROUNDS = (0.5, 1.0)
+#: rounds over the loads
+ROUNDS = 3
+#: untimed time after a change of load or pinning (several worker cycles)
+SETTLE_S = 10 * CYCLE_S
+
+
+def timed_for(run: Callable[[], Any], seconds: float) -> list[float]:
+    """Latencies (ms) of ``run()`` back to back for ``seconds`` (at least one)."""
+    out: list[float] = []
+    end = time.perf_counter() + seconds
+    while True:
+        t0 = time.perf_counter()
+        run()
+        t1 = time.perf_counter()
+        out.append((t1 - t0) * 1e3)
+        if t1 >= end:
+            return out
+
+
+def measure_contention(run: Callable[[], Any], level: int, threads: Sequence[int], allowed: Sequence[int],
+                       seconds: float, backgrounds: Sequence[float] = BACKGROUNDS,
+                       set_threads: Optional[Callable[[int], None]] = None,
+                       background: Optional[BackgroundLoad] = None) -> ContentionTable:
+    """The contention table of ``run`` (one inference of ``level``) for each thread count in
+    ``threads``; ``seconds`` of timed runs per cell in all.
+
+    :param allowed: the CPUs this process may use (the inference of ``n`` threads is pinned to
+        the first ``n``; the worker is started while the process may use all of them)
+    :param set_threads: sets the inference's thread count (default: ``torch.set_num_threads``)
+    :param background: the worker to use (tests inject one); else one is made and stopped here
+    """
+    if set_threads is None:
+        import torch
+
+        set_threads = torch.set_num_threads
+    loads = [0.0] + [float(b) for b in backgrounds]
+    set_process_affinity(allowed)
+    own = background is None
+    bg = BackgroundLoad(1) if background is None else background
+    bg.start()
+    sums = {(n, b): [0.0, 0] for n in threads for b in loads}
+    try:
+        per_round = max(seconds / ROUNDS, 2 * SETTLE_S)
+        for n in threads:
+            set_threads(n)
+            set_process_affinity(list(allowed)[:n])
+            for _ in range(ROUNDS):
+                for b in loads:
+                    bg.set_load(b)
+                    timed_for(run, SETTLE_S)
+                    lat = timed_for(run, per_round)
+                    cell = sums[(n, b)]
+                    cell[0] += sum(lat)
+                    cell[1] += len(lat)
+            bg.set_load(0.0)
+    finally:
+        bg.set_load(0.0)
+        if own:
+            bg.stop()
+        set_process_affinity(allowed)
+    rows = []
+    for n in threads:
+        ref = sums[(n, 0.0)][0] / sums[(n, 0.0)][1]
+        rows.append(tuple([1.0] + [round((sums[(n, b)][0] / sums[(n, b)][1]) / ref, 4) for b in loads[1:]]))
+    source = (f"measured by rlrm profile on {os.uname().nodename}: level {level}, per core count the mean latency "
+              f"next to one unpinned background worker (rlrm.hw.background, {CYCLE_S * 1000:g} ms duty cycle) "
+              f"busy {', '.join(f'{b:g}' for b in loads[1:])} of a core over the mean without it; "
+              f"{ROUNDS} rounds over the loads, {per_round:.2g} s timed per cell and round; inference pinned "
+              f"with all its threads to the first n cores of {list(allowed)}, torch.inference_mode, as rlrm run runs it")
+    return ContentionTable(background=tuple(loads), cores=tuple(int(n) for n in threads), stretch=tuple(rows),
+                           level=int(level), source=source)
