@@ -210,15 +210,17 @@ def test_bad_dynamics_field_is_one_line() -> None:
 
 def test_observation_layout_is_the_boards_and_neutral_where_not_modelled() -> None:
     policy = load(ROOT / "checkpoints" / "jetson-xavier-nx-ppo")
-    plain = DynamicDNNEnv(NX, "steady", **policy.env_kwargs)
-    env = DynamicDNNEnv(NX, "fanless-heat", **policy.env_kwargs)
-    budget = DynamicDNNEnv(NX, "energy-minute", **policy.env_kwargs)
+    plain = DynamicDNNEnv(NX, "steady", units=["gpu"])
+    budget = DynamicDNNEnv(NX, "energy-minute", units=["gpu"])
+    env = DynamicDNNEnv(NX, "fanless-heat", units=["gpu"])
     tail = ["carmel.headroom", "gpu.headroom", "main.queue", "budget.left", "budget.time_left"]
     assert plain.observation_names == env.observation_names == budget.observation_names
     assert plain.observation_names[-5:] == tail
     assert plain.reset(seed=0)[0][-5:].tolist() == [1.0, 1.0, 0.0, 1.0, 1.0]  # nothing modelled: neutral
     assert budget.reset(seed=0)[0][-2:].tolist() == [1.0, 1.0]  # a full window ahead
-    # the shipped policy reads the elements it was trained with (a prefix, if it predates them)
+    # the shipped policy reads the elements it was trained with (a prefix, if it predates them;
+    # its own history of them, if it was trained with one)
+    env = DynamicDNNEnv(NX, "fanless-heat", **policy.env_kwargs)
     n = len(policy.observation_names)
     assert env.observation_names[:n] == list(policy.observation_names)
     agent = policy.as_env_policy()
