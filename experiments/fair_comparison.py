@@ -59,7 +59,7 @@ BOARDS = ["jetson-xavier-nx", "odroid-xu3"]
 #: test scenarios whose load, targets and board state stay the same within an episode (a
 #: constant frame rate and a stationary background): "never worse than 2 %" applies to these;
 #: the others are the dynamic ones
-STEADY = ("steady", "camera-15fps")
+STEADY = ("steady", "fanless-heat")
 #: policies that are not deployable baselines for ``energy vs baselines``
 NOT_BASELINES = ("ppo", "oracle", "random")
 GOVERNORS = list(GOVERNOR_BASELINES)
