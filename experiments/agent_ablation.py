@@ -33,16 +33,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"
 
-#: overrides of agents/ppo.yaml per variant
+#: overrides of agents/ppo.yaml per variant (absolute: each names every key the variants vary,
+#: so a variant means the same whatever ppo.yaml's defaults for them are; ppo.yaml ships
+#: ``history``'s settings)
 VARIANTS: dict[str, dict[str, Any]] = {
-    "base": {},
+    "base": {"gamma": 0.5, "gae_lambda": 0.9, "history": 0},
     # a horizon of ~20 control periods (s): queues, temperatures and energy windows outlive one step
-    "long-horizon": {"gamma": 0.95, "gae_lambda": 0.95},
+    "long-horizon": {"gamma": 0.95, "gae_lambda": 0.95, "history": 0},
     # the measured elements of the 2 previous steps in the observation (trends)
-    "history": {"history": 2},
+    "history": {"gamma": 0.5, "gae_lambda": 0.9, "history": 2},
     "long-horizon-history": {"gamma": 0.95, "gae_lambda": 0.95, "history": 2},
-    "mid-horizon": {"gamma": 0.8, "gae_lambda": 0.9},
-    "long-horizon-wide": {"gamma": 0.95, "gae_lambda": 0.95,
+    "mid-horizon": {"gamma": 0.8, "gae_lambda": 0.9, "history": 0},
+    "long-horizon-wide": {"gamma": 0.95, "gae_lambda": 0.95, "history": 0,
                           "policy_kwargs": {"net_arch": {"pi": [256, 256], "vf": [256, 256]}, "activation_fn": "tanh"}},
 }
 
