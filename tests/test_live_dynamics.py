@@ -92,7 +92,7 @@ def test_xavier_temperatures_are_read_from_the_zones(xavier: Path) -> None:  # n
             obs, _, _, _, info = env.step(0)
             res = info["result"]
             assert res.temperature_c[g] == pytest.approx(milli / 1000.0)
-            assert res.source("temperature_c") == "measured" and info["sensor_fault"] is False
+            assert res.source("temperature_c") == "measured" and info["thermal_fault"] is False
             assert info["measurement"]["sources"]["temperature_c"][g] == "measured"
             assert _obs(env, obs, "gpu.headroom") == pytest.approx(max(0.0, (93.5 - milli / 1000.0) / span))
         assert _obs(env, obs, "gpu.headroom") == 0.0  # above the trip
@@ -135,7 +135,7 @@ def test_a_garbled_zone_is_a_sensor_fault_not_a_crash(xavier: Path, caplog: pyte
             for _ in range(3):  # one warning, not one per step
                 runner.during = lambda: fake.set_temperature(xavier, "GPU-therm", "hot\n")
                 _, _, _, _, info = env.step(0)
-                assert info["sensor_fault"] is True
+                assert info["thermal_fault"] is True and info["sensor_fault"] is False  # power was read
                 assert info["result"].temperature_c[g] == pytest.approx(85.0)  # held
                 assert info["measurement"]["sources"]["temperature_c"][g] == "modelled"
                 assert info["result"].source("temperature_c") == "modelled"
@@ -144,7 +144,7 @@ def test_a_garbled_zone_is_a_sensor_fault_not_a_crash(xavier: Path, caplog: pyte
         assert "temp" in warnings[0] and "GPU-therm temperature" in warnings[0]  # the file and the field
         runner.during = lambda: fake.set_temperature(xavier, "GPU-therm", 86000)
         _, _, _, _, info = env.step(0)
-        assert info["sensor_fault"] is False and info["result"].temperature_c[g] == pytest.approx(86.0)
+        assert info["thermal_fault"] is False and info["result"].temperature_c[g] == pytest.approx(86.0)
     finally:
         env.close()
 

@@ -440,6 +440,8 @@ class DynamicDNNEnv(gym.Env):
             info["energy_estimated"] = result.energy_estimated
         if result.sensor_fault is not None:
             info["sensor_fault"] = result.sensor_fault
+        if result.thermal_fault is not None:
+            info["thermal_fault"] = result.thermal_fault
         measurement = getattr(self.sim, "last_measurement", None)
         if measurement:  # the live backend's: measured or modelled per element, power samples, gap
             info["measurement"] = measurement

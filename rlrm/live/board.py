@@ -86,8 +86,8 @@ class LiveBoard(Backend):
     ``<app>.queue``, ``budget.left``): each unit's temperature is read from the thermal zones
     its profile names (``[units.<u>.thermal] zones``, the hottest) at every reset and at the
     end of every step, in every scenario (so a live headroom is measured even where the
-    scenario models no heating); a zone that reads garbage or vanishes flags ``sensor_fault``
-    with one warning naming the file and field, and the unit keeps its last temperature,
+    scenario models no heating); a zone that reads garbage or vanishes flags ``thermal_fault``
+    (the power sensors' ``sensor_fault`` keeps its meaning) with one warning naming the file and field, and the unit keeps its last temperature,
     tagged ``modelled``, until it reads again; a unit whose zones are not on the board (or
     the first observation before :meth:`open`) has the scenario's modelled start temperature.
     An application with a frame queue (``fps`` > 0 and ``queue`` > 0) is fed by a
@@ -407,7 +407,7 @@ class LiveBoard(Backend):
         self._staged = (temps, window_used, [p.subnet if a else s for p, a, s in
                                              zip(plan.points, plan.active, self.last_subnet)])
         return self.result(plan, tally, power_units, util, power, background, energy_estimated=estimated,
-                           sensor_fault=fault or thermal_fault, freq_applied=applied_any, backend="live",
+                           sensor_fault=fault, thermal_fault=thermal_fault, freq_applied=applied_any, backend="live",
                            provenance=provenance, freq_khz=freqs, energy_mj=energy_mj,
                            temperature_c=temps if any(t is not None for t in temps) else None,
                            energy_window_left_j=budget_j - window_used if budget_j < INF else None)
@@ -443,7 +443,7 @@ class LiveBoard(Backend):
         for unit, problem in faults.items():
             if unit not in self._thermal_faults:
                 log.warning("rlrm: thermal zone %s at step %d: %s keeps its last temperature (modelled) until "
-                            "it reads again (sensor_fault in the metrics)", problem, self.step_index, unit)
+                            "it reads again (thermal_fault in the step info)", problem, self.step_index, unit)
         for unit in [u for u in self._thermal_faults if u not in faults]:
             log.warning("rlrm: thermal zones of %s read again at step %d", unit, self.step_index)
         self._thermal_faults = dict(faults)
