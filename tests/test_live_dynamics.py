@@ -145,6 +145,16 @@ def test_a_garbled_zone_is_a_sensor_fault_not_a_crash(xavier: Path, caplog: pyte
         runner.during = lambda: fake.set_temperature(xavier, "GPU-therm", 86000)
         _, _, _, _, info = env.step(0)
         assert info["thermal_fault"] is False and info["result"].temperature_c[g] == pytest.approx(86.0)
+        # out of the plausible range (250 C), then a zone whose temp file vanished: faults too
+        runner.during = lambda: fake.set_temperature(xavier, "GPU-therm", 250000)
+        _, _, _, _, info = env.step(0)
+        assert info["thermal_fault"] is True and info["result"].temperature_c[g] == pytest.approx(86.0)
+        assert "250000" in info["measurement"]["thermal_problems"]["gpu"]
+        temp = next(z for z in (xavier / "sys/devices/virtual/thermal").iterdir()
+                    if (z / "type").read_text().strip() == "GPU-therm") / "temp"
+        runner.during = lambda: temp.unlink(missing_ok=True)
+        _, _, _, _, info = env.step(0)
+        assert info["thermal_fault"] is True and str(temp.name) in info["measurement"]["thermal_problems"]["gpu"]
     finally:
         env.close()
 
