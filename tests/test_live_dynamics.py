@@ -120,7 +120,8 @@ def test_odroid_a15_reads_the_hottest_of_its_zones_in_any_scenario(odroid: Path)
         env.close()
 
 
-def test_a_garbled_zone_is_a_sensor_fault_not_a_crash(xavier: Path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+def test_a_garbled_zone_is_a_sensor_fault_not_a_crash(xavier: Path,  # noqa: F811
+                                                      caplog: pytest.LogCaptureFixture) -> None:
     clock = Clock()
     runner = Runner(clock)
     env = _env(xavier, "jetson-xavier-nx", "fanless-heat", clock, runner)

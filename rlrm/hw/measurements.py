@@ -2,8 +2,9 @@
 
 :class:`Measurements` owns a :class:`~rlrm.hw.sampler.PowerSampler` (power integrated over
 the period), a :class:`~rlrm.hw.observe.UnitObserver` (utilisation and frequencies read
-back) and a :class:`~rlrm.hw.thermal.UnitTemperatures` (each unit's thermal zones). The backend calls :meth:`~Measurements.start` once, :meth:`~Measurements.period` at
-the end of every control period and :meth:`~Measurements.stop` on close; the
+back) and a :class:`~rlrm.hw.thermal.UnitTemperatures` (each unit's thermal zones). The
+backend calls :meth:`~Measurements.start` once, :meth:`~Measurements.period` at the end of
+every control period and :meth:`~Measurements.stop` on close; the
 :class:`MeasuredPeriod` it gets merges each measured value with the value the backend
 modelled, tagging every element ``measured`` or ``modelled`` (:meth:`MeasuredPeriod.sources`
 is what goes into the step info).

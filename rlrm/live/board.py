@@ -87,8 +87,9 @@ class LiveBoard(Backend):
     its profile names (``[units.<u>.thermal] zones``, the hottest) at every reset and at the
     end of every step, in every scenario (so a live headroom is measured even where the
     scenario models no heating); a zone that reads garbage or vanishes flags ``thermal_fault``
-    (the power sensors' ``sensor_fault`` keeps its meaning) with one warning naming the file and field, and the unit keeps its last temperature,
-    tagged ``modelled``, until it reads again; a unit whose zones are not on the board (or
+    (the power sensors' ``sensor_fault`` keeps its meaning) with one warning naming the file
+    and field, and the unit keeps its last temperature, tagged ``modelled``, until it reads
+    again; a unit whose zones are not on the board (or
     the first observation before :meth:`open`) has the scenario's modelled start temperature.
     An application with a frame queue (``fps`` > 0 and ``queue`` > 0) is fed by a
     :class:`~rlrm.live.frames.FrameQueue`: frames arrive at ``fps`` on the wall clock, wait,
@@ -345,6 +346,9 @@ class LiveBoard(Backend):
             job_apps.append(a_i)
         # every active application runs the whole period, at the same time as the others
         latencies = dict(zip(job_apps, self._concurrent.run(jobs)))
+        for q, active in zip(self.frame_queues, plan.active):
+            if q is not None and not active:
+                q.reset()  # an application that does not run has no camera feeding it
         if halted and not jobs:
             self.sleep(self.period_s)  # the period passes with nothing running
         for a_i, p, u, unit in self.running(plan, tally):
