@@ -51,7 +51,7 @@ def test_export_writes_weights_and_sidecar(steady_run: Path, steady_ck: Path) ->
     assert side["env"] == env_json
     assert side["network"]["activation"] == "tanh"
     assert [(l["name"], l["in"], l["out"]) for l in side["network"]["layers"]] == [
-        ("pi.0", 23, 64), ("pi.1", 64, 64), ("action", 64, 990)]
+        ("pi.0", 28, 64), ("pi.1", 64, 64), ("action", 64, 990)]
     data = (steady_ck / "policy.safetensors").read_bytes()
     assert side["weights"] == {"file": "policy.safetensors", "sha256": hashlib.sha256(data).hexdigest(),
                                "dtype": "float32"}
@@ -97,7 +97,7 @@ def test_normalize_matches_vec_normalize(steady_run: Path, steady_ck: Path) -> N
     venv = VecNormalize(DummyVecEnv([lambda: DynamicDNNEnv(platform=PLATFORM, scenario="steady")]),
                         clip_obs=norm.clip_obs, epsilon=norm.epsilon)
     venv.obs_rms.mean, venv.obs_rms.var = norm.mean.copy(), norm.var.copy()
-    obs = np.random.default_rng(0).uniform(0, 10, size=(500, 23)).astype(np.float32)
+    obs = np.random.default_rng(0).uniform(0, 10, size=(500, 28)).astype(np.float32)
     policy = load(steady_ck)
     assert np.array_equal(policy.normalize(obs), venv.normalize_obs(obs))
 
@@ -115,7 +115,7 @@ def test_export_without_normalization(runs: Path) -> None:
     ck = cached_checkpoint(runs, platform=PLATFORM, scenario="steady", normalize=False, train_steps=0)
     policy = load(ck)
     assert policy.normalization is None
-    obs = np.full(23, 3.0, dtype=np.float32)
+    obs = np.full(28, 3.0, dtype=np.float32)
     assert np.array_equal(policy.normalize(obs), obs)
 
 
@@ -172,10 +172,10 @@ def test_model_and_env_json_must_agree(steady_run: Path, tmp_path: Path) -> None
     env = json.loads((run / "env.json").read_text())
     env["observation_names"].append("extra")
     (run / "env.json").write_text(json.dumps(env))
-    with pytest.raises(InputError, match=r"obs_norm\.npz: mean: has 23 elements"):
+    with pytest.raises(InputError, match=r"obs_norm\.npz: mean: has 28 elements"):
         export_run(run, tmp_path / "out")
     (run / "obs_norm.npz").unlink()
-    with pytest.raises(InputError, match=r"model\.zip: observation_space: 23 elements"):
+    with pytest.raises(InputError, match=r"model\.zip: observation_space: 28 elements"):
         export_run(run, tmp_path / "out")
     env["observation_names"].pop()
     env["n_managed"] = 2
@@ -210,7 +210,7 @@ def test_cli_export_and_info(steady_run: Path, tmp_path: Path, capsys: pytest.Ca
     assert "Discrete(990)" in capsys.readouterr().out
     assert main(["policy", "info", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "platform=jetson-xavier-nx" in text and "23 -> 64 -> 64 -> 990 (tanh)" in text
+    assert "platform=jetson-xavier-nx" in text and "28 -> 64 -> 64 -> 990 (tanh)" in text
     assert main(["policy", "info", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["format"] == FORMAT
     assert main(["policy", "info", str(out), "--platform", "odroid-xu3"]) == 2

@@ -134,9 +134,9 @@ def test_layers_must_chain(ck: Path) -> None:
 
 def test_observation_size_must_match_normalization_and_first_layer(ck: Path) -> None:
     edit_sidecar(ck, lambda s: s["env"]["observation_names"].append("extra"))
-    refused(ck, "policy.json", "normalization.mean", problem="24")
+    refused(ck, "policy.json", "normalization.mean", problem="29")
     edit_sidecar(ck, lambda s: s.update(normalization=None))
-    refused(ck, "policy.json", "network.layers[0].in", problem="24 elements")
+    refused(ck, "policy.json", "network.layers[0].in", problem="29 elements")
     edit_sidecar(ck, lambda s: s["env"]["observation_names"].pop())
     load(ck)  # consistent again (without normalisation)
 
@@ -182,7 +182,7 @@ def test_arrays_must_match_the_layer_list(ck: Path) -> None:
     write_weights(ck, encode_weights({k: v for k, v in arrays.items() if k != "pi.0.bias"}, ".safetensors"))
     refused(ck, "policy.safetensors", "pi.0.bias", problem="missing")
     write_weights(ck, encode_weights({**arrays, "pi.0.weight": arrays["pi.0.weight"][:, :-1]}, ".safetensors"))
-    refused(ck, "policy.safetensors", "pi.0.weight", problem="(64, 23)")
+    refused(ck, "policy.safetensors", "pi.0.weight", problem="(64, 28)")
 
 
 def test_only_float32(npz: Path) -> None:

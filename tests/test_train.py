@@ -61,7 +61,7 @@ def test_short_run_then_resume(tmp_path) -> None:
     snap = yaml.safe_load((run / "config.yaml").read_text())
     assert snap["seed"] == 1 and snap["train_scenarios"] == ["steady", "bursty"] and "torch" in snap["versions"]
     env_json = json.loads((run / "env.json").read_text())
-    assert len(env_json["action_table"]) == 990 and len(env_json["observation_names"]) == 23
+    assert len(env_json["action_table"]) == 990 and len(env_json["observation_names"]) == 28
     model = MaskablePPO.load(run / "model.zip", device="cpu")
     assert model.num_timesteps == 128
     _readme_recipe_matches_export(run, tmp_path / "exported")

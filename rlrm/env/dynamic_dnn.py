@@ -70,9 +70,9 @@ class DynamicDNNEnv(gym.Env):
     | ``<app>.prev_subnet`` | previous subnetwork / (levels - 1) |
     | ``<app>.prev_option`` | previous compute option / (options - 1) |
     | ``<app>.prev_freq`` | previous frequency / f_max of that unit |
-    | ``<unit>.headroom`` | per unit with a thermal zone in the profile: (trip - temperature) / (trip - ambient); 1 without ``dynamics.thermal`` |
-    | ``<app>.queue`` | frames waiting / queue length; 0 for an app without a frame queue |
-    | ``budget.left``, ``budget.time_left`` | the energy window's budget and time left, fractions; 1 and 1 without an ``energy_window_j`` target |
+    | ``<unit>.headroom`` | per unit with a thermal zone in the profile: (trip - temperature) / (trip - ambient); 1 without ``dynamics.thermal`` in simulation; live: from the measured temperature in every scenario |
+    | ``<app>.queue`` | frames waiting / queue length; 0 for an app without a frame queue (live: the frames counted waiting at the end of the period) |
+    | ``budget.left``, ``budget.time_left`` | the energy window's budget and time left, fractions; 1 and 1 without an ``energy_window_j`` target (live: spent = the measured energy) |
 
     With ``history=k``, the measured elements (every ``util``, ``background``, ``power``,
     ``energy``, ``latency``, ``miss``, ``headroom``, ``queue`` and ``budget.left``) of the k
@@ -83,7 +83,10 @@ class DynamicDNNEnv(gym.Env):
     dynamics) come after every other element, in every scenario of a board, neutral where the
     scenario does not model them: one policy reads every scenario. A policy trained before they
     existed reads the prefix it knows (:class:`rlrm.policy.adapter.CheckpointPolicy`). With
-    ``dynamics.thermal`` the ``<unit>.cap`` element includes the kernel's thermal throttling.
+    ``dynamics.thermal`` the ``<unit>.cap`` element includes the kernel's thermal throttling
+    (in simulation; live it stays the power mode's cap, and the frequencies read back show
+    the kernel's throttling). Which elements the live backend measured and which it modelled
+    is in each step's info (``info["measurement"]["sources"]``).
 
     ## Rewards
 
@@ -319,20 +322,21 @@ class DynamicDNNEnv(gym.Env):
 
     def _dynamics_observation(self) -> list[float]:
         """Values of :meth:`_dynamics_names`: per modelled unit, the headroom to its trip point as
-        a fraction of trip - ambient (1: at ambient, 0: at or above the trip; 1 where the current
-        scenario does not model it); per queued app, frames waiting / queue length; the energy
+        a fraction of trip - ambient (1: at ambient, 0: at or above the trip; 1 where the backend
+        has no temperature: the simulator where the scenario does not model heating; the live
+        backend measures it in every scenario); per queued app, frames waiting / queue length; the energy
         window's budget left and time left, as fractions (1 without a window budget)."""
         sim = self.sim
         board = sim.board
         out = []
         for u in self._thermal_units:
-            zone = board.thermal[u]
-            if zone is None:
+            temp = sim.temperature_c[u]  # modelled (sim), measured (live); None: neither
+            if temp is None:
                 out.append(1.0)
             else:
-                trip = zone[2]
+                trip = self.platform.units[sim.unit_names[u]].thermal.trip_c
                 span = max(1e-6, trip - board.ambient_c)
-                out.append(min(OBS_HIGH, max(0.0, (trip - sim.temperature_c[u]) / span)))
+                out.append(min(OBS_HIGH, max(0.0, (trip - temp) / span)))
         for k in self._queue_apps:
             app = sim.apps[self.managed[k]]
             out.append(sim.backlog[self.managed[k]] / app.queue if app.queue > 0 and app.fps > 0 else 0.0)
@@ -461,6 +465,8 @@ class DynamicDNNEnv(gym.Env):
             info["energy_estimated"] = result.energy_estimated
         if result.sensor_fault is not None:
             info["sensor_fault"] = result.sensor_fault
+        if result.thermal_fault is not None:
+            info["thermal_fault"] = result.thermal_fault
         measurement = getattr(self.sim, "last_measurement", None)
         if measurement:  # the live backend's: measured or modelled per element, power samples, gap
             info["measurement"] = measurement

@@ -341,6 +341,20 @@ def set_gpu_load(root: PathLike, permille: int, rel: str = "sys/devices/17000000
     _file(Path(root), rel, f"{permille}\n", 0o444)
 
 
+def set_temperature(root: PathLike, zone_type: str, milli_c: Union[int, str]) -> None:
+    """Rewrite the ``temp`` of the fake thermal zone whose ``type`` is ``zone_type``
+    (millidegrees C; a string writes that text as is, e.g. garbage for a fault test); a zone
+    that heats is a test rewriting it between steps."""
+    root = Path(root)
+    base = root / "sys/devices/virtual/thermal"
+    for zone in sorted(base.glob("thermal_zone*")):
+        if (zone / "type").read_text().strip() == zone_type:
+            text = milli_c if isinstance(milli_c, str) else f"{int(milli_c)}\n"
+            _file(root, str(zone.relative_to(root) / "temp"), text, 0o444)
+            return
+    raise KeyError(f"no fake thermal zone of type {zone_type!r} under {base}")
+
+
 def set_cur_freq(root: PathLike, khz: int, policy: int = 0) -> None:
     """Rewrite a fake cpufreq policy's ``scaling_cur_freq`` and ``cpuinfo_cur_freq`` (kHz)."""
     base = f"sys/devices/system/cpu/cpufreq/policy{policy}"

@@ -1,9 +1,10 @@
 """What a live backend measures each control period, in one object.
 
 :class:`Measurements` owns a :class:`~rlrm.hw.sampler.PowerSampler` (power integrated over
-the period) and a :class:`~rlrm.hw.observe.UnitObserver` (utilisation and frequencies read
-back). The backend calls :meth:`~Measurements.start` once, :meth:`~Measurements.period` at
-the end of every control period and :meth:`~Measurements.stop` on close; the
+the period), a :class:`~rlrm.hw.observe.UnitObserver` (utilisation and frequencies read
+back) and a :class:`~rlrm.hw.thermal.UnitTemperatures` (each unit's thermal zones). The
+backend calls :meth:`~Measurements.start` once, :meth:`~Measurements.period` at the end of
+every control period and :meth:`~Measurements.stop` on close; the
 :class:`MeasuredPeriod` it gets merges each measured value with the value the backend
 modelled, tagging every element ``measured`` or ``modelled`` (:meth:`MeasuredPeriod.sources`
 is what goes into the step info).
@@ -19,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from rlrm.hw.observe import MEASURED, MODELLED, Tagged, UnitObserver, UnitReading, tag
 from rlrm.hw.sampler import DEFAULT_RATE_HZ, PeriodPower, PowerSampler
 from rlrm.hw.sysfs import PathLike, Reading, Sysfs
+from rlrm.hw.thermal import UnitTemperatures
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,15 @@ class MeasuredPeriod:
 
     :param power: every rail integrated over the period
     :param units: ``{unit: UnitReading}`` over the period
+    :param temperatures: ``{unit: Reading}`` (deg C) at the end of the period, of the units whose
+        profile names thermal zones found on the board
+    :param temperature_missing: ``{unit: why}`` of the units whose zones were not found
     """
 
     power: PeriodPower
     units: Dict[str, UnitReading] = field(default_factory=dict)
+    temperatures: Dict[str, Reading] = field(default_factory=dict)
+    temperature_missing: Dict[str, str] = field(default_factory=dict)
 
     def readings(self) -> Dict[str, Reading]:
         """Mean power per rail as :class:`Reading` objects (``read_power()``'s shape)."""
@@ -43,6 +50,22 @@ class MeasuredPeriod:
     def freq_khz(self, names: Sequence[str], requested: Sequence[float]) -> List[Tagged]:
         """Per unit: the frequency read back, else the requested one (tagged modelled)."""
         return [self._tag(n, "freq_khz", r) for n, r in zip(names, requested)]
+
+    def temperature_c(self, names: Sequence[str], modelled: Sequence[Optional[float]]) -> List[Tagged]:
+        """Per unit: the temperature its thermal zones read at the end of the period, else
+        ``modelled`` (tagged modelled, with the reason)."""
+        out = []
+        for n, m in zip(names, modelled):
+            reading = self.temperatures.get(n)
+            if reading is None:
+                out.append(tag(None, m, self.temperature_missing.get(n, f"{n}: no thermal zone in the profile")))
+            else:
+                out.append(tag(reading.value, m, reading.problem))
+        return out
+
+    def temperature_faults(self) -> Dict[str, str]:
+        """``{unit: problem}`` of the measured units whose zones did not read this period."""
+        return {n: r.problem for n, r in self.temperatures.items() if r.value is None}
 
     def _tag(self, name: str, attr: str, modelled: Optional[float]) -> Tagged:
         reading = self.units.get(name)
@@ -90,6 +113,8 @@ class Measurements:
         self.sampler = PowerSampler.from_readers(readers, rails=rails, rate_hz=rate_hz, clock=clock,
                                                  **sampler_kwargs)
         self.observer = UnitObserver.from_platform(platform, root)
+        #: each unit's thermal zones (the profile's ``[units.<u>.thermal] zones``)
+        self.thermal = UnitTemperatures.from_platform(platform, root)
         self.has_sensors = bool(readers)
         self.threaded = threaded
 
@@ -113,7 +138,11 @@ class Measurements:
         if self.has_sensors and not self.threaded:
             self.sampler.sample()
         power = self.sampler.take()
-        return MeasuredPeriod(power, self.observer.sample())
+        return MeasuredPeriod(power, self.observer.sample(), self.thermal.read(), dict(self.thermal.missing))
+
+    def temperatures(self) -> Dict[str, Reading]:
+        """``{unit: Reading}`` of the measured units' temperatures now (outside a period)."""
+        return self.thermal.read()
 
     def stop(self) -> None:
         """Stop the sampling thread (idempotent)."""

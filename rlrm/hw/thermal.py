@@ -65,3 +65,57 @@ def discover_thermal_zones(root: Union[Sysfs, PathLike, None] = None) -> list[Th
 def read_temperatures(zones: Sequence[ThermalZone]) -> dict[str, Reading]:
     """One reading per zone, keyed by zone name."""
     return {z.name: z.read() for z in zones}
+
+
+class UnitTemperatures:
+    """Each unit's temperature from the thermal zones its profile names (``[units.<u>.thermal]
+    zones``): the hottest of them, as the kernel throttles on whichever crosses its trip.
+
+    A zone named in the profile but absent from the tree leaves the unit unmeasured
+    (:attr:`missing` says which); a zone that reads garbage or vanishes mid-run makes the
+    unit's reading missing for that read, with the one-line problem naming the file and field.
+
+    :param units: ``{unit: [ThermalZone, ...]}`` of the units measured
+    :param missing: ``{unit: why it is not measured}`` of the units whose zones were not found
+    """
+
+    def __init__(self, units: dict[str, list[ThermalZone]], missing: dict[str, str]) -> None:
+        self.units = units
+        self.missing = missing
+
+    @classmethod
+    def from_platform(cls, platform: object, root: Union[Sysfs, PathLike, None] = None) -> "UnitTemperatures":
+        """The zones of every unit with a ``thermal`` table naming ``zones``, found by ``type``."""
+        fs = root if isinstance(root, Sysfs) else Sysfs(root)
+        wanted = {name: tuple(getattr(u.thermal, "zones", ()) or ())
+                  for name, u in getattr(platform, "units", {}).items() if getattr(u, "thermal", None) is not None}
+        wanted = {k: v for k, v in wanted.items() if v}
+        if not wanted:
+            return cls({}, {})
+        try:
+            found = {z.name: z for z in discover_thermal_zones(fs)}
+        except (OSError, InputError) as err:
+            return cls({}, {k: f"thermal zones: {err}" for k in wanted})
+        units: dict[str, list[ThermalZone]] = {}
+        missing: dict[str, str] = {}
+        for unit, names in wanted.items():
+            absent = [n for n in names if n not in found]
+            if absent:
+                missing[unit] = (f"{fs.path(THERMAL_CLASS)}: no thermal zone of type {absent[0]!r} "
+                                 f"(has {', '.join(sorted(found)) or 'none'})")
+            else:
+                units[unit] = [found[n] for n in names]
+        return cls(units, missing)
+
+    def read(self) -> dict[str, Reading]:
+        """``{unit: Reading}`` (deg C) of the measured units; a reading with ``value`` None and a
+        ``problem`` when one of its zones did not read."""
+        out: dict[str, Reading] = {}
+        for unit, zones in self.units.items():
+            readings = [z.read() for z in zones]
+            bad = [r for r in readings if r.value is None]
+            if bad:
+                out[unit] = Reading(unit, None, "C", bad[0].problem)
+            else:
+                out[unit] = Reading(unit, max(float(r.value) for r in readings), "C")  # type: ignore[arg-type]
+        return out

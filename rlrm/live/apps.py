@@ -23,12 +23,22 @@ class AppJob:
     :param level: the model's subnetwork level to run
     :param seconds: how long to run (the control period)
     :param fps: frame rate (0: back to back)
+    :param frames: its bounded frame queue (:class:`~rlrm.live.frames.FrameQueue`), when the
+        scenario gives it one: frames then wait, are dropped and are counted there, and a
+        latency includes the wait; None: frames paced by ``fps`` without a queue
     """
 
     runner: Any
     level: int
     seconds: float
     fps: float = 0.0
+    frames: Optional[Any] = None
+
+    def run(self) -> List[float]:
+        """Run the period in the calling thread; the latencies (ms)."""
+        if self.frames is not None:
+            return self.frames.serve(self.runner, self.seconds).latencies_ms
+        return self.runner.run_for(self.seconds, fps=self.fps)
 
 
 class ConcurrentApps:
@@ -48,7 +58,7 @@ class ConcurrentApps:
         if len(jobs) == 1:
             j = jobs[0]
             j.runner.switch(j.level)
-            return [j.runner.run_for(j.seconds, fps=j.fps)]
+            return [j.run()]
         results: List[Optional[List[float]]] = [None] * len(jobs)
         errors: List[Optional[BaseException]] = [None] * len(jobs)
         start = threading.Barrier(len(jobs))
@@ -60,7 +70,7 @@ class ConcurrentApps:
                     start.wait(timeout=self.timeout_slack_s)  # all start the period together
                 except threading.BrokenBarrierError:
                     pass
-                results[i] = job.runner.run_for(job.seconds, fps=job.fps)
+                results[i] = job.run()
             except BaseException as err:  # reported in the caller's thread
                 errors[i] = err
 
@@ -75,5 +85,5 @@ class ConcurrentApps:
                 raise err
         out: List[List[float]] = []
         for r, j in zip(results, jobs):
-            out.append(r if r else [(j.seconds + self.timeout_slack_s) * 1e3])
+            out.append(r if r is not None else [(j.seconds + self.timeout_slack_s) * 1e3])
         return out

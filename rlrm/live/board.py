@@ -12,15 +12,16 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from rlrm.errors import InputError
 from rlrm.hw import HardwareActuator
+from rlrm.hw.background import BackgroundLoad
 from rlrm.hw.measurements import MeasuredPeriod, Measurements
 from rlrm.live.apps import AppJob, ConcurrentApps
-from rlrm.hw.background import BackgroundLoad
+from rlrm.live.frames import FrameQueue, ServedPeriod
 from rlrm.live.inference import InferenceRunner, load_model
 from rlrm.live.onnx_inference import load_onnx_runner
 from rlrm.platform.profile import Platform
 from rlrm.sim.backend import Backend, Plan
 from rlrm.sim.model import BoardModel
-from rlrm.sim.result import INF, MEASURED, OperatingPoint, StepResult
+from rlrm.sim.result import INF, MEASURED, MODELLED, OperatingPoint, StepResult
 from rlrm.sim.scenario import Scenario
 
 log = logging.getLogger("rlrm.live")
@@ -81,6 +82,25 @@ class LiveBoard(Backend):
     result says ``energy_estimated: True`` and ``sensor_fault: True``, and one warning names
     the rail and the problem; another says when the rails read again.
 
+    The dynamics' state is measured, not modelled (the observation's ``<unit>.headroom``,
+    ``<app>.queue``, ``budget.left``): each unit's temperature is read from the thermal zones
+    its profile names (``[units.<u>.thermal] zones``, the hottest) at every reset and at the
+    end of every step, in every scenario (so a live headroom is measured even where the
+    scenario models no heating); a zone that reads garbage or vanishes flags ``thermal_fault``
+    (the power sensors' ``sensor_fault`` keeps its meaning) with one warning naming the file
+    and field, and the unit keeps its last temperature, tagged ``modelled``, until it reads
+    again; a unit whose zones are not on the board (or
+    the first observation before :meth:`open`) has the scenario's modelled start temperature.
+    An application with a frame queue (``fps`` > 0 and ``queue`` > 0) is fed by a
+    :class:`~rlrm.live.frames.FrameQueue`: frames arrive at ``fps`` on the wall clock, wait,
+    drop beyond ``queue``, and the frames waiting at the end of the period are the step's
+    measured queue (latency = wait + inference, dropped frames count as misses, as in
+    simulation). The energy window's spent energy is the measured energy integrated over the
+    steps (the power model's estimate on steps without a sensor); once the window's budget is
+    spent the managed applications are halted until the next window (their frames dropped), as
+    in simulation. The kernel's thermal throttling is not modelled live (the frequencies read
+    back show it); ``<unit>.cap`` stays the power mode's.
+
     Subnetwork level ``s`` of the trace maps to the model's level ``round(s * (m - 1) / (n - 1))``
     (the same when the model is the library's); accuracy is the library's top-1 of ``s``.
     Active applications run at the same time, each in its own thread with its own model for the
@@ -133,6 +153,17 @@ class LiveBoard(Backend):
         workers = sum(spec.cores for u, spec in self.board.background if u in cpu_units)
         self.background = BackgroundLoad(min(workers, os.cpu_count() or 1) if self.config.background else 0)
         self._applied: dict = {}
+        #: per application, its frame queue (None: frames paced by fps without a queue, or back to back)
+        self.frame_queues: list[Optional[FrameQueue]] = [
+            FrameQueue(a.fps, a.queue) if a.fps > 0 and a.queue > 0 else None for a in self.apps]
+        #: the live board always has a state to carry into the next step (measured temperatures,
+        #: frame queues, the energy window), whatever the scenario models
+        self.stateful = True
+        self._thermal_faults: dict[str, str] = {}  # unit -> the current problem of its zones
+        self._last_latency: list[float] = [0.0] * len(self.apps)  # per app, its last measured mean, ms
+        self._staged: Optional[tuple] = None
+        #: waits out a period in which no application runs (tests replace it)
+        self.sleep: Callable[[float], None] = time.sleep
         self.reset(seed)
 
     # ------------------------------------------------------------------ lifecycle
@@ -215,6 +246,20 @@ class LiveBoard(Backend):
         if self.measurements is not None and self.actuator is not None:
             self.measurements.restart()
 
+    def reset_dynamics(self) -> None:
+        """The state at time 0: empty frame queues, a full energy window, and the temperatures
+        the thermal zones read now (where the board is measured; else the scenario's start)."""
+        super().reset_dynamics()
+        for q in getattr(self, "frame_queues", ()):
+            if q is not None:
+                q.reset()
+        self._staged = None
+        if self.measurements is not None:
+            names = self.unit_names
+            readings = self.measurements.temperatures()
+            self.temperature_c = [readings[n].value if n in readings and readings[n].value is not None else t
+                                  for n, t in zip(names, self.temperature_c)]
+
     def preview(self, points: Sequence[Optional[OperatingPoint]]) -> StepResult:
         """Refused: a step on the board cannot be known before it runs (the oracle needs the simulator)."""
         raise InputError("backend", "live", "the live backend cannot preview a step (the oracle needs the simulator)")
@@ -288,21 +333,26 @@ class LiveBoard(Backend):
         applied_any = False
         tally = self.tally()
         deadline = self.targets.latency_ms
+        suspended = self.window_left_j() <= 0.0  # the energy window's budget is spent
         runs = list(self.running(plan, self.tally()))  # the active apps (inactive ones tallied below)
-        jobs = []
+        halted = {a_i for a_i, *_ in runs if suspended and self.apps[a_i].controlled}
+        jobs, job_apps = [], []
         for a_i, p, u, unit in runs:
+            if a_i in halted:
+                continue
             applied_any = self._apply(unit.name, unit.freqs_khz[freq_idx[u]], board.option_cores[p.option]) or applied_any
             jobs.append(AppJob(self._runner_for(a_i), self._model_level(p.subnet, a_i), self.period_s,
-                               self.apps[a_i].fps))
+                               self.apps[a_i].fps, self.frame_queues[a_i]))
+            job_apps.append(a_i)
         # every active application runs the whole period, at the same time as the others
-        latencies = dict(zip((r[0] for r in runs), self._concurrent.run(jobs)))
+        latencies = dict(zip(job_apps, self._concurrent.run(jobs)))
+        for q, active in zip(self.frame_queues, plan.active):
+            if q is not None and not active:
+                q.reset()  # an application that does not run has no camera feeding it
+        if halted and not jobs:
+            self.sleep(self.period_s)  # the period passes with nothing running
         for a_i, p, u, unit in self.running(plan, tally):
-            lat = latencies[a_i]
-            n_inf = float(len(lat))
-            miss = sum(1 for x in lat if x > deadline) / n_inf if deadline < INF else 0.0
-            busy = min(1.0, sum(lat) / 1000.0 / self.period_s)
-            tally.add(a_i, p, u, unit.freqs_khz[freq_idx[u]], busy, n_inf, sum(lat) / n_inf,
-                      sorted(lat)[len(lat) // 2], miss)
+            self._tally_app(tally, a_i, p, u, unit, freq_idx[u], latencies.get(a_i, []), a_i in halted, deadline)
 
         for u in range(len(units)):
             tally.busy[u] += bg_applied[u]
@@ -329,19 +379,96 @@ class LiveBoard(Backend):
                     energy_j += (self.platform.base_power_w + unmeasured) * duration_s
                 energy_mj = energy_j * 1000.0
         background = [min(1.0, bg_applied[u] / online[u]) if units[u].kind == "cpu" else 0.0 for u in range(len(units))]
+        temp_tagged = period.temperature_c(names, self.temperature_c)
+        temps = [t.value for t in temp_tagged]
+        thermal_fault = self._check_thermal(period.temperature_faults())
+        zoned = [i for i, u in enumerate(units) if self.platform.units[u.name].thermal is not None]
+        spent_j = (energy_mj if energy_mj is not None else power * self.period_s * 1000.0) / 1000.0
+        window_used = self.window_energy_j + spent_j
+        budget_j = self.targets.energy_window_j
+        queued = [q is not None for q in self.frame_queues]
         provenance = {"latency_ms": MEASURED, "inferences": MEASURED, "deadline_miss": MEASURED,
                       "utilisation": MeasuredPeriod.field_source(util_tagged),
                       "freq_khz": MeasuredPeriod.field_source(freq_tagged)}
+        if zoned:
+            provenance["temperature_c"] = MeasuredPeriod.field_source([temp_tagged[i] for i in zoned])
+        if any(queued):
+            provenance["queue"] = MEASURED
         if not estimated:
-            provenance.update(power_w=MEASURED, energy_mj=MEASURED, energy_per_inference_mj=MEASURED)
+            provenance.update(power_w=MEASURED, energy_mj=MEASURED, energy_per_inference_mj=MEASURED,
+                              energy_window_left_j=MEASURED)
+        sources = MeasuredPeriod.sources(not estimated, utilisation=util_tagged, freq_khz=freq_tagged,
+                                         temperature_c=temp_tagged)
+        sources["queue"] = [MEASURED if q else MODELLED for q in queued]
+        sources["energy_window"] = MEASURED if not estimated else MODELLED
         self.last_measurement = {
-            "sources": MeasuredPeriod.sources(not estimated, utilisation=util_tagged, freq_khz=freq_tagged),
+            "sources": sources,
             "power_samples": period.power.samples, "power_max_gap_s": period.power.max_gap_s,
             "period_s": duration_s,
         }
+        if thermal_fault:
+            self.last_measurement["thermal_problems"] = dict(self._thermal_faults)
+        self._staged = (temps, window_used, [p.subnet if a else s for p, a, s in
+                                             zip(plan.points, plan.active, self.last_subnet)])
         return self.result(plan, tally, power_units, util, power, background, energy_estimated=estimated,
-                           sensor_fault=fault, freq_applied=applied_any, backend="live", provenance=provenance,
-                           freq_khz=freqs, energy_mj=energy_mj)
+                           sensor_fault=fault, thermal_fault=thermal_fault, freq_applied=applied_any, backend="live",
+                           provenance=provenance, freq_khz=freqs, energy_mj=energy_mj,
+                           temperature_c=temps if any(t is not None for t in temps) else None,
+                           energy_window_left_j=budget_j - window_used if budget_j < INF else None)
+
+    def _tally_app(self, tally: Any, a_i: int, p: OperatingPoint, u: int, unit: Any, fi: int,
+                   lat: list, halted: bool, deadline: float) -> None:
+        """Account one application's period: its latencies, and with a frame queue the frames
+        it dropped and left waiting (halted: the energy window is spent, nothing ran)."""
+        queue = self.frame_queues[a_i]
+        served: Optional[ServedPeriod] = None
+        if queue is not None:
+            served = queue.halt(0.0) if halted else queue.last
+        infer = served.inference_ms if served is not None else lat
+        dropped = float(served.dropped) if served is not None else None
+        if halted and served is None:
+            fps = self.apps[a_i].fps
+            dropped = fps * self.period_s if fps > 0 else 0.0
+        n_inf = float(len(lat))
+        late = sum(1 for x in lat if x > deadline) if deadline < INF else 0
+        seen = n_inf + (dropped or 0.0)
+        miss = (late + (dropped or 0.0)) / seen if seen > 0 else (1.0 if halted else 0.0)
+        if lat:
+            self._last_latency[a_i] = sum(lat) / n_inf
+        mean = self._last_latency[a_i]
+        median = sorted(lat)[len(lat) // 2] if lat else mean
+        busy = min(1.0, sum(infer) / 1000.0 / self.period_s)
+        tally.add(a_i, p, u, unit.freqs_khz[fi], busy, n_inf, mean, median, miss, dropped,
+                  float(served.backlog) if served is not None else None)
+
+    def _check_thermal(self, faults: Mapping[str, str]) -> bool:
+        """Warn when a unit's thermal zones stop reading (once) and when they read again; True
+        while any does not read."""
+        for unit, problem in faults.items():
+            if unit not in self._thermal_faults:
+                log.warning("rlrm: thermal zone %s at step %d: %s keeps its last temperature (modelled) until "
+                            "it reads again (thermal_fault in the step info)", problem, self.step_index, unit)
+        for unit in [u for u in self._thermal_faults if u not in faults]:
+            log.warning("rlrm: thermal zones of %s read again at step %d", unit, self.step_index)
+        self._thermal_faults = dict(faults)
+        return bool(faults)
+
+    def commit(self, result: StepResult) -> None:
+        """Carry the measured state into the next step: the temperatures read at the end of the
+        step, each frame queue's backlog, the energy spent in the window (a new window starts
+        empty), the subnetworks run."""
+        if self._staged is None:
+            return
+        temps, window_used, subnets = self._staged
+        self._staged = None
+        self.temperature_c = temps
+        self.backlog = [float(q.backlog) if q is not None else 0.0 for q in self.frame_queues]
+        self.last_subnet = subnets
+        window = self.board.window_s
+        t_next = (self.step_index + 1) * self.period_s
+        if math.floor(t_next / window + 1e-9) != math.floor(self.time_s / window + 1e-9):
+            window_used = 0.0  # a new window starts with the next step
+        self.window_energy_j = window_used
 
     def _read_power(self, power_units: Sequence[float], readings: Mapping[str, Any]) -> tuple[Optional[float], bool, bool]:
         """Board power from the sensors' readings over the period: ``(watts, estimated, sensor_fault)``.

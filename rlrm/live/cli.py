@@ -23,6 +23,7 @@ from rlrm.errors import InputError
 from rlrm.evaluate import SUMMARY_KEYS, checkpoint_env_kwargs, format_table, resolve_policy
 from rlrm.live.board import LiveBoard, LiveConfig
 from rlrm.live.controller import FastDecider, MaskCache
+from rlrm.policy.adapter import dynamics_prefix
 from rlrm.live.inference import parse_duration
 from rlrm.live.power_mode import PowerModeSwitch, power_mode_warning
 from rlrm.live.restore import report_unrestored
@@ -115,9 +116,11 @@ def _decision(policy: Policy, env: DynamicDNNEnv) -> Decide:
     if fast:
         decider = FastDecider(inner)
         masks = MaskCache(env)
+        # a policy trained before the dynamics' elements reads the prefix it knows (as CheckpointPolicy)
+        n = len(inner.observation_names) if dynamics_prefix(inner, env) else None
 
         def decide(obs: np.ndarray, info: dict) -> Any:
-            action = decider.decide(obs, masks.get())
+            action = decider.decide(obs if n is None else obs[:n], masks.get())
             env.points_for(action)
             return action
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 from rlrm.atomic import atomic_write_bytes
 from rlrm.errors import InputError
@@ -58,6 +58,9 @@ class ThermalModel:
     :param trip_c: the passive trip point at which the kernel throttles, deg C
     :param hysteresis_c: how far below the trip point the cap is raised again, K
     :param source: where the constants come from
+    :param zones: the ``type`` of the kernel's thermal zones that measure the unit
+        (``/sys/class/thermal/thermal_zone*/type``); the live backend reads the hottest of them
+        (empty: the live backend does not measure the unit's temperature)
     """
 
     r_k_per_w: float
@@ -66,6 +69,7 @@ class ThermalModel:
     trip_c: float
     hysteresis_c: float
     source: str
+    zones: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -268,6 +272,7 @@ THERMAL_SPEC = Spec({
     "r_k_per_w": Float(exclusive_minimum=0.0, maximum=1000.0), "r_fanless_k_per_w": Float(OMIT, exclusive_minimum=0.0, maximum=1000.0),
     "c_j_per_k": Float(exclusive_minimum=0.0, maximum=1e6), "trip_c": Float(minimum=-50.0, maximum=200.0),
     "hysteresis_c": Float(2.0, minimum=0.0, maximum=100.0), "source": Str(),
+    "zones": _strings(OMIT),
 })
 POWER_SPEC = Spec({
     "ceff": Float(minimum=0.0, maximum=MAX_CEFF), "static_w": Float(minimum=0.0, maximum=MAX_POWER_W),
@@ -369,7 +374,7 @@ def _unit(name: str, u: dict, source: str) -> ComputeUnit:
         t = u["thermal"]
         thermal = ThermalModel(r_k_per_w=t["r_k_per_w"], r_fanless_k_per_w=t.get("r_fanless_k_per_w", t["r_k_per_w"]),
                                c_j_per_k=t["c_j_per_k"], trip_c=t["trip_c"], hysteresis_c=t["hysteresis_c"],
-                               source=t["source"])
+                               source=t["source"], zones=tuple(t.get("zones", ())))
     contention = None
     if "contention" in u:
         if u["kind"] != "cpu":
@@ -432,6 +437,8 @@ def platform_to_dict(p: Platform) -> dict:
             d["thermal"] = {"r_k_per_w": t.r_k_per_w, "r_fanless_k_per_w": t.r_fanless_k_per_w,
                             "c_j_per_k": t.c_j_per_k, "trip_c": t.trip_c, "hysteresis_c": t.hysteresis_c,
                             "source": t.source}
+            if t.zones:
+                d["thermal"]["zones"] = list(t.zones)
         if u.contention is not None:
             d["contention"] = u.contention.to_dict()
         units[u.name] = d

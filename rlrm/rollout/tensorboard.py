@@ -42,7 +42,7 @@ EPISODE_KEYS: tuple[str, ...] = tuple(k for k in SUMMARY_KEYS if k != "normalize
 STEP_KEYS: tuple[str, ...] = ("latency_ms", "energy_mj", "power_w", "accuracy", "subnet", "unit",
                               "target_latency_ms")
 #: the live backend's per-step flags, logged as ``step/<key>`` (1.0 or 0.0) when the result has them
-LIVE_STEP_KEYS: tuple[str, ...] = ("energy_estimated", "sensor_fault")
+LIVE_STEP_KEYS: tuple[str, ...] = ("energy_estimated", "sensor_fault", "thermal_fault")
 
 
 def finite(value: Any) -> float:

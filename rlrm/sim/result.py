@@ -105,8 +105,11 @@ class StepResult(_ReadAsMapping):
     the whole board's. ``apps`` has one entry per scenario application (None while inactive);
     per-unit lists follow the board's unit order. The live-only fields are None in simulation.
 
-    :param temperature_c: per unit, the modelled temperature at the end of the step (None
-        where not modelled: scenarios without ``dynamics.thermal``)
+    :param temperature_c: per unit, the temperature at the end of the step: modelled in
+        simulation (None where not modelled: scenarios without ``dynamics.thermal``), read from
+        the unit's thermal zones live (None where the profile names none)
+    :param thermal_fault: live: a unit's thermal zone did not read this step (its temperature
+        is its last one, tagged modelled); ``sensor_fault`` stays the power sensors' flag
     :param energy_window_left_j: the energy-budget window's budget left at the end of the step,
         J (None: no window budget)
     :param provenance: where a field's value came from, ``{field: "measured" | "modelled"}``;
@@ -139,6 +142,7 @@ class StepResult(_ReadAsMapping):
     temperature_c: Optional[list] = None
     energy_window_left_j: Optional[float] = None
     provenance: Mapping[str, str] = field(default_factory=dict)
+    thermal_fault: Optional[bool] = None
 
     def source(self, name: str) -> str:
         """``measured`` or ``modelled``: where field ``name``'s value came from."""
