@@ -73,7 +73,7 @@ def test_shipped_policy_decides_as_on_the_workstation(name: str) -> None:
 def test_policy_info(capsys: pytest.CaptureFixture) -> None:
     assert main(["policy", "info", str(CHECKPOINTS_DIR / "jetson-xavier-nx-ppo"), "--platform", "jetson-xavier-nx"]) == 0
     out = capsys.readouterr().out
-    assert "network      23 -> 128 -> 128 -> 90 (tanh)" in out
+    assert "network      28 -> 128 -> 128 -> 90 (tanh)" in out  # the observation with the dynamics (issue 13)
 
 
 def test_hw_status_on_a_fake_xavier_nx(xavier: Path, capsys: pytest.CaptureFixture) -> None:
