@@ -316,7 +316,6 @@ class DynamicDNNEnv(gym.Env):
         #: every managed app (positions in ``managed``): frames waiting, 0 without a frame queue
         self._queue_apps = list(range(len(self.managed)))
         names += [f"{self.sim.apps[self.managed[k]].name}.queue" for k in self._queue_apps]
-        self._window = True
         names += ["budget.left", "budget.time_left"]
         return names
 
@@ -340,13 +339,12 @@ class DynamicDNNEnv(gym.Env):
         for k in self._queue_apps:
             app = sim.apps[self.managed[k]]
             out.append(sim.backlog[self.managed[k]] / app.queue if app.queue > 0 and app.fps > 0 else 0.0)
-        if self._window:
-            budget = sim.targets.energy_window_j
-            if math.isfinite(budget):
-                window = board.window_s
-                out += [max(0.0, sim.window_left_j()) / budget, 1.0 - (sim.time_s % window) / window]
-            else:
-                out += [1.0, 1.0]
+        budget = sim.targets.energy_window_j
+        if math.isfinite(budget):
+            window = board.window_s
+            out += [max(0.0, sim.window_left_j()) / budget, 1.0 - (sim.time_s % window) / window]
+        else:
+            out += [1.0, 1.0]
         return out
 
     @property
