@@ -330,7 +330,8 @@ def main(argv: Optional[list] = None) -> int:
              "deployable policy of the table or by a static point. energy vs matched: energy saving against the "
              "cheapest other policy or static point with top-1 >= this - 0.5 points and misses <= this + 0.005 "
              "(static points measured on the evaluation seeds: a hindsight frontier no deployable policy can pick), "
-             "or unmatched.",
+             "or unmatched. energy vs baselines: the same against the deployable baselines of the table only "
+             "(static-best, lut, G@L best, the governors, G+dofa): the headline's matched comparison.",
              "- ppo: `checkpoints/<board>-ppo` on the one-app scenarios (trained on "
              f"{', '.join(next(iter(trained.values()), []))}, with domain randomisation), `checkpoints/<board>-ppo-2apps` on "
              "two-models (trained on it). Evaluation runs without randomisation.",
