@@ -10,9 +10,10 @@
    the live mean over the repeats, and the live noise floor (coefficient of variation across
    the repeats); the 1-minute load average before each live run says how busy the machine was.
 
-The profile measures the CPU unit's contention table at one reference level (``rlrm profile
---contention-s``): the points at that level with a background are in-sample (the profile
-measured their ratio to no background), the other points out-of-sample; both figures are
+The profile measures the CPU unit's contention table at a few levels (``rlrm profile
+--contention-s``; by default the lowest, middle and highest, interpolated in between): the
+points at those levels with a background are in-sample (the profile measured their ratio to
+no background), the other points out-of-sample; both figures are
 printed (``fidelity_latency_*_in_sample`` / ``_out_of_sample``) besides
 ``fidelity_latency_median_abs_err: X`` and ``fidelity_latency_max_abs_err: Y``, which are over
 all points. Writes ``experiments/results/fidelity.md`` (or ``--out``).
@@ -125,11 +126,11 @@ def main() -> int:
     from rlrm.platform import load_platform
 
     table = load_platform(platform).units["cpu"].contention
-    ref_level = table.level if table is not None else None
+    measured_levels = set(table.levels) if table is not None else set()
     print("contention: " + ("analytical model (no table in the profile)" if table is None else
-                            f"measured at level {table.level}: " + "; ".join(
+                            "measured at " + " | ".join(f"level {lv}: " + "; ".join(
                                 f"{n} cores x" + ", x".join(f"{x:.2f}" for x in row[1:])
-                                for n, row in zip(table.cores, table.stretch))), flush=True)
+                                for n, row in zip(table.cores, table.rows_at(lv))) for lv in table.levels)), flush=True)
     levels = sorted({int(e["subnet"]) for e in trace["entries"]})
     cores_all = sorted({int(e["cores"]) for e in trace["entries"] if e.get("cores")})
     if args.levels:
@@ -159,7 +160,7 @@ def main() -> int:
                 row = {"level": level, "cores": cores, "background": bg, "sim_ms": sim_ms, "live_ms": live_ms,
                        "live_runs_ms": lives, "err": err, "noise": cv(lives), "load1": statistics.mean(loads),
                        "model_ms": model_ms, "model_err": (model_ms - live_ms) / live_ms,
-                       "in_sample": bool(table is not None and bg > 0 and level == ref_level and cores in table.cores)}
+                       "in_sample": bool(table is not None and bg > 0 and level in measured_levels and cores in table.cores)}
                 rows.append(row)
                 print(f"level {level} cores {cores} bg {bg:.1f}: sim {sim_ms:.2f} ms live {live_ms:.2f} ms "
                       f"({', '.join(f'{x:.2f}' for x in lives)}) err {err:+.3f} noise {row['noise']:.3f} "
@@ -207,9 +208,11 @@ def write_table(rows: List[dict], med: float, worst: float, noise: float, args: 
         "the benchmark's own inference and background worker account for up to ~2).",
         "",
         "Contention: " + ("the simulator's analytical model (the profile has no contention table)." if table is None else
-                          f"the profile's measured table, level {table.level}, background {list(table.background)} busy cores: "
-                          + "; ".join(f"{n} core{'s' if n > 1 else ''} x" + ", x".join(f"{x:.2f}" for x in row)
-                                      for n, row in zip(table.cores, table.stretch))
+                          f"the profile's measured table, background {list(table.background)} busy cores, "
+                          + "; ".join(f"level {lv}: " + ", ".join(f"{n} core{'s' if n > 1 else ''} x" + ", x".join(
+                              f"{x:.2f}" for x in row) for n, row in zip(table.cores, table.rows_at(lv)))
+                              for lv in table.levels)
+                          + " (levels between them interpolated)"
                           + ". Points marked `in` are in-sample (the profile measured their ratio), the others out-of-sample; "
                           "`model ms` / `model err` simulate the same profile without its table (the analytical model)."),
         "",

@@ -169,3 +169,97 @@ def test_profile_measures_the_ratio_of_means(monkeypatch: pytest.MonkeyPatch) ->
     assert table.cores == (1, 2) and table.background == (0.0, 0.5, 1.0) and table.level == 2
     assert table.stretch == ((1.0, 1.0, 1.1), (1.0, 1.5, 3.5))
     assert table.source.startswith("measured by rlrm profile")
+
+
+# ---------------------------------------------------------------- tables measured at several levels
+LEVELS = ContentionTable(background=(0.0, 1.0), cores=(1, 2), stretch=((1.0, 1.0), (1.0, 3.0)), level=2,
+                         source="hand-written", more=((0, ((1.0, 1.0), (1.0, 2.0))), (4, ((1.0, 1.2), (1.0, 4.0)))))
+
+
+@pytest.mark.parametrize("level, expected", [
+    (None, 3.0),  # the reference level
+    (2, 3.0), (0, 2.0), (4, 4.0),
+    (1, 2.5),     # halfway between level 0 (2.0) and level 2 (3.0)
+    (3, 3.5),
+    (9, 4.0),     # beyond the measured levels: the nearest one
+])
+def test_table_interpolates_over_levels_by_hand(level, expected) -> None:  # noqa: ANN001
+    assert LEVELS.lookup(2, 1.0, 2, level) == pytest.approx(expected)
+    assert cpu_stretch(2, 1.0, 2, LEVELS, 2, level) == pytest.approx(expected)
+
+
+def test_level_and_background_interpolate_together() -> None:
+    # level 1 at half a core: level 0 gives 1.5, level 2 gives 2.0 -> 1.75
+    assert LEVELS.lookup(2, 0.5, 2, 1) == pytest.approx(1.75)
+    assert LEVELS.lookup(1, 1.0, 2, 3) == pytest.approx(1.1)
+    assert lut_contention("cpu", 2, 2, 0.5, LEVELS, 2, 1) == pytest.approx(2.5)  # 1 busy core of 2
+
+
+def test_table_with_levels_round_trips_through_the_profile() -> None:
+    d = {**GOOD, "levels": [{"level": 5, "stretch": [[1.0, 1.3, 1.8], [1.0, 1.9, 3.3]]},
+                            {"level": 0, "stretch": [[1.0, 1.1, 1.2], [1.0, 1.4, 2.0]]}]}
+    t = parse_platform(with_table(d), "x.toml").units["carmel"].contention
+    assert t.levels == (0, 3, 5) and t.rows_at(0)[1] == (1.0, 1.4, 2.0) and t.rows_at(3) == t.stretch
+    assert t.lookup(6, 3.0, 6, 4) == pytest.approx((1.7 + 1.9) / 2)
+    again = parse_platform(platform_to_dict(parse_platform(with_table(d), "x.toml")), "y.toml")
+    assert again.units["carmel"].contention == t
+
+
+@pytest.mark.parametrize("levels, field", [
+    ([{"level": 3, "stretch": [[1.0, 1.2, 1.5], [1.0, 1.7, 2.9]]}], "units.carmel.contention.levels[0].level"),
+    ([{"level": 1, "stretch": [[1.0, 1.2], [1.0, 1.7, 2.9]]}], "units.carmel.contention.levels[0].stretch[0]"),
+    ([{"level": 1, "stretch": [[1.0, 1.2, 1.5]]}], "units.carmel.contention.levels[0].stretch"),
+    ([{"level": 1, "stretch": [[1.0, 1.2, 1.5], [2.0, 1.7, 2.9]]}], "units.carmel.contention.levels[0].stretch[1][0]"),
+    ([{"level": 1, "stretch": [[1.0, 1.2, 1.5], [1.0, 1.7, 1e6]]}], "units.carmel.contention.levels[0].stretch[1][2]"),
+    ([{"level": 1}], "units.carmel.contention.levels[0].stretch"),
+    ([{"level": 1, "stretch": [[1.0, 1.2, 1.5], [1.0, 1.7, 2.9]]},
+      {"level": 1, "stretch": [[1.0, 1.2, 1.5], [1.0, 1.7, 2.9]]}], "units.carmel.contention.levels[1].level"),
+])
+def test_malformed_level_rows_are_refused_with_file_and_field(levels: list, field: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_platform(with_table({**GOOD, "levels": levels}), "bad.toml")
+    assert err.value.source == "bad.toml" and err.value.field == field, str(err.value)
+
+
+def test_simulator_stretches_each_subnetwork_by_its_level() -> None:
+    shipped = load_platform("jetson-xavier-nx")
+    d = {**GOOD, "levels": [{"level": 1, "stretch": [[1.0, 1.1, 1.2], [1.0, 1.3, 2.0]]}]}
+    table = parse_platform(with_table(d), "x.toml").units["carmel"].contention
+    measured = dataclasses.replace(shipped, units={**shipped.units,
+                                                   "carmel": dataclasses.replace(shipped.units["carmel"], contention=table)})
+
+    def ratio(subnet: int) -> float:
+        out = []
+        for level in (0.5, 0.0):
+            sim = BoardSimulator(measured, parse_scenario(scenario(level), "t.toml"), seed=0)
+            point = OperatingPoint(subnet, sim.options.index(("carmel", 6)), 10)
+            out.append(sim.preview([point])["apps"][0]["latency_median_ms"])
+        return out[0] / out[1]
+
+    assert ratio(1) == pytest.approx(1.3)          # measured at level 1
+    assert ratio(3) == pytest.approx(1.7)          # the reference level
+    assert ratio(2) == pytest.approx(1.5)          # halfway between them
+    assert ratio(5) == pytest.approx(1.7)          # above the highest measured level: the highest
+
+
+def test_profile_measures_each_level_with_one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rlrm.dnn import profile_contention as pc
+
+    bg = FakeLoad()
+    state = {"n": 1, "level": None}
+    slow = {0: {1: {0.0: 4.0, 0.5: 4.0, 1.0: 4.0}, 2: {0.0: 4.0, 0.5: 5.0, 1.0: 12.0}},
+            2: {1: {0.0: 5.0, 0.5: 5.0, 1.0: 5.5}, 2: {0.0: 4.0, 0.5: 6.0, 1.0: 14.0}},
+            4: {1: {0.0: 8.0, 0.5: 8.0, 1.0: 8.0}, 2: {0.0: 6.0, 0.5: 9.0, 1.0: 24.0}}}
+    monkeypatch.setattr(pc, "timed_for", lambda run, seconds: [slow[run()][state["n"]][bg.load]] * 3)
+    monkeypatch.setattr(pc, "set_process_affinity", lambda cpus: None)
+    prepared = []
+    runs = {lv: (lambda lv=lv: lv) for lv in (4, 0, 2)}
+    table = pc.measure_contention_levels(runs, [1, 2], sorted(os.sched_getaffinity(0)), 1.0,
+                                         prepare=prepared.append, set_threads=lambda n: state.update(n=n),
+                                         background=bg)
+    assert prepared == [0, 2, 4] and bg.started and bg.load == 0.0
+    assert table.level == 2 and table.levels == (0, 2, 4)
+    assert table.stretch == ((1.0, 1.0, 1.1), (1.0, 1.5, 3.5))
+    assert table.rows_at(0) == ((1.0, 1.0, 1.0), (1.0, 1.25, 3.0))
+    assert table.rows_at(4) == ((1.0, 1.0, 1.0), (1.0, 1.5, 4.0))
+    assert "levels 0, 2, 4" in table.source

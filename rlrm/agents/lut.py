@@ -116,7 +116,8 @@ def board_now(env: Any) -> tuple[list[int], Any]:
 
 
 def contention(kind: str, cores: int, online: int, background: float,
-               table: Optional[ContentionTable] = None, unit_cores: Optional[int] = None) -> float:
+               table: Optional[ContentionTable] = None, unit_cores: Optional[int] = None,
+               level: Optional[int] = None) -> float:
     """Slowdown a unit's measured background load causes (GPU time slicing; CPU: the profile's
     measured contention table where it covers ``cores`` with all ``unit_cores`` online, else
     fair share).
@@ -127,12 +128,13 @@ def contention(kind: str, cores: int, online: int, background: float,
     :param background: background load: CPU fraction of online cores, GPU time share
     :param table: the unit's measured contention table (None: fair share)
     :param unit_cores: the unit's cores (the table holds with all of them online)
+    :param level: the subnetwork level (a table measured at several levels interpolates over them)
     """
     if kind == "gpu":
         return 1.0 + min(max(background, 0.0), GPU_SHARE_CAP)
     other = max(background, 0.0) * online
     if table is not None and table.covers(cores) and (unit_cores is None or online == unit_cores):
-        return table.lookup(cores, other, online)
+        return table.lookup(cores, other, online, level)
     return max(1.0, (cores + other) / max(online, 1))
 
 
@@ -220,7 +222,7 @@ class LutPolicy(Policy):
             t = self.tables[k]
             table_mean = t.lat[s, o, fi] * math.exp(0.5 * t.sigma[s, o] ** 2)
             expected = table_mean * contention(unit.kind, self.cores_of[o], online[u], self.background[u],
-                                              unit.contention, unit.cores)
+                                              unit.contention, unit.cores, int(s))
             step = math.log(max(app["latency_ms"], 1e-9) / expected) - self.residual[k, u]
             self.residual[k, u] += a * max(-MAX_LOG_UPDATE, min(MAX_LOG_UPDATE, step))
         # power correction: measured against the model's power of what ran, with the background measured
@@ -253,8 +255,8 @@ class LutPolicy(Policy):
         unit_idx = np.asarray(self.unit_of)[o]
         cores = np.asarray(self.cores_of)[o]
         slow = np.asarray([contention(self.units[u].kind, int(c), online[u], self.background[u],
-                                      self.units[u].contention, self.units[u].cores)
-                           for u, c in zip(unit_idx, cores)]) * np.exp(self.residual[k, unit_idx])
+                                      self.units[u].contention, self.units[u].cores, int(lv))
+                           for u, c, lv in zip(unit_idx, cores, s)]) * np.exp(self.residual[k, unit_idx])
         lat = t.lat[s, o, f] * slow
         busy = np.ones_like(lat) if t.fps <= 0 else np.minimum(1.0, lat * t.fps / 1000.0)
         act = t.act[s, o]

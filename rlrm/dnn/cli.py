@@ -96,8 +96,9 @@ def add_parser(subparsers: Any) -> None:
                       help="seconds of timed runs per core count and background load (none, 0.5 and 1 busy core "
                            "of the live backend's background worker) for the CPU unit's measured contention "
                            "table (default: 6; 0 = not measured, the simulator's analytical model is used)")
-    prof.add_argument("--contention-level", type=int, default=None,
-                      help="subnetwork level the contention table is measured at (default: the middle one)")
+    prof.add_argument("--contention-level", default=None, metavar="L[,L...]",
+                      help="subnetwork levels the contention table is measured at, comma-separated (default: the "
+                           "lowest, the middle and the highest; the simulator interpolates between them)")
     prof.add_argument("--quiet", action="store_true", help="no progress bar")
     prof.set_defaults(func=run_profile)
 
@@ -212,7 +213,7 @@ def run_profile(args: argparse.Namespace) -> int:
                             frequencies=not args.no_freqs, cuda=not args.no_cuda, freq_steps=args.freq_steps,
                             root=args.sysfs_root, target_ci=args.ci_width or None, max_repeats=args.max_repeats,
                             budget_s=args.time_budget, contention_s=args.contention_s,
-                            contention_level=args.contention_level)
+                            contention_levels=parse_levels(args.contention_level))
     results = profiler.run(progress=not args.quiet)
     plat_path, trace_path = write_profile(profiler, results, args.envs or user_dir(ENVS_DIR))
     rep = profiler.last_repeatability or {}
@@ -223,12 +224,26 @@ def run_profile(args: argparse.Namespace) -> int:
           f"{rep.get('not_converged', 0)} short of --ci-width {args.ci_width:g}; {rep.get('repeats_total', 0)} timed runs")
     if profiler.contention is not None:
         t = profiler.contention
-        print(f"contention (level {t.level}, mean latency over none; busy cores {list(t.background[1:])}): "
-              + "; ".join(f"{n} core{'s' if n > 1 else ''} x{', x'.join(f'{x:.2f}' for x in row[1:])}"
-                          for n, row in zip(t.cores, t.stretch)))
+        for lv in t.levels:
+            print(f"contention (level {lv}, mean latency over none; busy cores {list(t.background[1:])}): "
+                  + "; ".join(f"{n} core{'s' if n > 1 else ''} x{', x'.join(f'{x:.2f}' for x in row[1:])}"
+                              for n, row in zip(t.cores, t.rows_at(lv))))
     print(f"wrote {plat_path}")
     print(f"wrote {trace_path}")
     return 0
+
+
+def parse_levels(text: Optional[str]) -> Optional[list[int]]:
+    """``--contention-level``: comma-separated levels (None: the profile's default)."""
+    if text is None:
+        return None
+    try:
+        levels = [int(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise InputError("--contention-level", "contention_level", f"expected comma-separated levels, got {text!r}") from None
+    if not levels or len(levels) > 64:
+        raise InputError("--contention-level", "contention_level", f"expected 1..64 levels, got {text!r}")
+    return levels
 
 
 def run_export_onnx(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ import torch
 from rlrm.dnn.dynamic_ofa import DynamicOFA
 from rlrm.dnn.hostinfo import cpu_model_name, estimate_tdp_w, nominal_freq_khz
 from rlrm.dnn.library import SubnetLibrary
-from rlrm.dnn.profile_contention import measure_contention
+from rlrm.dnn.profile_contention import measure_contention_levels
 from rlrm.errors import InputError
 from rlrm.hw import CpuPolicy, PowerReader, StateGuard, Sysfs, auto_discover, discover_policies
 from rlrm.hw.affinity import set_process_affinity
@@ -50,6 +50,11 @@ STATIC_SHARE = 0.3
 IDLE_ACTIVITY = 0.05
 #: Full-load power assumed for a CUDA GPU whose power is not measured, W.
 GPU_ESTIMATE_W = 30.0
+
+
+def default_contention_levels(n_levels: int) -> list[int]:
+    """The levels ``rlrm profile`` measures contention at by default: lowest, middle, highest."""
+    return sorted({0, n_levels // 2, n_levels - 1})
 
 
 def estimated_power_model(full_load_w: float, busy_slots: int, f_max_khz: int, source: str) -> PowerModel:
@@ -264,7 +269,8 @@ class HostProfiler:
     :param contention_s: seconds of timed runs per (core count, background) cell of the CPU
         unit's contention table (:mod:`rlrm.dnn.profile_contention`); 0: not measured (the
         simulator then uses its analytical contention model)
-    :param contention_level: the level the contention table is measured at (default: the middle one)
+    :param contention_levels: the levels the contention table is measured at (default: the
+        lowest, the middle and the highest; the simulator interpolates between them)
     """
 
     def __init__(
@@ -282,7 +288,7 @@ class HostProfiler:
         max_repeats: Optional[int] = None,
         budget_s: Optional[float] = None,
         contention_s: float = 0.0,
-        contention_level: Optional[int] = None,
+        contention_levels: Optional[Sequence[int]] = None,
     ) -> None:
         self.model = model.eval()
         self.name = name
@@ -306,10 +312,11 @@ class HostProfiler:
         self.power = board_power(self.readers)
         self.cuda = cuda and torch.cuda.is_available()
         self.contention_s = float(contention_s)
-        self.contention_level = model.n_levels // 2 if contention_level is None else int(contention_level)
-        if not 0 <= self.contention_level < model.n_levels:
-            raise InputError("--contention-level", "contention_level",
-                             f"must be 0..{model.n_levels - 1}, got {self.contention_level}")
+        self.contention_levels = (default_contention_levels(model.n_levels) if contention_levels is None
+                                  else sorted(set(int(lv) for lv in contention_levels)))
+        for lv in self.contention_levels:
+            if not 0 <= lv < model.n_levels:
+                raise InputError("--contention-level", "contention_level", f"must be 0..{model.n_levels - 1}, got {lv}")
         #: the contention table measured by the last :meth:`run` (None: not measured)
         self.contention: Optional[ContentionTable] = None
 
@@ -404,13 +411,12 @@ class HostProfiler:
                 bar.update(1)
             cpu_threads = [o.cores for o in opts if o.unit == "cpu"]
             if self.contention_s > 0 and cpu_threads:
-                bar.set_postfix_str(f"contention at level {self.contention_level}")
+                bar.set_postfix_str(f"contention at levels {self.contention_levels}")
                 if self.cuda:
                     self.model.to("cpu")
-                self.model.switch(self.contention_level)
-                self.contention = measure_contention(self._run_level(self.contention_level, "cpu"),
-                                                     self.contention_level, cpu_threads, self.allowed,
-                                                     self.contention_s)
+                self.contention = measure_contention_levels(
+                    {lv: self._run_level(lv, "cpu") for lv in self.contention_levels}, cpu_threads, self.allowed,
+                    self.contention_s, prepare=self.model.switch)
         finally:
             bar.close()
             problems = guard.close() if guard is not None else []

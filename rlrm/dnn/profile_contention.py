@@ -1,5 +1,7 @@
-"""``rlrm profile``'s contention measurement: how much slower one subnetwork level runs on this
-machine next to a background load, for each CPU core count.
+"""``rlrm profile``'s contention measurement: how much slower a subnetwork level runs on this
+machine next to a background load, for each CPU core count (at one level, or at several with
+:func:`measure_contention_levels`: a small subnetwork's short operators are not stretched as a
+large one's are).
 
 It runs exactly what ``rlrm run`` runs: the live backend's own background worker
 (:class:`rlrm.hw.background.BackgroundLoad`, one unpinned worker process started before the
@@ -15,11 +17,11 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from rlrm.hw.affinity import set_process_affinity
 from rlrm.hw.background import CYCLE_S, BackgroundLoad
-from rlrm.platform.contention import ContentionTable
+from rlrm.platform.contention import ContentionTable, merge_levels
 
 #: background loads measured (busy cores of one worker), besides none
 BACKGROUNDS = (0.5, 1.0)
@@ -94,3 +96,36 @@ def measure_contention(run: Callable[[], Any], level: int, threads: Sequence[int
               f"with all its threads to the first n cores of {list(allowed)}, torch.inference_mode, as rlrm run runs it")
     return ContentionTable(background=tuple(loads), cores=tuple(int(n) for n in threads), stretch=tuple(rows),
                            level=int(level), source=source)
+
+
+def measure_contention_levels(runs: Mapping[int, Callable[[], Any]], threads: Sequence[int], allowed: Sequence[int],
+                              seconds: float, prepare: Callable[[int], None] = lambda level: None,
+                              backgrounds: Sequence[float] = BACKGROUNDS,
+                              set_threads: Optional[Callable[[int], None]] = None,
+                              background: Optional[BackgroundLoad] = None) -> ContentionTable:
+    """:func:`measure_contention` at each level of ``runs`` (level -> one inference of it),
+    with one background worker for all, merged into one table whose reference is the middle
+    level (:func:`rlrm.platform.contention.merge_levels`).
+
+    :param prepare: called with a level before it is measured (the profile switches its model)
+    """
+    if not runs:
+        raise ValueError("no level to measure contention at")
+    own = background is None
+    bg = BackgroundLoad(1) if background is None else background
+    set_process_affinity(allowed)  # the worker is unpinned: it may run on every allowed CPU
+    bg.start()
+    tables = []
+    try:
+        for level in sorted(runs):
+            prepare(level)
+            tables.append(measure_contention(runs[level], level, threads, allowed, seconds, backgrounds,
+                                             set_threads=set_threads, background=bg))
+    finally:
+        if own:
+            bg.stop()
+    if len(tables) == 1:
+        return tables[0]
+    levels = ", ".join(str(t.level) for t in tables)
+    source = tables[0].source.replace(f"level {tables[0].level},", f"levels {levels} (each its own rows),", 1)
+    return merge_levels(tables, source)

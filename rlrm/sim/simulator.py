@@ -128,7 +128,7 @@ class BoardSimulator(Backend):
             cores = opt_cores[p.option]
             mine = app_busy[a_i] * (cores if unit.kind == "cpu" else 1.0)
             other = bg[u] + demand[u] - mine
-            stretch = (cpu_stretch(cores, other, online[u], unit.contention, unit.cores) if unit.kind == "cpu"
+            stretch = (cpu_stretch(cores, other, online[u], unit.contention, unit.cores, p.subnet) if unit.kind == "cpu"
                        else gpu_stretch(other))
             sigma = board.sigma[a_i][p.subnet][p.option]
             median = lat0[a_i] * stretch
@@ -204,7 +204,7 @@ class BoardSimulator(Backend):
             mine = app_busy[a_i] * (cores if unit.kind == "cpu" else 1.0)
             other = bg[u] + demand[u] - mine
             if unit.kind == "cpu":
-                median = lat0[a_i] * cpu_stretch(cores, other, online[u], unit.contention, unit.cores)
+                median = lat0[a_i] * cpu_stretch(cores, other, online[u], unit.contention, unit.cores, p.subnet)
             else:
                 stretch = gpu_stretch(other)
                 h = host[a_i]
