@@ -49,11 +49,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def training_scenarios() -> list[str]:
+def training_scenarios(platform: str) -> list[str]:
+    """The board's training set (agents/ppo.yaml, with its ``boards`` override where it has one)."""
     from rlrm.env import ENV_ID
     from rlrm.train.config import load_config
 
-    return list(load_config("ppo", ENV_ID)["train_scenarios"])
+    return list(load_config("ppo", ENV_ID, platform=platform)["train_scenarios"])
 
 
 def references(platform: str, scenarios: list[str], episodes: int, seed: int, units: list, cache: Path) -> dict:
@@ -86,7 +87,7 @@ def run_variant(name: str, platform: str, timesteps: int, seed: int, episodes: i
     from rlrm.train.config import load_config
 
     units = load_config("ppo", ENV_ID).get("units")
-    scenarios = training_scenarios()
+    scenarios = training_scenarios(platform)
     ckpt = out / f"{platform}-{name}-s{seed}-policy"
     if eval_only:  # the variant's earlier run, evaluated again
         log = [json.loads(x) for x in (out / f"{platform}-{name}-s{seed}" / "train_log.jsonl").read_text().splitlines()]

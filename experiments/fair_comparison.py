@@ -18,7 +18,7 @@ runs):
 Every static operating point is also measured on the evaluation seeds (a hindsight frontier,
 not a deployable choice) for Pareto marking and ``energy_vs_matched``
 (:mod:`rlrm.scores`). The scenarios are ``agents/ppo.yaml``'s ``test_scenarios`` (never trained
-or tuned on) and ``train_scenarios``, plus ``two-models`` (``agents/ppo-two-models.yaml``'s
+or tuned on) and ``train_scenarios`` (each board's own where the config gives one), plus ``two-models`` (``agents/ppo-two-models.yaml``'s
 training scenario for the two-app checkpoint), reported in separate sections; the headline is
 the test set's. ``energy vs baselines`` is the issue's matched comparison: PPO's energy saving
 against the cheapest deployable baseline of the table (``static-best``, ``lut``, ``G@L best``,
@@ -47,9 +47,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import yaml
-
 from rlrm.agents.registry import GOVERNOR_BASELINES
+from rlrm.env import ENV_ID
+from rlrm.train.config import load_config
 from rlrm.scores import add_energy_vs_matched, add_normalized_scores, energy_vs_matched, mark_pareto, mean_score
 from rlrm.jsonable import jsonable
 
@@ -66,22 +66,23 @@ GOVERNORS = list(GOVERNOR_BASELINES)
 FIXED = ["ppo", "static-best", "lut"]
 
 
-def config_entry(config: Path) -> dict:
-    """The environment entry of a PPO config (agents/*.yaml), merged over its ``default``."""
-    doc = yaml.safe_load(config.read_text())
-    return {**doc.get("default", {}), **doc.get("rlrm/DynamicDNN-v0", {})}
+def config_entry(config: Path, board: Optional[str] = None) -> dict:
+    """The environment entry of a PPO config (agents/*.yaml), merged over its ``default`` and,
+    for ``board``, with that board's ``boards`` overrides (rlrm.train.config.load_config)."""
+    return load_config(config, ENV_ID, platform=board)
 
 
-def trained_on(config: Path) -> list[str]:
-    """``train_scenarios`` of the environment entry of a PPO config (agents/*.yaml)."""
-    return list(config_entry(config).get("train_scenarios") or [])
+def trained_on(config: Path, board: Optional[str] = None) -> list[str]:
+    """``train_scenarios`` of the environment entry of a PPO config (agents/*.yaml) on ``board``."""
+    return list(config_entry(config, board).get("train_scenarios") or [])
 
 
-def scenario_sets() -> dict[str, list[str]]:
-    """``{"test": [...], "train": [...], "two-models": ["two-models"]}`` from the shipped configs."""
-    entry = config_entry(ROOT / "agents" / "ppo.yaml")
+def scenario_sets(board: Optional[str] = None) -> dict[str, list[str]]:
+    """``{"test": [...], "train": [...], "two-models": ["two-models"]}`` from the shipped configs
+    (for ``board``: its own training set where the config gives one)."""
+    entry = config_entry(ROOT / "agents" / "ppo.yaml", board)
     return {"test": list(entry.get("test_scenarios") or []), "train": list(entry.get("train_scenarios") or []),
-            "two-models": trained_on(ROOT / "agents" / "ppo-two-models.yaml")}
+            "two-models": trained_on(ROOT / "agents" / "ppo-two-models.yaml", board)}
 
 
 def set_of(scenario: str, sets: dict[str, list[str]]) -> str:
@@ -89,15 +90,15 @@ def set_of(scenario: str, sets: dict[str, list[str]]) -> str:
     return next((name for name, members in sets.items() if scenario in members), "other")
 
 
-#: every scenario of the comparison: the test set first
-SCENARIOS = list(dict.fromkeys(s for members in scenario_sets().values() for s in members))
+#: every scenario of the comparison: the test set first, then each board's training set
+SCENARIOS = list(dict.fromkeys(s for b in [None, *BOARDS] for members in scenario_sets(b).values() for s in members))
 
 
 def checkpoint_for(board: str, scenario: str) -> tuple[str, list[str]]:
     """The shipped checkpoint for the scenario's number of managed apps, and what it trained on."""
     if scenario == "two-models":
-        return str(ROOT / "checkpoints" / f"{board}-ppo-2apps"), trained_on(ROOT / "agents" / "ppo-two-models.yaml")
-    return str(ROOT / "checkpoints" / f"{board}-ppo"), trained_on(ROOT / "agents" / "ppo.yaml")
+        return str(ROOT / "checkpoints" / f"{board}-ppo-2apps"), trained_on(ROOT / "agents" / "ppo-two-models.yaml", board)
+    return str(ROOT / "checkpoints" / f"{board}-ppo"), trained_on(ROOT / "agents" / "ppo.yaml", board)
 
 
 def evaluate_row(policy: str, label: str, board: str, scenario: str, episodes: int, seed: int,
@@ -149,7 +150,7 @@ def run_scenario(board: str, scenario: str, episodes: int, seed: int, units: Opt
         rows.append(evaluate_row(g, g, board, scenario, episodes, seed, units))
         rows.append(evaluate_row(f"{g}+dofa", f"{g}+dofa", board, scenario, episodes, seed, units))
     rows += [evaluate_row(p, p, board, scenario, episodes, seed, units) for p in ("oracle", "random")]
-    sets = scenario_sets()
+    sets = scenario_sets(board)
     for r in rows:
         r["trained_on"] = scenario in train
         r["set"] = set_of(scenario, sets)
@@ -243,11 +244,14 @@ def headline(rows: list[dict], board: str, test: list[str], train: list[str]) ->
             "unmatched": [s for s, v in saving.items() if isinstance(v, str)]}
 
 
-def headline_lines(verdicts: list[dict], test: list[str], train: list[str]) -> list[str]:
-    """The headline section of the report."""
+def headline_lines(verdicts: list[dict], test: list[str], train: dict[str, list[str]]) -> list[str]:
+    """The headline section of the report (``train``: each board's training set)."""
+    sets = {tuple(t) for t in train.values()}
+    trained = (f"Training set: {', '.join(next(iter(sets)))}." if len(sets) == 1 else
+               "Training sets: " + "; ".join(f"{b}: {', '.join(t)}" for b, t in train.items()) + ".")
     lines = ["## Headline: the test scenarios (never trained or tuned on)", "",
              f"Test set: {', '.join(test)} (steady: {', '.join(s for s in test if s in STEADY) or 'none'}; "
-             f"the others dynamic). Training set: {', '.join(train)}.", "",
+             f"the others dynamic). {trained}", "",
              "| board | ppo (test) | lowest ppo (test) | ppo (train) | lut (test) | static-best (test) | ppo - lut "
              "| energy vs best matched baseline, dynamic test mean |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -308,7 +312,7 @@ def main(argv: Optional[list] = None) -> int:
             t0 = time.perf_counter()
             r, _, train = run_scenario(board, scenario, args.episodes, args.seed, args.units or None, args.governors)
             rows += r
-            trained[scenario] = train
+            trained[f"{board}/{scenario}"] = train
             ppo = next(x for x in r if x["policy"] == "ppo")
             lut = next(x for x in r if x["policy"] == "lut")
             print(f"{board} {scenario}: ppo {ppo['normalized_score']:.3f} lut {lut['normalized_score']:.3f} "
@@ -332,17 +336,17 @@ def main(argv: Optional[list] = None) -> int:
              "(static points measured on the evaluation seeds: a hindsight frontier no deployable policy can pick), "
              "or unmatched. energy vs baselines: the same against the deployable baselines of the table only "
              "(static-best, lut, G@L best, the governors, G+dofa): the headline's matched comparison.",
-             "- ppo: `checkpoints/<board>-ppo` on the one-app scenarios (trained on "
-             f"{', '.join(next(iter(trained.values()), []))}, with domain randomisation), `checkpoints/<board>-ppo-2apps` on "
+             "- ppo: `checkpoints/<board>-ppo` on the one-app scenarios (trained on its board's training set, "
+             "below, with domain randomisation), `checkpoints/<board>-ppo-2apps` on "
              "two-models (trained on it). Evaluation runs without randomisation.",
              "- Governors: `G` runs the largest subnetwork; `G+dofa` Dynamic-OFA's manager; `G@L best` is the best "
              "`G@L` on the tuning seeds (from static-best's shortlist).", ""]
-    sets = scenario_sets()
-    test = [x for x in sets["test"] if x in args.scenarios]
-    train = [x for x in sets["train"] if x in args.scenarios]
-    verdicts = [headline(rows, b, test, train) for b in args.boards]
+    test = [x for x in scenario_sets()["test"] if x in args.scenarios]
+    train = {b: [x for x in scenario_sets(b)["train"] if x in args.scenarios] for b in args.boards}
+    verdicts = [headline(rows, b, test, train[b]) for b in args.boards]
     lines += headline_lines(verdicts, test, train)
     for board in args.boards:
+        sets = scenario_sets(board)
         mine = [r for r in rows if r["platform"] == board]
         for title, pick in (("the test set (never trained on)", "test"), ("the training set", "train"),
                             ("two-models (the two-app checkpoint's training scenario)", "two-models"),

@@ -4,6 +4,10 @@ A config maps environment ids (and ``default``) to hyperparameters. Every entry 
 is validated, not only the one used, and every problem is a one-line
 :class:`rlrm.errors.InputError` naming the file and the dotted field
 (``rlrm/DynamicDNN-v0.randomization.latency_scale``).
+
+An entry may hold ``boards``: per board profile name, hyperparameters merged over the entry when
+training on that board (a board whose hardware cannot meet some scenarios' absolute targets
+trains on another set). Only :func:`load_config` with a ``platform`` applies them.
 """
 
 from __future__ import annotations
@@ -99,6 +103,8 @@ EXTRA_SPEC = Spec({
 })
 #: the hyperparameters of one entry of a config
 HYPERPARAMETERS = Spec({**PPO_SPEC.fields, **EXTRA_SPEC.fields}, what="hyperparameter")
+#: one entry of a config file: the hyperparameters, plus per-board overrides of them
+ENTRY_SPEC = HYPERPARAMETERS.extend({"boards": MapOf(Table(HYPERPARAMETERS), OMIT)})
 #: the Python type of each key
 PPO_KEYS = {k: f.type for k, f in PPO_SPEC.fields.items()}
 EXTRA_KEYS = {k: f.type for k, f in EXTRA_SPEC.fields.items()}
@@ -119,7 +125,8 @@ def load_config(path_or_name: Union[str, Path], env_id: str,
 
     :param path_or_name: a name in ``agents/`` or a YAML path
     :param env_id: the environment id whose entry is used
-    :param platform: the board the config will train on: its ``units`` are checked against it
+    :param platform: the board the config will train on: its ``boards`` overrides are applied and
+        its ``units`` are checked against it
     :raise InputError: one line naming the file and the dotted field
     """
     path = resolve_named(path_or_name, AGENTS_DIR, ".yaml")
@@ -129,15 +136,36 @@ def load_config(path_or_name: Union[str, Path], env_id: str,
     if "default" not in data and env_id not in data:
         raise InputError(path, env_id, "no entry for this environment and no default")
     entries = {section: entry for section, entry in data.items() if entry is not None}
-    checked = MapOf(Table(HYPERPARAMETERS)).check(entries, str(path), None)
-    cfg: dict = {}
-    fields: dict = {}  # key -> the dotted field it came from
+    checked = MapOf(Table(ENTRY_SPEC)).check(entries, str(path), None)
+    board = None if platform is None else platform if isinstance(platform, Platform) else load_platform(platform)
+    layers = []  # (section, entry, the board it applies to or None: every board)
+    named: list[str] = []
     for section in ("default", env_id):
-        for key, value in checked.get(section, {}).items():
-            cfg[key], fields[key] = value, f"{section}.{key}"
+        entry = dict(checked.get(section, {}))
+        boards = entry.pop("boards", {})
+        layers.append((section, entry, None))
+        for name, override in boards.items():
+            if not _is_file(resolve_named(name, PLATFORMS_DIR, ".toml")):
+                raise InputError(path, f"{section}.boards.{name}", f"no board profile {short_repr(name)} in {PLATFORMS_DIR}")
+            layers.append((f"{section}.boards.{name}", override, name))
+            named.append(name)
+
+    def merged(name: Optional[str]) -> tuple[dict, dict]:
+        """The entry for board ``name`` and, per key, the dotted field it came from."""
+        cfg: dict = {}
+        fields: dict = {}
+        for section, entry, only in layers:
+            if only is None or only == name:
+                for key, value in entry.items():
+                    cfg[key], fields[key] = value, f"{section}.{key}"
+        return cfg, fields
+
+    # every board's entry is checked, not only the one asked for: a bad config is refused on any board
+    for name in dict.fromkeys([None, *named]):
+        check_together(path, *merged(name))
+    cfg, fields = merged(None if board is None else board.name)
     check_together(path, cfg, fields)
-    if platform is not None and cfg.get("units") is not None:
-        board = platform if isinstance(platform, Platform) else load_platform(platform)
+    if board is not None and cfg.get("units") is not None:
         select_units(board, cfg["units"], str(path), fields["units"])
     return {**DEFAULTS, **cfg, "source": str(path)}
 
