@@ -247,7 +247,8 @@ def headline(rows: list[dict], board: str, test: list[str], train: list[str]) ->
 def headline_lines(verdicts: list[dict], test: list[str], train: dict[str, list[str]]) -> list[str]:
     """The headline section of the report (``train``: each board's training set)."""
     sets = {tuple(t) for t in train.values()}
-    trained = (f"Training set: {', '.join(next(iter(sets)))}." if len(sets) == 1 else
+    trained = (f"Training set: {', '.join(next(iter(sets))) or 'none'}." if len(sets) <= 1 and sets else
+               "Training set: none." if not sets else
                "Training sets: " + "; ".join(f"{b}: {', '.join(t)}" for b, t in train.items()) + ".")
     lines = ["## Headline: the test scenarios (never trained or tuned on)", "",
              f"Test set: {', '.join(test)} (steady: {', '.join(s for s in test if s in STEADY) or 'none'}; "

@@ -193,3 +193,50 @@ def test_cli_profile_sysfs_root_and_repeatability(tmp_path, capsys, monkeypatch)
 def test_cli_profile_bad_ci_width(capsys) -> None:
     assert main(["profile", "--model", "demo", "--ci-width", "-1"]) == 2
     assert "--ci-width" in capsys.readouterr().err
+
+
+def _m(times: list, activity: float = 0.5, power: float = None, converged: bool = True):  # noqa: ANN202
+    import statistics
+
+    from rlrm.dnn.profile import Measurement
+
+    return Measurement(statistics.median(times), max(times), activity, power, len(times), ci_width(times), converged,
+                       times=tuple(times))
+
+
+def test_pool_takes_every_run_of_every_round() -> None:
+    from rlrm.dnn.profile import pool
+
+    slow, fast = _m([10.0] * 6 + [11.0] * 4, 0.4, 2.0), _m([8.0] * 10, 0.8, None)
+    p = pool([slow, fast], target_ci=0.05)
+    assert p.repeats == 20 and p.rounds == 2 and p.latency_ms == pytest.approx(9.0)  # median of the 20 runs
+    assert p.activity == pytest.approx(0.6) and p.power_w == 2.0
+    assert p.round_spread == pytest.approx((10.0 - 8.0) / 9.0)
+    assert p.ci_width == pytest.approx(ci_width(list(slow.times) + list(fast.times)))
+    assert p.converged == (p.ci_width <= 0.05)
+    assert pool([slow]) is slow
+    assert pool([_m([5.0] * 8), _m([5.0] * 8)], target_ci=0.01).converged  # identical rounds: width 0
+
+
+def test_rounds_pool_each_measurement(tmp_path) -> None:
+    prof = HostProfiler(_tiny_model(), "host", threads=[1], warmup=0, repeats=6, root=tmp_path / "noroot", rounds=3)
+    results = prof.run(progress=False)
+    for pts in results.values():
+        (_, m), = pts
+        assert m.rounds == 3 and m.repeats == 6 and len(m.times) == 6  # 2 runs per round, pooled
+        assert m.round_spread >= 0
+    rep = prof.last_repeatability
+    assert rep["rounds"] == 3 and rep["round_spread_max"] >= rep["round_spread_median"] >= 0
+    _, trace_path = write_profile(prof, results, tmp_path / "envs")
+    from rlrm.sim import load_trace as _lt
+
+    assert "3 rounds" in _lt(trace_path).provenance["method"]
+    with pytest.raises(Exception) as err:
+        HostProfiler(_tiny_model(), "host", threads=[1], rounds=0, root=tmp_path / "noroot")
+    assert "rounds" in str(err.value)
+
+
+def test_cli_profile_bad_rounds(capsys) -> None:
+    assert main(["profile", "--model", "demo", "--rounds", "0", "--threads", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--rounds" in err and err.count("\n") == 1

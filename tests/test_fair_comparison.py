@@ -38,7 +38,7 @@ def test_headline_lists_unmatched_scenarios_and_skips_undefined_scores() -> None
     h = fc.headline(rows, "b", ["mixed", "energy-minute"], [])
     assert h["unmatched"] == ["mixed"] and h["energy_dynamic_mean"] == pytest.approx(0.2)
     assert h["ppo"] == pytest.approx(0.9) and h["ppo_min"] == pytest.approx(0.9)
-    lines = "\n".join(fc.headline_lines([h], ["mixed", "energy-minute"], []))
+    lines = "\n".join(fc.headline_lines([h], ["mixed", "energy-minute"], {"b": []}))
     assert "no baseline matches PPO on mixed" in lines
 
 
@@ -47,3 +47,14 @@ def test_the_sets_come_from_the_shipped_configs_and_do_not_overlap() -> None:
     assert sets["test"] and sets["train"] and not set(sets["test"]) & set(sets["train"])
     assert fc.set_of(sets["test"][0], sets) == "test" and fc.set_of("nowhere", sets) == "other"
     assert fc.SCENARIOS[: len(sets["test"])] == sets["test"]
+
+
+def test_each_board_reports_its_own_training_set() -> None:
+    xavier, odroid = fc.scenario_sets("jetson-xavier-nx"), fc.scenario_sets("odroid-xu3")
+    assert xavier["test"] == odroid["test"] and set(odroid["train"]) < set(xavier["train"])
+    assert set(xavier["train"]) <= set(fc.SCENARIOS) and set(xavier["test"]) <= set(fc.SCENARIOS)
+    h = fc.headline([row("ppo", "mixed", 0.9, 0.1), row("lut", "mixed", 0.8)], "b", ["mixed"], [])
+    one = "\n".join(fc.headline_lines([h], ["mixed"], {"a": ["steady"], "b": ["steady"]}))
+    two = "\n".join(fc.headline_lines([h], ["mixed"], {"a": ["steady", "bursty"], "b": ["steady"]}))
+    assert "Training set: steady." in one
+    assert "Training sets: a: steady, bursty; b: steady." in two

@@ -86,6 +86,10 @@ def add_parser(subparsers: Any) -> None:
                       help="at most this many timed runs per measurement (default: 500)")
     prof.add_argument("--time-budget", type=float, default=5.0,
                       help="at most this many seconds of timed runs per measurement (default: 5)")
+    prof.add_argument("--rounds", type=int, default=5,
+                      help="sweeps over every measurement, pooled, each taking 1/N of --repeats, --max-repeats and "
+                           "--time-budget: a slow or fast moment of the machine does not make the profile "
+                           "(default: 5; the spread of the round medians is printed)")
     prof.add_argument("--sysfs-root", default=None,
                       help="root of the sysfs/procfs tree to read and pin (default: $RLRM_SYSFS_ROOT or /)")
     prof.add_argument("--no-freqs", action="store_true", help="do not step CPU frequencies even if writable")
@@ -213,7 +217,7 @@ def run_profile(args: argparse.Namespace) -> int:
                             frequencies=not args.no_freqs, cuda=not args.no_cuda, freq_steps=args.freq_steps,
                             root=args.sysfs_root, target_ci=args.ci_width or None, max_repeats=args.max_repeats,
                             budget_s=args.time_budget, contention_s=args.contention_s,
-                            contention_levels=parse_levels(args.contention_level))
+                            contention_levels=parse_levels(args.contention_level), rounds=args.rounds)
     results = profiler.run(progress=not args.quiet)
     plat_path, trace_path = write_profile(profiler, results, args.envs or user_dir(ENVS_DIR))
     rep = profiler.last_repeatability or {}
@@ -221,7 +225,9 @@ def run_profile(args: argparse.Namespace) -> int:
     print(f"repeatability: {rep.get('measurements', 0)} medians, 95% CI width median {rep.get('ci_width_median', 0):.3f}"
           f" max {rep.get('ci_width_max', 0):.3f} of the median (worst: level {worst.get('level')}, "
           f"{worst.get('unit')}x{worst.get('cores')}, {worst.get('repeats')} runs); "
-          f"{rep.get('not_converged', 0)} short of --ci-width {args.ci_width:g}; {rep.get('repeats_total', 0)} timed runs")
+          f"{rep.get('not_converged', 0)} short of --ci-width {args.ci_width:g}; {rep.get('repeats_total', 0)} timed runs"
+          + (f"; {rep['rounds']} rounds, round medians spread by a median {rep['round_spread_median']:.3f} "
+             f"(max {rep['round_spread_max']:.3f})" if rep.get("rounds", 1) > 1 else ""))
     if profiler.contention is not None:
         t = profiler.contention
         for lv in t.levels:

@@ -22,7 +22,7 @@ import socket
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -50,6 +50,10 @@ STATIC_SHARE = 0.3
 IDLE_ACTIVITY = 0.05
 #: Full-load power assumed for a CUDA GPU whose power is not measured, W.
 GPU_ESTIMATE_W = 30.0
+
+
+#: most rounds ``rlrm profile --rounds`` takes
+MAX_ROUNDS = 100
 
 
 def default_contention_levels(n_levels: int) -> list[int]:
@@ -88,6 +92,10 @@ class Measurement:
         (:func:`median_ci`); ``inf`` with too few runs to bound it
     :param converged: False when the run count or time budget ran out before ``ci_width``
         reached the width asked for (always True when none was asked)
+    :param rounds: how many rounds it pools (:func:`pool`)
+    :param round_spread: (largest - smallest round median) / the pooled median: how much the
+        machine moved between rounds, which no single burst of runs shows (0 with one round)
+    :param times: every timed run (ms), for pooling
     """
 
     latency_ms: float
@@ -97,6 +105,9 @@ class Measurement:
     repeats: int = 0
     ci_width: float = math.inf
     converged: bool = True
+    rounds: int = 1
+    round_spread: float = 0.0
+    times: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -192,7 +203,32 @@ def measure(
     if target_ci is None:
         width = ci_width(times)
     return Measurement(med, max(med, p90(times)), activity, statistics.mean(watts) if watts else None,
-                       len(times), width, converged)
+                       len(times), width, converged, times=tuple(times))
+
+
+def pool(rounds: Sequence[Measurement], target_ci: Optional[float] = None) -> Measurement:
+    """One measurement from several rounds of the same one (taken minutes apart, so that a slow
+    or fast moment of the machine does not make the profile): median and p90 of every timed
+    run, activity weighted by runs, power averaged, the confidence interval of the pooled
+    median, converged when it is within ``target_ci`` (always, when none is asked), and the
+    spread of the round medians."""
+    if not rounds:
+        raise ValueError("no round to pool")
+    if len(rounds) == 1:
+        return rounds[0]
+    times = [t for m in rounds for t in m.times]
+    if not times:
+        raise ValueError("rounds without their timed runs cannot be pooled")
+    med = statistics.median(times)
+    n = sum(m.repeats for m in rounds)
+    activity = sum(m.activity * m.repeats for m in rounds) / max(1, n)
+    watts = [m.power_w for m in rounds if m.power_w is not None]
+    width = ci_width(times)
+    converged = target_ci is None or width <= target_ci
+    medians = [m.latency_ms for m in rounds]
+    spread = (max(medians) - min(medians)) / med if med > 0 else 0.0
+    return Measurement(med, max(med, p90(times)), activity, statistics.mean(watts) if watts else None, len(times),
+                       width, converged, rounds=len(rounds), round_spread=spread, times=tuple(times))
 
 
 def repeatability(results: dict) -> dict[str, Any]:
@@ -212,6 +248,9 @@ def repeatability(results: dict) -> dict[str, Any]:
                                              "freq_khz": worst[1], "ci_width": worst[2].ci_width,
                                              "repeats": worst[2].repeats},
         "repeats_total": sum(m.repeats for _, _, m in ms),
+        "rounds": max((m.rounds for _, _, m in ms), default=1),
+        "round_spread_median": statistics.median([m.round_spread for _, _, m in ms]) if ms else 0.0,
+        "round_spread_max": max((m.round_spread for _, _, m in ms), default=0.0),
     }
 
 
@@ -271,6 +310,11 @@ class HostProfiler:
         simulator then uses its analytical contention model)
     :param contention_levels: the levels the contention table is measured at (default: the
         lowest, the middle and the highest; the simulator interpolates between them)
+    :param rounds: sweeps over every measurement, pooled (:func:`pool`); each round takes
+        ``1/rounds`` of ``repeats`` (at least one run), ``max_repeats`` and ``budget_s``, in
+        alternating order, and stops at ``sqrt(rounds)`` times ``target_ci`` (the pooled
+        interval is about ``sqrt(rounds)`` times narrower; the pooled one is what is reported). Rounds spread
+        over the profile's time keep a slow or fast moment of the machine out of it.
     """
 
     def __init__(
@@ -289,6 +333,7 @@ class HostProfiler:
         budget_s: Optional[float] = None,
         contention_s: float = 0.0,
         contention_levels: Optional[Sequence[int]] = None,
+        rounds: int = 1,
     ) -> None:
         self.model = model.eval()
         self.name = name
@@ -312,6 +357,9 @@ class HostProfiler:
         self.power = board_power(self.readers)
         self.cuda = cuda and torch.cuda.is_available()
         self.contention_s = float(contention_s)
+        if not 1 <= int(rounds) <= MAX_ROUNDS:
+            raise InputError("--rounds", "rounds", f"need 1..{MAX_ROUNDS}, got {rounds}")
+        self.rounds = int(rounds)
         self.contention_levels = (default_contention_levels(model.n_levels) if contention_levels is None
                                   else sorted(set(int(lv) for lv in contention_levels)))
         for lv in self.contention_levels:
@@ -385,7 +433,7 @@ class HostProfiler:
         threads0 = torch.get_num_threads()
         affinity0 = set(self.allowed)
         level0 = self.model.level
-        bar = tqdm(total=len(jobs), desc=f"rlrm profile {self.name}", unit="run", disable=not progress, file=sys.stderr)
+        bar = tqdm(total=len(jobs) * self.rounds, desc=f"rlrm profile {self.name}", unit="run", disable=not progress, file=sys.stderr)
         guard: Optional[StateGuard] = None
         if settable:
             guard = StateGuard(self.fs)
@@ -398,17 +446,21 @@ class HostProfiler:
             for opt in opts:
                 for lv in levels:
                     self._measure_one(opt, lv, warmup=1, repeats=1)
-            for f, opt, lv in jobs:
-                if guard is not None and f is not None and f != current_f:
-                    for p in self.writable:
-                        p.set_frequency(f, guard, method="pin")
-                    time.sleep(0.01)
-                    current_f = f
-                bar.set_postfix_str(f"{opt.unit}x{opt.cores or ''} level {lv}" + (f" {f / 1000:g} MHz" if f else ""))
-                m = self._measure_one(opt, lv)
-                key = (lv, opt.unit, opt.cores)
-                results.setdefault(key, []).append((f if f is not None else freqs[-1], m))
-                bar.update(1)
+            taken: dict[tuple[int, str, int, int], list[Measurement]] = {}
+            for r in range(self.rounds):
+                for f, opt, lv in (jobs if r % 2 == 0 else jobs[::-1]):
+                    if guard is not None and f is not None and f != current_f:
+                        for p in self.writable:
+                            p.set_frequency(f, guard, method="pin")
+                        time.sleep(0.01)
+                        current_f = f
+                    bar.set_postfix_str(f"{opt.unit}x{opt.cores or ''} level {lv}" + (f" {f / 1000:g} MHz" if f else "")
+                                        + (f" round {r + 1}/{self.rounds}" if self.rounds > 1 else ""))
+                    m = self._measure_one(opt, lv, share=1.0 / self.rounds)
+                    taken.setdefault((lv, opt.unit, opt.cores, f if f is not None else freqs[-1]), []).append(m)
+                    bar.update(1)
+            for (lv, unit, cores, f), ms in taken.items():
+                results.setdefault((lv, unit, cores), []).append((f, pool(ms, self.target_ci)))
             cpu_threads = [o.cores for o in opts if o.unit == "cpu"]
             if self.contention_s > 0 and cpu_threads:
                 bar.set_postfix_str(f"contention at levels {self.contention_levels}")
@@ -433,11 +485,20 @@ class HostProfiler:
         return results
 
     def _measure_one(self, opt: ComputeOption, level: int, warmup: Optional[int] = None,
-                     repeats: Optional[int] = None) -> Measurement:
+                     repeats: Optional[int] = None, share: float = 1.0) -> Measurement:
+        """One measurement; ``share``: the fraction of ``repeats``, ``max_repeats`` and ``budget_s``
+        it takes (one round of several)."""
         adaptive = repeats is None
         warmup = self.warmup if warmup is None else warmup
-        repeats = self.repeats if repeats is None else repeats
-        stop = dict(target_ci=self.target_ci, max_repeats=self.max_repeats, budget_s=self.budget_s) if adaptive else {}
+        if repeats is None:
+            repeats = max(1, math.ceil(self.repeats * share))
+        stop = {}
+        if adaptive:
+            most = None if self.max_repeats is None else max(repeats, math.ceil(self.max_repeats * share))
+            # a round of 1/k of the runs has an interval about sqrt(k) times wider than the pooled one
+            target = None if self.target_ci is None else self.target_ci / math.sqrt(share)
+            stop = dict(target_ci=target, max_repeats=most,
+                        budget_s=None if self.budget_s is None else self.budget_s * share)
         self.model.switch(level)
         if opt.unit == "gpu":
             self.model.to("cuda")
@@ -539,6 +600,9 @@ class HostProfiler:
             + (f", continued until the median's 95 % confidence interval (order statistics) was within "
                f"{self.target_ci:g} of the median (at most {self.max_repeats or 'unlimited'} runs, "
                f"{self.budget_s or 'no'} s)" if self.target_ci is not None else "")
+            + (f", in {self.rounds} rounds over every measurement in alternating order, each taking 1/{self.rounds} of "
+               f"those runs and that time, pooled (the interval is the pooled runs')"
+               if self.rounds > 1 else "")
             + ", median and nearest-rank p90; " + _repeatability_text(repeatability(results))
             + f"; CPU options run torch (inference_mode, as rlrm run) with n threads, every thread of the process pinned (sched_setaffinity) to the first n usable cores {self.allowed}; activity = process CPU time / (wall time x n); "
             + ("every cpufreq frequency pinned in turn, compute_fraction fitted over them; "
@@ -558,9 +622,13 @@ class HostProfiler:
 
 def _repeatability_text(rep: dict[str, Any]) -> str:
     w = rep.get("worst") or {}
-    return (f"repeatability: median 95 % CI width {rep['ci_width_median']:.3g} of the median, max "
+    text = (f"repeatability: median 95 % CI width {rep['ci_width_median']:.3g} of the median, max "
             f"{rep['ci_width_max']:.3g} (level {w.get('level')}, {w.get('unit')}x{w.get('cores')}), "
             f"{rep['not_converged']} of {rep['measurements']} measurements short of the width asked for")
+    if rep.get("rounds", 1) > 1:
+        text += (f"; {rep['rounds']} rounds pooled, round medians spread by a median {rep['round_spread_median']:.3g} "
+                 f"(max {rep['round_spread_max']:.3g}) of the pooled median")
+    return text
 
 
 def write_profile(
