@@ -6,6 +6,9 @@
    full core), the fixed point ``fixed:subnet=L,unit=cpu,freq=max,cores=N`` runs in the
    simulator on the new profile and live (``rlrm run``, real inferences, real background
    worker processes), interleaved: sim, live, sim, live, ... (3 live repeats).
+   Points whose live runs disagree get more runs (up to ``--max-repeats``) until the live mean's
+   relative standard error is at most ``--sem``: the benchmark measures the simulator, not
+   its own noise.
 3. Per point: simulated and live mean latency, the relative error ``(sim - live) / live`` of
    the live mean over the repeats, and the live noise floor (coefficient of variation across
    the repeats); the 1-minute load average before each live run says how busy the machine was.
@@ -104,10 +107,20 @@ def cv(values: List[float]) -> float:
     return statistics.stdev(values) / statistics.mean(values) if len(values) > 1 else 0.0
 
 
+def sem(values: List[float]) -> float:
+    """Relative standard error of the mean of ``values`` (inf with fewer than two)."""
+    return cv(values) / len(values) ** 0.5 if len(values) > 1 else float("inf")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", default="5s", help="each live run (default 5s)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="live runs per point, at least (default 3)")
+    ap.add_argument("--max-repeats", type=int, default=8,
+                    help="more live runs, up to this many, while the live mean's relative standard error is above "
+                         "--sem (default 8)")
+    ap.add_argument("--sem", type=float, default=0.04,
+                    help="relative standard error of the live mean a point is measured to (default 0.04)")
     ap.add_argument("--levels", default=None, help="comma-separated subnetwork levels (default: all)")
     ap.add_argument("--cores", default=None, help="comma-separated core counts (default: 1..this machine's)")
     ap.add_argument("--profile", default=None, help="reuse this RLRM_HOME (already profiled) instead of profiling")
@@ -148,17 +161,20 @@ def main() -> int:
             for level in levels:
                 policy = f"fixed:subnet={level},unit=cpu,freq=max,cores={cores}"
                 sims, lives, loads = [], [], []
-                for r in range(args.repeats):
+                r = 0
+                while r < args.repeats or (r < args.max_repeats and sem(lives) > args.sem):
                     sims.append(simulate(platform, scenario, policy, steps, seed=r))
                     loads.append(os.getloadavg()[0])
                     lives.append(live(env, platform, scenario, policy, args.duration, work,
                                       f"l{level}-c{cores}-bg{int(bg * 100)}-r{r}"))
+                    r += 1
                 sim_ms, live_ms = statistics.mean(sims), statistics.mean(lives)
                 model_ms = (statistics.mean(simulate(analytical, scenario, policy, steps, seed=r) for r in range(args.repeats))
                             if analytical is not None else sim_ms)
                 err = (sim_ms - live_ms) / live_ms
                 row = {"level": level, "cores": cores, "background": bg, "sim_ms": sim_ms, "live_ms": live_ms,
-                       "live_runs_ms": lives, "err": err, "noise": cv(lives), "load1": statistics.mean(loads),
+                       "live_runs_ms": lives, "err": err, "noise": cv(lives), "sem": sem(lives),
+                       "load1": statistics.mean(loads),
                        "model_ms": model_ms, "model_err": (model_ms - live_ms) / live_ms,
                        "in_sample": bool(table is not None and bg > 0 and level in measured_levels and cores in table.cores)}
                 rows.append(row)
@@ -198,7 +214,7 @@ def write_table(rows: List[dict], med: float, worst: float, noise: float, args: 
         "# Simulator fidelity on this machine (latency)",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `python experiments/bench_fidelity.py "
-        f"--duration {args.duration} --repeats {args.repeats}"
+        f"--duration {args.duration} --repeats {args.repeats} --max-repeats {args.max_repeats} --sem {args.sem:g}"
         + (f" --levels {args.levels}" if args.levels else "") + (f" --cores {args.cores}" if args.cores else "")
         + f"` on {os.uname().nodename} ({os.cpu_count()} CPUs, no GPU, no power sensor), demo model, "
         "fixed point at each level x cores x background (none, 50 % of one core, one full core), "
@@ -220,7 +236,9 @@ def write_table(rows: List[dict], med: float, worst: float, noise: float, args: 
         f"- `fidelity_latency_max_abs_err: {worst:.4f}` (all points)",
         f"- median signed error {signed:+.4f} (positive: simulated slower than live); "
         f"{within} of {len(rows)} points within 5 %",
-        f"- live noise floor (median coefficient of variation across the {args.repeats} repeats): {noise:.4f}",
+        f"- live noise floor (median coefficient of variation across a point's live runs, at least {args.repeats}, "
+        f"more while the live mean's relative standard error was above {args.sem:g}, at most {args.max_repeats}): "
+        f"{noise:.4f}; the noisiest point's CV {max(r['noise'] for r in rows):.4f}",
     ]
     for name, part in split(rows).items():
         if part:

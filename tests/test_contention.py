@@ -263,3 +263,24 @@ def test_profile_measures_each_level_with_one_worker(monkeypatch: pytest.MonkeyP
     assert table.rows_at(0) == ((1.0, 1.0, 1.0), (1.0, 1.25, 3.0))
     assert table.rows_at(4) == ((1.0, 1.0, 1.0), (1.0, 1.5, 4.0))
     assert "levels 0, 2, 4" in table.source
+
+
+def test_noisy_ratios_get_more_rounds_quiet_ones_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rlrm.dnn import profile_contention as pc
+
+    bg = FakeLoad()
+    state = {"n": 1, "calls": 0}
+
+    def timed(run, seconds):  # noqa: ANN001, ANN202
+        state["calls"] += 1
+        if state["n"] == 1 or bg.load == 0.0:
+            return [5.0] * 3
+        return [10.0 if state["calls"] % 4 else 25.0] * 3  # 2 threads next to a load: swings between rounds
+
+    monkeypatch.setattr(pc, "timed_for", timed)
+    monkeypatch.setattr(pc, "set_process_affinity", lambda cpus: None)
+    table = pc.measure_contention(lambda: None, 2, [1, 2], [0, 1], 1.0, set_threads=lambda n: state.update(n=n),
+                                  background=bg, max_rounds=7)
+    assert "taken: 3 with 1 thread, 7 with 2 threads" in table.source
+    assert table.stretch[0] == (1.0, 1.0, 1.0)
+    assert pc.ratio_sem([2.0, 2.0, 2.0]) == 0.0 and pc.ratio_sem([2.0]) == float("inf")

@@ -15,7 +15,10 @@ ratio of each load's mean to the no-load mean (:class:`rlrm.platform.contention.
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import statistics
 import time
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -25,8 +28,12 @@ from rlrm.platform.contention import ContentionTable, merge_levels
 
 #: background loads measured (busy cores of one worker), besides none
 BACKGROUNDS = (0.5, 1.0)
-#: rounds over the loads
+#: rounds over the loads, at least
 ROUNDS = 3
+#: rounds over the loads, at most: more are taken while a ratio's relative standard error
+#: across rounds is above :data:`RATIO_SEM` (a team of threads next to a busy core is noisy)
+MAX_ROUNDS = 9
+RATIO_SEM = 0.03
 #: untimed time after a change of load or pinning (several worker cycles)
 SETTLE_S = 10 * CYCLE_S
 
@@ -44,12 +51,22 @@ def timed_for(run: Callable[[], Any], seconds: float) -> list[float]:
             return out
 
 
+def ratio_sem(values: Sequence[float]) -> float:
+    """Relative standard error of the mean of ``values`` (inf with fewer than two)."""
+    if len(values) < 2:
+        return math.inf
+    mean = statistics.mean(values)
+    return statistics.stdev(values) / math.sqrt(len(values)) / mean if mean > 0 else math.inf
+
+
 def measure_contention(run: Callable[[], Any], level: int, threads: Sequence[int], allowed: Sequence[int],
                        seconds: float, backgrounds: Sequence[float] = BACKGROUNDS,
                        set_threads: Optional[Callable[[int], None]] = None,
-                       background: Optional[BackgroundLoad] = None) -> ContentionTable:
+                       background: Optional[BackgroundLoad] = None, max_rounds: int = MAX_ROUNDS) -> ContentionTable:
     """The contention table of ``run`` (one inference of ``level``) for each thread count in
-    ``threads``; ``seconds`` of timed runs per cell in all.
+    ``threads``; ``seconds`` of timed runs per cell over :data:`ROUNDS` rounds, and more rounds
+    of the same length (up to ``max_rounds``) while a ratio's relative standard error across
+    rounds is above :data:`RATIO_SEM`.
 
     :param allowed: the CPUs this process may use (the inference of ``n`` threads is pinned to
         the first ``n``; the worker is started while the process may use all of them)
@@ -66,12 +83,16 @@ def measure_contention(run: Callable[[], Any], level: int, threads: Sequence[int
     bg = BackgroundLoad(1) if background is None else background
     bg.start()
     sums = {(n, b): [0.0, 0] for n in threads for b in loads}
+    taken = {}
     try:
         per_round = max(seconds / ROUNDS, 2 * SETTLE_S)
         for n in threads:
             set_threads(n)
             set_process_affinity(list(allowed)[:n])
-            for _ in range(ROUNDS):
+            ratios: dict[float, list[float]] = {b: [] for b in loads[1:]}
+            r = 0
+            while r < ROUNDS or (r < max_rounds and max(ratio_sem(v) for v in ratios.values()) > RATIO_SEM):
+                means = {}
                 for b in loads:
                     bg.set_load(b)
                     timed_for(run, SETTLE_S)
@@ -79,6 +100,11 @@ def measure_contention(run: Callable[[], Any], level: int, threads: Sequence[int
                     cell = sums[(n, b)]
                     cell[0] += sum(lat)
                     cell[1] += len(lat)
+                    means[b] = sum(lat) / len(lat)
+                for b in loads[1:]:
+                    ratios[b].append(means[b] / means[0.0])
+                r += 1
+            taken[n] = r
             bg.set_load(0.0)
     finally:
         bg.set_load(0.0)
@@ -92,7 +118,10 @@ def measure_contention(run: Callable[[], Any], level: int, threads: Sequence[int
     source = (f"measured by rlrm profile on {os.uname().nodename}: level {level}, per core count the mean latency "
               f"next to one unpinned background worker (rlrm.hw.background, {CYCLE_S * 1000:g} ms duty cycle) "
               f"busy {', '.join(f'{b:g}' for b in loads[1:])} of a core over the mean without it; "
-              f"{ROUNDS} rounds over the loads, {per_round:.2g} s timed per cell and round; inference pinned "
+              f"{ROUNDS} to {max_rounds} rounds over the loads (more while a ratio's relative standard error across "
+              f"rounds was above {RATIO_SEM:g}; taken: " + ", ".join(f"{taken[n]} with {n} thread{'s' if n > 1 else ''}"
+                                                                    for n in threads)
+              + f"), {per_round:.2g} s timed per cell and round; inference pinned "
               f"with all its threads to the first n cores of {list(allowed)}, torch.inference_mode, as rlrm run runs it")
     return ContentionTable(background=tuple(loads), cores=tuple(int(n) for n in threads), stretch=tuple(rows),
                            level=int(level), source=source)
@@ -128,4 +157,7 @@ def measure_contention_levels(runs: Mapping[int, Callable[[], Any]], threads: Se
         return tables[0]
     levels = ", ".join(str(t.level) for t in tables)
     source = tables[0].source.replace(f"level {tables[0].level},", f"levels {levels} (each its own rows),", 1)
+    taken = "; ".join(f"level {t.level}: {m.group(1)}" for t in tables
+                      for m in [re.search(r"taken: ([^)]*)\)", t.source)] if m)
+    source = re.sub(r"taken: [^)]*\)", f"taken: {taken})", source, count=1)
     return merge_levels(tables, source)
