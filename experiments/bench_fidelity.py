@@ -9,6 +9,9 @@
    Points whose live runs disagree get more runs (up to ``--max-repeats``) until the live mean's
    relative standard error is at most ``--sem``: the benchmark measures the simulator, not
    its own noise.
+   A reference point runs live before each background block and at the end (the drift probe:
+   ``fidelity_machine_drift_range``), since the repeats of a point, seconds apart, do not show
+   how the machine's speed moves over the minutes between the profile and the live runs.
 3. Per point: simulated and live mean latency, the relative error ``(sim - live) / live`` of
    the live mean over the repeats, and the live noise floor (coefficient of variation across
    the repeats); the 1-minute load average before each live run says how busy the machine was.
@@ -154,7 +157,19 @@ def main() -> int:
     steps = max(4, int(float(args.duration.rstrip("s")) / PERIOD_S))
     analytical = without_contention(home, work)
     rows = []
+    # the drift probe: one reference point run live before each background block and at the end
+    # (the repeats of a point, seconds apart, do not show how the machine drifts over minutes)
+    probe_scenario = work / "probe.toml"
+    probe_scenario.write_text(scenario_text(0.0))
+    probe_policy = f"fixed:subnet={levels[len(levels) // 2]},unit=cpu,freq=max,cores={cores_list[0]}"
+    probes: List[float] = []
+
+    def probe() -> None:
+        probes.append(live(env, platform, probe_scenario, probe_policy, args.duration, work, f"probe-{len(probes)}"))
+        print(f"drift probe {len(probes)} ({probe_policy}): {probes[-1]:.2f} ms", flush=True)
+
     for bg in BACKGROUNDS:
+        probe()
         scenario = work / f"bg{int(bg * 100)}.toml"
         scenario.write_text(scenario_text(bg))
         for cores in cores_list:
@@ -197,7 +212,12 @@ def main() -> int:
               "(the same profile without its contention table)")
         print(f"fidelity_latency_max_abs_err_analytical_model: {max(model):.4f}")
     print(f"fidelity_live_noise_floor_median_cv: {noise:.4f}")
-    write_table(rows, med, worst, noise, args, home, table)
+    probe()
+    drift = {"policy": probe_policy, "runs_ms": probes, "cv": cv(probes),
+             "range": (max(probes) - min(probes)) / statistics.mean(probes)}
+    print(f"fidelity_machine_drift_range: {drift['range']:.4f} (the reference point {probe_policy} live "
+          f"{len(probes)} times over the run: {', '.join(f'{x:.2f}' for x in probes)} ms)")
+    write_table(rows, med, worst, noise, args, home, table, drift)
     return 0
 
 
@@ -207,7 +227,7 @@ def split(rows: List[dict]) -> Dict[str, List[dict]]:
 
 
 def write_table(rows: List[dict], med: float, worst: float, noise: float, args: argparse.Namespace,
-                home: Optional[Path], table: Any = None) -> None:
+                home: Optional[Path], table: Any = None, drift: Optional[dict] = None) -> None:
     signed = statistics.median(r["err"] for r in rows)
     within = sum(1 for r in rows if abs(r["err"]) <= 0.05)
     lines = [
@@ -240,6 +260,11 @@ def write_table(rows: List[dict], med: float, worst: float, noise: float, args: 
         f"more while the live mean's relative standard error was above {args.sem:g}, at most {args.max_repeats}): "
         f"{noise:.4f}; the noisiest point's CV {max(r['noise'] for r in rows):.4f}",
     ]
+    if drift is not None:
+        lines.append(f"- machine drift (not in the noise floor above): the reference point `{drift['policy']}` run live "
+                     f"before each background block and at the end, {len(drift['runs_ms'])} times over the run: "
+                     f"{', '.join(f'{x:.2f}' for x in drift['runs_ms'])} ms, a range of {100 * drift['range']:.1f} % of "
+                     f"their mean (CV {drift['cv']:.3f}); the profile is one moment of that drift")
     for name, part in split(rows).items():
         if part:
             errs = [abs(r["err"]) for r in part]

@@ -31,10 +31,11 @@ import torch
 from rlrm.dnn.dynamic_ofa import DynamicOFA
 from rlrm.dnn.hostinfo import cpu_model_name, estimate_tdp_w, nominal_freq_khz
 from rlrm.dnn.library import SubnetLibrary
-from rlrm.dnn.profile_contention import measure_contention_levels
+from rlrm.dnn.profile_contention import combine_levels, measure_contention
 from rlrm.errors import InputError
 from rlrm.hw import CpuPolicy, PowerReader, StateGuard, Sysfs, auto_discover, discover_policies
 from rlrm.hw.affinity import set_process_affinity
+from rlrm.hw.background import BackgroundLoad
 from rlrm.hw.cpufreq import KHZ_MAX, KHZ_MIN
 from rlrm.platform.contention import ContentionTable
 from rlrm.platform.profile import ComputeUnit, Platform, PowerMode, PowerModel, Sensor, load_platform, save_platform
@@ -435,6 +436,7 @@ class HostProfiler:
         level0 = self.model.level
         bar = tqdm(total=len(jobs) * self.rounds, desc=f"rlrm profile {self.name}", unit="run", disable=not progress, file=sys.stderr)
         guard: Optional[StateGuard] = None
+        background: Optional[BackgroundLoad] = None
         if settable:
             guard = StateGuard(self.fs)
             for p in self.writable:
@@ -446,6 +448,14 @@ class HostProfiler:
             for opt in opts:
                 for lv in levels:
                     self._measure_one(opt, lv, warmup=1, repeats=1)
+            cpu_threads = [o.cores for o in opts if o.unit == "cpu"]
+            contention_after = self.contention_schedule() if self.contention_s > 0 and cpu_threads else {}
+            if contention_after:
+                # one unpinned worker for every contention level, started while the process may use every CPU
+                set_process_affinity(self.allowed)
+                background = BackgroundLoad(1)
+                background.start()
+            tables = []
             taken: dict[tuple[int, str, int, int], list[Measurement]] = {}
             for r in range(self.rounds):
                 for f, opt, lv in (jobs if r % 2 == 0 else jobs[::-1]):
@@ -459,18 +469,27 @@ class HostProfiler:
                     m = self._measure_one(opt, lv, share=1.0 / self.rounds)
                     taken.setdefault((lv, opt.unit, opt.cores, f if f is not None else freqs[-1]), []).append(m)
                     bar.update(1)
+                # the contention levels measured between rounds: the rounds spread over that time too
+                for lv in contention_after.get(r + 1, []):
+                    bar.set_postfix_str(f"contention at level {lv}")
+                    if guard is not None and freq_steps[-1] is not None and current_f != freq_steps[-1]:
+                        for p in self.writable:  # at the highest frequency, as the table's reference
+                            p.set_frequency(freq_steps[-1], guard, method="pin")
+                        time.sleep(0.01)
+                        current_f = freq_steps[-1]
+                    if self.cuda:
+                        self.model.to("cpu")
+                    self.model.switch(lv)
+                    tables.append(measure_contention(self._run_level(lv, "cpu"), lv, cpu_threads, self.allowed,
+                                                     self.contention_s, background=background))
             for (lv, unit, cores, f), ms in taken.items():
                 results.setdefault((lv, unit, cores), []).append((f, pool(ms, self.target_ci)))
-            cpu_threads = [o.cores for o in opts if o.unit == "cpu"]
-            if self.contention_s > 0 and cpu_threads:
-                bar.set_postfix_str(f"contention at levels {self.contention_levels}")
-                if self.cuda:
-                    self.model.to("cpu")
-                self.contention = measure_contention_levels(
-                    {lv: self._run_level(lv, "cpu") for lv in self.contention_levels}, cpu_threads, self.allowed,
-                    self.contention_s, prepare=self.model.switch)
+            if tables:
+                self.contention = combine_levels(tables)
         finally:
             bar.close()
+            if background is not None:
+                background.stop()
             problems = guard.close() if guard is not None else []
             torch.set_num_threads(threads0)
             if hasattr(os, "sched_setaffinity"):
@@ -483,6 +502,15 @@ class HostProfiler:
             raise InputError(problems[0], "restore", "could not restore a cpufreq setting; see `rlrm restore`")
         self.last_repeatability = repeatability(results)
         return results
+
+    def contention_schedule(self) -> dict[int, list[int]]:
+        """After which round (1-based) each contention level is measured: spread evenly between
+        the rounds (with one round, all after it)."""
+        k, n = len(self.contention_levels), self.rounds
+        out: dict[int, list[int]] = {}
+        for i, lv in enumerate(self.contention_levels):
+            out.setdefault(max(1, min(n, int(n * (i + 1) / (k + 1) + 0.5))), []).append(lv)
+        return out
 
     def _measure_one(self, opt: ComputeOption, level: int, warmup: Optional[int] = None,
                      repeats: Optional[int] = None, share: float = 1.0) -> Measurement:

@@ -153,6 +153,13 @@ def measure_contention_levels(runs: Mapping[int, Callable[[], Any]], threads: Se
     finally:
         if own:
             bg.stop()
+    return combine_levels(tables)
+
+
+def combine_levels(tables: Sequence[ContentionTable]) -> ContentionTable:
+    """One table from :func:`measure_contention` tables of different levels (the middle level
+    the reference), its source naming every level and the rounds each took."""
+    tables = sorted(tables, key=lambda t: t.level)
     if len(tables) == 1:
         return tables[0]
     levels = ", ".join(str(t.level) for t in tables)
