@@ -1,7 +1,8 @@
 """How far the simulator is from this machine: the same fixed operating point simulated and live.
 
-1. ``rlrm profile --model demo`` profiles this machine into a temporary ``$RLRM_HOME``
-   (``--sysfs-root /``: the real machine is what is measured; nothing is written).
+1. ``rlrm profile --model demo --rounds 10`` profiles this machine into a temporary
+   ``$RLRM_HOME`` (``--sysfs-root /``: the real machine is what is measured; nothing is
+   written); its rounds and contention levels are spread over its ~4 minutes.
 2. For every subnetwork level x core count x background level (none, ~50 % of one core, one
    full core), the fixed point ``fixed:subnet=L,unit=cpu,freq=max,cores=N`` runs in the
    simulator on the new profile and live (``rlrm run``, real inferences, real background
@@ -126,6 +127,9 @@ def main() -> int:
                     help="relative standard error of the live mean a point is measured to (default 0.04)")
     ap.add_argument("--levels", default=None, help="comma-separated subnetwork levels (default: all)")
     ap.add_argument("--cores", default=None, help="comma-separated core counts (default: 1..this machine's)")
+    ap.add_argument("--profile-rounds", type=int, default=10,
+                    help="rlrm profile --rounds: sweeps over every measurement, spread over the profile's time "
+                         "(default 10)")
     ap.add_argument("--profile", default=None, help="reuse this RLRM_HOME (already profiled) instead of profiling")
     ap.add_argument("--out", type=Path, default=OUT, help=f"the results table (default: {OUT.relative_to(ROOT)})")
     args = ap.parse_args()
@@ -136,7 +140,7 @@ def main() -> int:
     if not args.profile:
         t0 = time.time()
         rlrm(env, "profile", "--model", "demo", "--name", "host", "--envs", str(home / "envs"),
-             "--sysfs-root", "/", "--quiet")
+             "--sysfs-root", "/", "--quiet", "--rounds", str(args.profile_rounds))
         print(f"profiled in {time.time() - t0:.0f} s", flush=True)
     trace = json.loads((home / "envs" / "traces" / "host" / "demo.json").read_text())
     from rlrm.platform import load_platform
@@ -238,7 +242,8 @@ def write_table(rows: List[dict], med: float, worst: float, noise: float, args: 
         + (f" --levels {args.levels}" if args.levels else "") + (f" --cores {args.cores}" if args.cores else "")
         + f"` on {os.uname().nodename} ({os.cpu_count()} CPUs, no GPU, no power sensor), demo model, "
         "fixed point at each level x cores x background (none, 50 % of one core, one full core), "
-        f"control period {PERIOD_S} s. The profile is a fresh `rlrm profile --model demo` of this machine.",
+        f"control period {PERIOD_S} s. The profile is a fresh `rlrm profile --model demo --rounds {args.profile_rounds}` "
+        "of this machine.",
         "",
         "The table gives the 1-minute load average before each point's live runs (the machine has 2 CPUs; "
         "the benchmark's own inference and background worker account for up to ~2).",
