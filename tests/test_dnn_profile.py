@@ -12,7 +12,8 @@ from rlrm.cli import main
 from rlrm.dnn.dynamic_ofa import DynamicOFA
 from rlrm.dnn.hostinfo import nominal_freq_khz
 from rlrm.dnn.library import SubnetLibrary, SubnetSpec
-from rlrm.dnn.profile import HostProfiler, ci_width, fit_compute_fraction, measure, median_ci, write_profile
+from rlrm.dnn.measure import ci_width, measure, median_ci
+from rlrm.dnn.profile import HostProfiler, fit_compute_fraction, write_profile
 from rlrm.hw.fake import XAVIER_NX_CPU_KHZ, make_fake_xavier_nx
 from rlrm.dnn.supernet import OFAMobileNetV3
 from rlrm.platform import load_platform
@@ -198,14 +199,14 @@ def test_cli_profile_bad_ci_width(capsys) -> None:
 def _m(times: list, activity: float = 0.5, power: float = None, converged: bool = True):  # noqa: ANN202
     import statistics
 
-    from rlrm.dnn.profile import Measurement
+    from rlrm.dnn.measure import Measurement
 
     return Measurement(statistics.median(times), max(times), activity, power, len(times), ci_width(times), converged,
                        times=tuple(times))
 
 
 def test_pool_takes_every_run_of_every_round() -> None:
-    from rlrm.dnn.profile import pool
+    from rlrm.dnn.measure import pool
 
     slow, fast = _m([10.0] * 6 + [11.0] * 4, 0.4, 2.0), _m([8.0] * 10, 0.8, None)
     p = pool([slow, fast], target_ci=0.05)

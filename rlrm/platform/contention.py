@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from rlrm.errors import InputError
 from rlrm.validate import Float, Int, List, Spec, Str, Table
@@ -55,7 +55,7 @@ def analytical_stretch(cores: float, other: float, online: int) -> float:
     return (1.0 + load) * (1.0 + MEM_INTERFERENCE * min(other, online) / online)
 
 
-Rows = tuple[tuple[float, ...], ...]
+Rows = Tuple[Tuple[float, ...], ...]
 
 
 @dataclass(frozen=True)
