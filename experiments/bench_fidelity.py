@@ -113,7 +113,9 @@ def cv(values: List[float]) -> float:
 
 def sem(values: List[float]) -> float:
     """Relative standard error of the mean of ``values`` (inf with fewer than two)."""
-    return cv(values) / len(values) ** 0.5 if len(values) > 1 else float("inf")
+    from rlrm.dnn.profile_contention import ratio_sem
+
+    return ratio_sem(values)
 
 
 def main() -> int:

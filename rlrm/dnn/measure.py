@@ -18,7 +18,7 @@ class Measurement:
     :param latency_ms: median latency of one inference
     :param latency_p90_ms: 90th percentile (nearest rank)
     :param activity: CPU time of the process / (wall time x cores used), clamped to (0, 1]
-    :param power_w: average board power while measuring (see :func:`board_power`), or None
+    :param power_w: average board power while measuring (see :func:`rlrm.dnn.profile.board_power`), or None
     :param repeats: timed runs taken
     :param ci_width: width of the median's 95 % confidence interval relative to the median
         (:func:`median_ci`); ``inf`` with too few runs to bound it
