@@ -245,24 +245,14 @@ def test_cli_profile_bad_rounds(capsys) -> None:
 
 def test_contention_levels_are_measured_between_rounds(tmp_path, monkeypatch) -> None:
     """The contention levels are spread between the rounds (so the rounds spread over that
-    time too), with one background worker for all of them, stopped at the end."""
+    time too), each with its own background worker: none stays through the rounds."""
     import rlrm.dnn.profile as profile_mod
     from rlrm.platform.contention import ContentionTable
 
     events = []
 
-    class FakeWorker:
-        def __init__(self, n: int) -> None:
-            events.append("worker")
-
-        def start(self) -> None:
-            pass
-
-        def stop(self) -> None:
-            events.append("stop")
-
     def fake_measure(run, level, threads, allowed, seconds, background=None, **kw):  # noqa: ANN001, ANN202
-        assert isinstance(background, FakeWorker)
+        assert background is None  # measure_contention starts its own worker and stops it
         events.append(f"c{level}")
         return ContentionTable((0.0, 1.0), tuple(threads), tuple((1.0, 1.5) for _ in threads), level,
                                f"measured by rlrm profile on x: level {level}, taken: 3 with 1 thread)")
@@ -273,12 +263,11 @@ def test_contention_levels_are_measured_between_rounds(tmp_path, monkeypatch) ->
                 events.append(f"m{level}")
             return super()._measure_one(opt, level, warmup, repeats, share)
 
-    monkeypatch.setattr(profile_mod, "BackgroundLoad", FakeWorker)
     monkeypatch.setattr(profile_mod, "measure_contention", fake_measure)
     prof = Logged(_tiny_model(), "host", threads=[1], warmup=0, repeats=5, root=tmp_path / "noroot", rounds=5,
                   contention_s=0.1, contention_levels=[0, 1])
     assert prof.contention_schedule() == {2: [0], 3: [1]}
     prof.run(progress=False)
     rounds = ["m0", "m1"], ["m1", "m0"]  # alternating order
-    assert events == ["worker", *rounds[0], *rounds[1], "c0", *rounds[0], "c1", *rounds[1], *rounds[0], "stop"]
+    assert events == [*rounds[0], *rounds[1], "c0", *rounds[0], "c1", *rounds[1], *rounds[0]]
     assert prof.contention.levels == (0, 1) and prof.contention.rows_at(0) == ((1.0, 1.5),)

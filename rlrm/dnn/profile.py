@@ -35,7 +35,6 @@ from rlrm.dnn.profile_contention import combine_levels, measure_contention
 from rlrm.errors import InputError
 from rlrm.hw import CpuPolicy, PowerReader, StateGuard, Sysfs, auto_discover, discover_policies
 from rlrm.hw.affinity import set_process_affinity
-from rlrm.hw.background import BackgroundLoad
 from rlrm.hw.cpufreq import KHZ_MAX, KHZ_MIN
 from rlrm.platform.contention import ContentionTable
 from rlrm.platform.profile import ComputeUnit, Platform, PowerMode, PowerModel, Sensor, load_platform, save_platform
@@ -275,7 +274,6 @@ class HostProfiler:
         level0 = self.model.level
         bar = tqdm(total=len(jobs) * self.rounds, desc=f"rlrm profile {self.name}", unit="run", disable=not progress, file=sys.stderr)
         guard: Optional[StateGuard] = None
-        background: Optional[BackgroundLoad] = None
         if settable:
             guard = StateGuard(self.fs)
             for p in self.writable:
@@ -289,11 +287,6 @@ class HostProfiler:
                     self._measure_one(opt, lv, warmup=1, repeats=1)
             cpu_threads = [o.cores for o in opts if o.unit == "cpu"]
             contention_after = self.contention_schedule() if self.contention_s > 0 and cpu_threads else {}
-            if contention_after:
-                # one unpinned worker for every contention level, started while the process may use every CPU
-                set_process_affinity(self.allowed)
-                background = BackgroundLoad(1)
-                background.start()
             tables = []
             taken: dict[tuple[int, str, int, int], list[Measurement]] = {}
             for r in range(self.rounds):
@@ -319,16 +312,16 @@ class HostProfiler:
                     if self.cuda:
                         self.model.to("cpu")
                     self.model.switch(lv)
+                    # its own worker, stopped after it: an idle worker still wakes every cycle, which
+                    # measured two-thread medians ~15 % high when it stayed through the rounds
                     tables.append(measure_contention(self._run_level(lv, "cpu"), lv, cpu_threads, self.allowed,
-                                                     self.contention_s, background=background))
+                                                     self.contention_s))
             for (lv, unit, cores, f), ms in taken.items():
                 results.setdefault((lv, unit, cores), []).append((f, pool(ms, self.target_ci)))
             if tables:
                 self.contention = combine_levels(tables)
         finally:
             bar.close()
-            if background is not None:
-                background.stop()
             problems = guard.close() if guard is not None else []
             torch.set_num_threads(threads0)
             if hasattr(os, "sched_setaffinity"):
