@@ -312,8 +312,9 @@ class HostProfiler:
                     if self.cuda:
                         self.model.to("cpu")
                     self.model.switch(lv)
-                    # its own worker, stopped after it: an idle worker still wakes every cycle, which
-                    # measured two-thread medians ~15 % high when it stayed through the rounds
+                    # its own worker, stopped after it: an idle worker still wakes every cycle; with one
+                    # left through the rounds, two-thread entries came out up to 18 % above the live
+                    # runs in two fidelity runs (experiments/results/fidelity.md)
                     tables.append(measure_contention(self._run_level(lv, "cpu"), lv, cpu_threads, self.allowed,
                                                      self.contention_s))
             for (lv, unit, cores, f), ms in taken.items():
