@@ -114,16 +114,19 @@ def _model_dir(name: str) -> Path:
     return resolve_checkpoint(name, "model.json") or CHECKPOINTS_DIR / name
 
 
-def _parse_levels(text: Optional[str], n: int, source: str) -> list[int]:
+def _parse_levels(text: Optional[str], n: int, source: str, flag: str = "--levels") -> list[int]:
+    """Comma-separated levels of ``flag``, each in 0..n-1 (None: every level)."""
     if text is None:
         return list(range(n))
     try:
         levels = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise InputError(source, "--levels", f"expected comma-separated integers, got {text!r}") from None
+        raise InputError(source, flag, f"expected comma-separated integers, got {text!r}") from None
+    if not levels:
+        raise InputError(source, flag, f"expected at least one level, got {text!r}")
     for lv in levels:
         if not 0 <= lv < n:
-            raise InputError(source, "--levels", f"level {lv} out of range 0..{n - 1}")
+            raise InputError(source, flag, f"level {lv} out of range 0..{n - 1}")
     return levels
 
 
@@ -217,7 +220,9 @@ def run_profile(args: argparse.Namespace) -> int:
                             frequencies=not args.no_freqs, cuda=not args.no_cuda, freq_steps=args.freq_steps,
                             root=args.sysfs_root, target_ci=args.ci_width or None, max_repeats=args.max_repeats,
                             budget_s=args.time_budget, contention_s=args.contention_s,
-                            contention_levels=parse_levels(args.contention_level), rounds=args.rounds)
+                            contention_levels=None if args.contention_level is None else _parse_levels(
+                                args.contention_level, model.n_levels, "--contention-level", "--contention-level"),
+                            rounds=args.rounds)
     results = profiler.run(progress=not args.quiet)
     plat_path, trace_path = write_profile(profiler, results, args.envs or user_dir(ENVS_DIR))
     rep = profiler.last_repeatability or {}
@@ -237,19 +242,6 @@ def run_profile(args: argparse.Namespace) -> int:
     print(f"wrote {plat_path}")
     print(f"wrote {trace_path}")
     return 0
-
-
-def parse_levels(text: Optional[str]) -> Optional[list[int]]:
-    """``--contention-level``: comma-separated levels (None: the profile's default)."""
-    if text is None:
-        return None
-    try:
-        levels = [int(x) for x in str(text).split(",") if x.strip()]
-    except ValueError:
-        raise InputError("--contention-level", "contention_level", f"expected comma-separated levels, got {text!r}") from None
-    if not levels or len(levels) > 64:
-        raise InputError("--contention-level", "contention_level", f"expected 1..64 levels, got {text!r}")
-    return levels
 
 
 def run_export_onnx(args: argparse.Namespace) -> int:
