@@ -284,3 +284,24 @@ def test_noisy_ratios_get_more_rounds_quiet_ones_do_not(monkeypatch: pytest.Monk
     assert "taken: 3 with 1 thread, 7 with 2 threads" in table.source
     assert table.stretch[0] == (1.0, 1.0, 1.0)
     assert pc.ratio_sem([2.0, 2.0, 2.0]) == 0.0 and pc.ratio_sem([2.0]) == float("inf")
+
+
+def test_sampler_averages_each_rounds_own_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A round's ratio is its load's mean over its own no-load mean, so a machine twice as slow
+    in the second round does not weigh that round double (pooled means would give 32/12)."""
+    from rlrm.dnn import profile_contention as pc
+
+    bg = FakeLoad()
+    state = {"round": 0}
+    speed = [{0.0: 4.0, 1.0: 8.0}, {0.0: 8.0, 1.0: 24.0}]
+    monkeypatch.setattr(pc, "timed_for", lambda run, seconds: [speed[state["round"]][bg.load]] * 2)
+    monkeypatch.setattr(pc, "set_process_affinity", lambda cpus: None)
+    sampler = pc.ContentionSampler([2], [0, 1], backgrounds=(1.0,), set_threads=lambda n: None)
+    for r in range(2):
+        state["round"] = r
+        sampler.sample(3, lambda: None, 0.5, background=bg)
+    assert sampler.rounds(3, 2) == 2 and sampler.rounds(3, 1) == 0
+    assert sampler.worst_sem(3, 2) == pytest.approx(0.5 / 2.5)
+    table = sampler.table(3, "two rounds")
+    assert table.stretch == ((1.0, 2.5),) and table.level == 3
+    assert "two rounds (taken: 2 with 2 threads)" in table.source and "0.5 s timed" in table.source

@@ -243,13 +243,56 @@ def test_cli_profile_bad_rounds(capsys) -> None:
     assert "--rounds" in err and err.count("\n") == 1
 
 
-def test_contention_levels_are_measured_between_rounds(tmp_path, monkeypatch) -> None:
-    """The contention levels are spread between the rounds (so the rounds spread over that
-    time too), each with its own background worker: none stays through the rounds."""
+class _Logged(HostProfiler):
+    """A profiler that logs its adaptive measurements as ``m<level>`` in ``events``."""
+
+    events: list = []
+
+    def _measure_one(self, opt, level, warmup=None, repeats=None, share=1.0):  # noqa: ANN001, ANN201
+        if repeats is None:
+            self.events.append(f"m{level}")
+        return super()._measure_one(opt, level, warmup, repeats, share)
+
+
+def test_contention_rounds_are_spread_over_the_profile_rounds(tmp_path, monkeypatch) -> None:
+    """With 3 or more rounds, one contention round per level follows each profile round (the
+    ratio drifts between bursts a minute apart); the table is the mean of the rounds' ratios,
+    each round's worker its own."""
+    from rlrm.dnn import profile_contention as pc
+
+    events: list = []
+    ratio = {0: iter([1.4, 1.6, 1.5, 1.4, 1.6]), 1: iter([2.0, 2.0, 2.0, 2.0, 2.0])}
+
+    def fake_sample(self, level, run, seconds, background=None, threads=None):  # noqa: ANN001, ANN202
+        assert background is None  # each round starts its own worker and stops it
+        assert seconds == pytest.approx(max(2 * 0.5 / 5, 2 * pc.SETTLE_S))
+        events.append(f"c{level}")
+        self.seconds[level] = seconds
+        cells = self.ratios.setdefault(level, {n: {b: [] for b in self.loads[1:]} for n in self.threads})
+        value = next(ratio[level])
+        for n in self.threads:
+            for b in self.loads[1:]:
+                cells[n][b].append(value)
+
+    monkeypatch.setattr(pc.ContentionSampler, "sample", fake_sample)
+    _Logged.events = events
+    prof = _Logged(_tiny_model(), "host", threads=[1], warmup=0, repeats=5, root=tmp_path / "noroot", rounds=5,
+                   contention_s=0.5, contention_levels=[0, 1])
+    prof.run(progress=False)
+    rounds = ["m0", "m1", "c0", "c1"], ["m1", "m0", "c0", "c1"]  # alternating order
+    assert events == [*rounds[0], *rounds[1], *rounds[0], *rounds[1], *rounds[0]]
+    t = prof.contention
+    assert t.levels == (0, 1) and t.rows_at(0) == ((1.0, 1.5, 1.5),) and t.rows_at(1) == ((1.0, 2.0, 2.0),)
+    assert "spread over its time" in t.source and "taken: level 0: 5 with 1 thread; level 1: 5 with 1 thread" in t.source
+
+
+def test_contention_burst_with_fewer_rounds(tmp_path, monkeypatch) -> None:
+    """With fewer than 3 rounds, each level is measured in a burst between the rounds, with its
+    own background worker: none stays through the rounds."""
     import rlrm.dnn.profile as profile_mod
     from rlrm.platform.contention import ContentionTable
 
-    events = []
+    events: list = []
 
     def fake_measure(run, level, threads, allowed, seconds, background=None, **kw):  # noqa: ANN001, ANN202
         assert background is None  # measure_contention starts its own worker and stops it
@@ -257,17 +300,11 @@ def test_contention_levels_are_measured_between_rounds(tmp_path, monkeypatch) ->
         return ContentionTable((0.0, 1.0), tuple(threads), tuple((1.0, 1.5) for _ in threads), level,
                                f"measured by rlrm profile on x: level {level}, taken: 3 with 1 thread)")
 
-    class Logged(HostProfiler):
-        def _measure_one(self, opt, level, warmup=None, repeats=None, share=1.0):  # noqa: ANN001, ANN202
-            if repeats is None:
-                events.append(f"m{level}")
-            return super()._measure_one(opt, level, warmup, repeats, share)
-
     monkeypatch.setattr(profile_mod, "measure_contention", fake_measure)
-    prof = Logged(_tiny_model(), "host", threads=[1], warmup=0, repeats=5, root=tmp_path / "noroot", rounds=5,
-                  contention_s=0.1, contention_levels=[0, 1])
-    assert prof.contention_schedule() == {2: [0], 3: [1]}
+    _Logged.events = events
+    prof = _Logged(_tiny_model(), "host", threads=[1], warmup=0, repeats=5, root=tmp_path / "noroot", rounds=2,
+                   contention_s=0.1, contention_levels=[0, 1])
+    assert prof.contention_schedule() == {1: [0, 1]}
     prof.run(progress=False)
-    rounds = ["m0", "m1"], ["m1", "m0"]  # alternating order
-    assert events == [*rounds[0], *rounds[1], "c0", *rounds[0], "c1", *rounds[1], *rounds[0]]
+    assert events == ["m0", "m1", "c0", "c1", "m1", "m0"]
     assert prof.contention.levels == (0, 1) and prof.contention.rows_at(0) == ((1.0, 1.5),)

@@ -99,7 +99,8 @@ def add_parser(subparsers: Any) -> None:
     prof.add_argument("--contention-s", type=float, default=6.0,
                       help="seconds of timed runs per core count and background load (none, 0.5 and 1 busy core "
                            "of the live backend's background worker) for the CPU unit's measured contention "
-                           "table (default: 6; 0 = not measured, the simulator's analytical model is used)")
+                           "table (default: 6; 0 = not measured, the simulator's analytical model is used); with --rounds 3 or "
+                           "more, twice that in all, one round per level after each profile round")
     prof.add_argument("--contention-level", default=None, metavar="L[,L...]",
                       help="subnetwork levels the contention table is measured at, comma-separated (default: the "
                            "lowest, the middle and the highest; the simulator interpolates between them)")

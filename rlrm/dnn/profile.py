@@ -31,7 +31,8 @@ from rlrm.dnn.dynamic_ofa import DynamicOFA
 from rlrm.dnn.hostinfo import cpu_model_name, estimate_tdp_w, nominal_freq_khz
 from rlrm.dnn.library import SubnetLibrary
 from rlrm.dnn.measure import Measurement, measure, pool, repeatability, repeatability_text
-from rlrm.dnn.profile_contention import combine_levels, measure_contention
+from rlrm.dnn.profile_contention import ROUNDS as CONTENTION_ROUNDS
+from rlrm.dnn.profile_contention import SETTLE_S, ContentionSampler, combine_levels, measure_contention
 from rlrm.errors import InputError
 from rlrm.hw import CpuPolicy, PowerReader, StateGuard, Sysfs, auto_discover, discover_policies
 from rlrm.hw.affinity import set_process_affinity
@@ -145,7 +146,9 @@ class HostProfiler:
     :param max_repeats: at most this many timed runs per measurement (with ``target_ci``)
     :param budget_s: at most this many seconds of timed runs per measurement (with ``target_ci``)
     :param contention_s: seconds of timed runs per (core count, background) cell of the CPU
-        unit's contention table (:mod:`rlrm.dnn.profile_contention`); 0: not measured (the
+        unit's contention table (:mod:`rlrm.dnn.profile_contention`), in a burst of rounds per
+        level; with ``rounds`` >= 3, twice that in all, one contention round per level after
+        each of the profile's rounds (:attr:`contention_round_s` each); 0: not measured (the
         simulator then uses its analytical contention model)
     :param contention_levels: the levels the contention table is measured at (default: the
         lowest, the middle and the highest; the simulator interpolates between them)
@@ -286,7 +289,13 @@ class HostProfiler:
                 for lv in levels:
                     self._measure_one(opt, lv, warmup=1, repeats=1)
             cpu_threads = [o.cores for o in opts if o.unit == "cpu"]
-            contention_after = self.contention_schedule() if self.contention_s > 0 and cpu_threads else {}
+            measure_c = self.contention_s > 0 and bool(cpu_threads)
+            # spread: one contention round per level after each of the profile's rounds (next to a
+            # busy core the ratio moves 10-15 % between bursts a minute apart on a shared VM:
+            # experiments/results/fidelity.md); with fewer rounds, a burst of rounds per level
+            spread = measure_c and self.rounds >= CONTENTION_ROUNDS
+            sampler = ContentionSampler(cpu_threads, self.allowed) if spread else None
+            contention_after = self.contention_schedule() if measure_c and not spread else {}
             tables = []
             taken: dict[tuple[int, str, int, int], list[Measurement]] = {}
             for r in range(self.rounds):
@@ -301,9 +310,9 @@ class HostProfiler:
                     m = self._measure_one(opt, lv, share=1.0 / self.rounds)
                     taken.setdefault((lv, opt.unit, opt.cores, f if f is not None else freqs[-1]), []).append(m)
                     bar.update(1)
-                # the contention levels measured between rounds: the rounds spread over that time too
-                for lv in contention_after.get(r + 1, []):
-                    bar.set_postfix_str(f"contention at level {lv}")
+                burst = contention_after.get(r + 1, [])
+                for lv in (self.contention_levels if spread else burst):
+                    bar.set_postfix_str(f"contention at level {lv}" + (f" round {r + 1}/{self.rounds}" if spread else ""))
                     if guard is not None and freq_steps[-1] is not None and current_f != freq_steps[-1]:
                         for p in self.writable:  # at the highest frequency, as the table's reference
                             p.set_frequency(freq_steps[-1], guard, method="pin")
@@ -312,11 +321,17 @@ class HostProfiler:
                     if self.cuda:
                         self.model.to("cpu")
                     self.model.switch(lv)
-                    # its own worker, stopped after it: an idle worker still wakes every cycle; with one
-                    # left through the rounds, two-thread entries came out up to 18 % above the live
+                    # each its own worker, stopped after it: an idle worker still wakes every cycle; with
+                    # one left through the rounds, two-thread entries came out up to 18 % above the live
                     # runs in two fidelity runs (experiments/results/fidelity.md)
-                    tables.append(measure_contention(self._run_level(lv, "cpu"), lv, cpu_threads, self.allowed,
-                                                     self.contention_s))
+                    if sampler is not None:
+                        sampler.sample(lv, self._run_level(lv, "cpu"), self.contention_round_s)
+                    else:
+                        tables.append(measure_contention(self._run_level(lv, "cpu"), lv, cpu_threads, self.allowed,
+                                                         self.contention_s))
+            if sampler is not None:
+                tables = [sampler.table(lv, f"one round after each of the profile's {self.rounds} rounds, spread over "
+                                            f"its time") for lv in self.contention_levels]
             for (lv, unit, cores, f), ms in taken.items():
                 results.setdefault((lv, unit, cores), []).append((f, pool(ms, self.target_ci)))
             if tables:
@@ -335,6 +350,12 @@ class HostProfiler:
             raise InputError(problems[0], "restore", "could not restore a cpufreq setting; see `rlrm restore`")
         self.last_repeatability = repeatability(results)
         return results
+
+    @property
+    def contention_round_s(self) -> float:
+        """Timed seconds per contention cell in each of the profile's rounds, when the rounds are
+        spread (``rounds`` >= 3): twice ``contention_s`` in all, at least two settle times each."""
+        return max(2 * self.contention_s / self.rounds, 2 * SETTLE_S)
 
     def contention_schedule(self) -> dict[int, list[int]]:
         """After which round (1-based) each contention level is measured: spread evenly between

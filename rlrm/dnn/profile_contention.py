@@ -8,9 +8,12 @@ It runs exactly what ``rlrm run`` runs: the live backend's own background worker
 inference is pinned, as the live backend starts it at its first step), and the inference with
 ``n`` torch threads pinned with every thread of the process to the first ``n`` usable cores
 (:func:`rlrm.hw.affinity.set_process_affinity`), back to back under ``torch.inference_mode``.
-Each (core count, background) cell is the mean latency over its time, in rounds that cycle
-through the loads (so a drift of the machine spreads over all of them); the table holds the
-ratio of each load's mean to the no-load mean (:class:`rlrm.platform.contention.ContentionTable`).
+It measures in rounds (:class:`ContentionSampler`): a round times each (core count, load) cell
+one after the other, and its ratio is each load's mean latency over the no-load mean of the
+same round; the table holds the mean of the rounds' ratios
+(:class:`rlrm.platform.contention.ContentionTable`). ``rlrm profile --rounds N`` (N >= 3)
+takes one round per level after each of its own rounds, spread over the profile's minutes;
+:func:`measure_contention` takes them in a burst.
 """
 
 from __future__ import annotations
@@ -59,72 +62,130 @@ def ratio_sem(values: Sequence[float]) -> float:
     return statistics.stdev(values) / math.sqrt(len(values)) / mean if mean > 0 else math.inf
 
 
+class ContentionSampler:
+    """Rounds of contention measurement at one or more levels, kept until a table is asked for.
+
+    A round (:meth:`sample`) times the inference of one level with each thread count next to
+    each background load in turn, with its own worker (started and stopped by the round unless
+    one is given). The loads of one round are measured seconds apart, so each round's ratio
+    (its load's mean over its no-load mean) is free of the machine's slower drift; the table
+    holds the mean of the rounds' ratios. Rounds of one level may be taken in a burst
+    (:func:`measure_contention`) or spread over a profile's rounds (``rlrm profile --rounds``):
+    next to a busy core the ratio itself moves by 10-15 % from one minute to the next on a
+    shared VM, which a burst of rounds seconds apart does not see.
+
+    :param threads: the inference thread counts measured
+    :param allowed: the CPUs this process may use (the inference of ``n`` threads is pinned to
+        the first ``n``; the worker is started while the process may use all of them)
+    :param backgrounds: the loads measured (busy cores of one worker) besides none
+    :param set_threads: sets the inference's thread count (default: ``torch.set_num_threads``)
+    """
+
+    def __init__(self, threads: Sequence[int], allowed: Sequence[int], backgrounds: Sequence[float] = BACKGROUNDS,
+                 set_threads: Optional[Callable[[int], None]] = None) -> None:
+        if set_threads is None:
+            import torch
+
+            set_threads = torch.set_num_threads
+        self.threads = [int(n) for n in threads]
+        self.allowed = list(allowed)
+        self.loads = [0.0] + [float(b) for b in backgrounds]
+        self.set_threads = set_threads
+        #: level -> thread count -> load -> the ratio of each round
+        self.ratios: dict[int, dict[int, dict[float, list[float]]]] = {}
+        self.seconds: dict[int, float] = {}  # level -> timed seconds per cell and round
+
+    def sample(self, level: int, run: Callable[[], Any], seconds: float,
+               background: Optional[BackgroundLoad] = None, threads: Optional[Sequence[int]] = None) -> None:
+        """One round at ``level`` (``run``: one inference of it), ``seconds`` timed per cell
+        after :data:`SETTLE_S` untimed, with each of ``threads`` (default: all)."""
+        own = background is None
+        set_process_affinity(self.allowed)  # the worker is unpinned: it may run on every allowed CPU
+        bg = BackgroundLoad(1) if background is None else background
+        bg.start()
+        per_level = self.ratios.setdefault(int(level), {n: {b: [] for b in self.loads[1:]} for n in self.threads})
+        self.seconds[int(level)] = float(seconds)
+        try:
+            for n in (self.threads if threads is None else [int(t) for t in threads]):
+                self.set_threads(n)
+                set_process_affinity(self.allowed[:n])
+                means = {}
+                for b in self.loads:
+                    bg.set_load(b)
+                    timed_for(run, SETTLE_S)
+                    lat = timed_for(run, seconds)
+                    means[b] = sum(lat) / len(lat)
+                for b in self.loads[1:]:
+                    per_level[n][b].append(means[b] / means[0.0])
+        finally:
+            bg.set_load(0.0)
+            if own:
+                bg.stop()
+            set_process_affinity(self.allowed)
+
+    def rounds(self, level: int, n: int) -> int:
+        """Rounds taken at ``level`` with ``n`` threads."""
+        cells = self.ratios.get(int(level), {}).get(int(n), {})
+        return min((len(v) for v in cells.values()), default=0)
+
+    def worst_sem(self, level: int, n: int) -> float:
+        """The largest relative standard error across rounds of a ratio at ``level``, ``n`` threads."""
+        return max((ratio_sem(v) for v in self.ratios.get(int(level), {}).get(int(n), {}).values()), default=math.inf)
+
+    def table(self, level: int, how: str) -> ContentionTable:
+        """The table of ``level``: per thread count, the mean over rounds of each load's ratio;
+        ``how`` says in its source how the rounds were taken."""
+        per_level = self.ratios[int(level)]
+        rows = tuple(tuple([1.0] + [round(statistics.mean(per_level[n][b]), 4) for b in self.loads[1:]])
+                     for n in self.threads)
+        sems = [ratio_sem(v) for n in self.threads for v in per_level[n].values()]
+        finite = [s for s in sems if math.isfinite(s)]
+        source = (f"measured by rlrm profile on {os.uname().nodename}: level {level}, per core count the mean over "
+                  f"rounds of the ratio of the mean latency next to one unpinned background worker (rlrm.hw.background, "
+                  f"{CYCLE_S * 1000:g} ms duty cycle) busy {', '.join(f'{b:g}' for b in self.loads[1:])} of a core to "
+                  f"the mean without it in the same round; {how} (taken: "
+                  + ", ".join(f"{self.rounds(level, n)} with {n} thread{'s' if n > 1 else ''}" for n in self.threads)
+                  + f"), {self.seconds[int(level)]:.2g} s timed per cell and round"
+                  + (f", largest relative standard error of a ratio across rounds {max(finite):.3f}" if finite else "")
+                  + f"; inference pinned with all its threads to the first n cores of {self.allowed}, "
+                    "torch.inference_mode, as rlrm run runs it")
+        return ContentionTable(background=tuple(self.loads), cores=tuple(self.threads), stretch=rows,
+                               level=int(level), source=source)
+
+
 def measure_contention(run: Callable[[], Any], level: int, threads: Sequence[int], allowed: Sequence[int],
                        seconds: float, backgrounds: Sequence[float] = BACKGROUNDS,
                        set_threads: Optional[Callable[[int], None]] = None,
                        background: Optional[BackgroundLoad] = None, max_rounds: int = MAX_ROUNDS) -> ContentionTable:
     """The contention table of ``run`` (one inference of ``level``) for each thread count in
-    ``threads``; ``seconds`` of timed runs per cell over :data:`ROUNDS` rounds, and more rounds
-    of the same length (up to ``max_rounds``) while a ratio's relative standard error across
-    rounds is above :data:`RATIO_SEM`.
+    ``threads``, in one burst of rounds (:class:`ContentionSampler`): ``seconds`` of timed runs
+    per cell over :data:`ROUNDS` rounds, and more rounds of the same length (up to
+    ``max_rounds``) while a ratio's relative standard error across rounds is above
+    :data:`RATIO_SEM`.
 
     :param allowed: the CPUs this process may use (the inference of ``n`` threads is pinned to
         the first ``n``; the worker is started while the process may use all of them)
     :param set_threads: sets the inference's thread count (default: ``torch.set_num_threads``)
     :param background: the worker to use (tests inject one); else one is made and stopped here
     """
-    if set_threads is None:
-        import torch
-
-        set_threads = torch.set_num_threads
-    loads = [0.0] + [float(b) for b in backgrounds]
-    set_process_affinity(allowed)
+    sampler = ContentionSampler(threads, allowed, backgrounds, set_threads)
+    per_round = max(seconds / ROUNDS, 2 * SETTLE_S)
     own = background is None
+    set_process_affinity(allowed)
     bg = BackgroundLoad(1) if background is None else background
     bg.start()
-    sums = {(n, b): [0.0, 0] for n in threads for b in loads}
-    taken = {}
     try:
-        per_round = max(seconds / ROUNDS, 2 * SETTLE_S)
-        for n in threads:
-            set_threads(n)
-            set_process_affinity(list(allowed)[:n])
-            ratios: dict[float, list[float]] = {b: [] for b in loads[1:]}
-            r = 0
-            while r < ROUNDS or (r < max_rounds and max(ratio_sem(v) for v in ratios.values()) > RATIO_SEM):
-                means = {}
-                for b in loads:
-                    bg.set_load(b)
-                    timed_for(run, SETTLE_S)
-                    lat = timed_for(run, per_round)
-                    cell = sums[(n, b)]
-                    cell[0] += sum(lat)
-                    cell[1] += len(lat)
-                    means[b] = sum(lat) / len(lat)
-                for b in loads[1:]:
-                    ratios[b].append(means[b] / means[0.0])
-                r += 1
-            taken[n] = r
-            bg.set_load(0.0)
+        for n in sampler.threads:
+            while sampler.rounds(level, n) < ROUNDS or (sampler.rounds(level, n) < max_rounds
+                                                        and sampler.worst_sem(level, n) > RATIO_SEM):
+                sampler.sample(level, run, per_round, background=bg, threads=[n])
     finally:
         bg.set_load(0.0)
         if own:
             bg.stop()
         set_process_affinity(allowed)
-    rows = []
-    for n in threads:
-        ref = sums[(n, 0.0)][0] / sums[(n, 0.0)][1]
-        rows.append(tuple([1.0] + [round((sums[(n, b)][0] / sums[(n, b)][1]) / ref, 4) for b in loads[1:]]))
-    source = (f"measured by rlrm profile on {os.uname().nodename}: level {level}, per core count the mean latency "
-              f"next to one unpinned background worker (rlrm.hw.background, {CYCLE_S * 1000:g} ms duty cycle) "
-              f"busy {', '.join(f'{b:g}' for b in loads[1:])} of a core over the mean without it; "
-              f"{ROUNDS} to {max_rounds} rounds over the loads (more while a ratio's relative standard error across "
-              f"rounds was above {RATIO_SEM:g}; taken: " + ", ".join(f"{taken[n]} with {n} thread{'s' if n > 1 else ''}"
-                                                                    for n in threads)
-              + f"), {per_round:.2g} s timed per cell and round; inference pinned "
-              f"with all its threads to the first n cores of {list(allowed)}, torch.inference_mode, as rlrm run runs it")
-    return ContentionTable(background=tuple(loads), cores=tuple(int(n) for n in threads), stretch=tuple(rows),
-                           level=int(level), source=source)
+    return sampler.table(level, f"{ROUNDS} to {max_rounds} rounds in a row (more while a ratio's relative standard "
+                                f"error across rounds was above {RATIO_SEM:g})")
 
 
 def measure_contention_levels(runs: Mapping[int, Callable[[], Any]], threads: Sequence[int], allowed: Sequence[int],
