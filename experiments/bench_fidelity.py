@@ -6,13 +6,15 @@
 2. For every subnetwork level x core count x background level (none, ~50 % of one core, one
    full core), the fixed point ``fixed:subnet=L,unit=cpu,freq=max,cores=N`` runs in the
    simulator on the new profile and live (``rlrm run``, real inferences, real background
-   worker processes), interleaved: sim, live, sim, live, ... (3 live repeats).
-   Points whose live runs disagree get more runs (up to ``--max-repeats``) until the live mean's
-   relative standard error is at most ``--sem``: the benchmark measures the simulator, not
-   its own noise.
-   A reference point runs live before each background block and at the end (the drift probe:
-   ``fidelity_machine_drift_range``), since the repeats of a point, seconds apart, do not show
-   how the machine's speed moves over the minutes between the profile and the live runs.
+   worker processes), interleaved: sim, live, sim, live, ... (3 live repeats), in passes over
+   all points (one run of each per pass, alternating order), so that a point's repeats are
+   minutes apart: runs seconds apart share the machine's moment (next to a busy core its
+   contention moves 10-15 % from one minute to the next here) and agree with each other more
+   than with the next minute. Points whose live runs disagree get more passes (up to
+   ``--max-repeats``) until the live mean's relative standard error is at most ``--sem``:
+   the benchmark measures the simulator, not its own noise.
+   A reference point runs live before each of the first passes and at the end (the drift
+   probe: ``fidelity_machine_drift_range``): how the machine's own speed moves over the run.
 3. Per point: simulated and live mean latency, the relative error ``(sim - live) / live`` of
    the live mean over the repeats, and the live noise floor (coefficient of variation across
    the repeats); the 1-minute load average before each live run says how busy the machine was.
@@ -158,13 +160,12 @@ def main() -> int:
     if args.levels:
         levels = [int(x) for x in args.levels.split(",")]
     cores_list = [int(x) for x in args.cores.split(",")] if args.cores else cores_all
-    work = home / "fidelity"
-    work.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="fidelity-", dir=home))  # its own: a reused profile keeps earlier runs
     steps = max(4, int(float(args.duration.rstrip("s")) / PERIOD_S))
     analytical = without_contention(home, work)
     rows = []
-    # the drift probe: one reference point run live before each background block and at the end
-    # (the repeats of a point, seconds apart, do not show how the machine drifts over minutes)
+    # the drift probe: one reference point run live before each of the first --repeats passes and
+    # at the end (how the machine's own speed moves over the run)
     probe_scenario = work / "probe.toml"
     probe_scenario.write_text(scenario_text(0.0))
     probe_policy = f"fixed:subnet={levels[len(levels) // 2]},unit=cpu,freq=max,cores={cores_list[0]}"
@@ -174,34 +175,55 @@ def main() -> int:
         probes.append(live(env, platform, probe_scenario, probe_policy, args.duration, work, f"probe-{len(probes)}"))
         print(f"drift probe {len(probes)} ({probe_policy}): {probes[-1]:.2f} ms", flush=True)
 
+    scenarios = {}
     for bg in BACKGROUNDS:
-        probe()
-        scenario = work / f"bg{int(bg * 100)}.toml"
-        scenario.write_text(scenario_text(bg))
-        for cores in cores_list:
-            for level in levels:
-                policy = f"fixed:subnet={level},unit=cpu,freq=max,cores={cores}"
-                sims, lives, loads = [], [], []
-                r = 0
-                while r < args.repeats or (r < args.max_repeats and sem(lives) > args.sem):
-                    sims.append(simulate(platform, scenario, policy, steps, seed=r))
-                    loads.append(os.getloadavg()[0])
-                    lives.append(live(env, platform, scenario, policy, args.duration, work,
-                                      f"l{level}-c{cores}-bg{int(bg * 100)}-r{r}"))
-                    r += 1
-                sim_ms, live_ms = statistics.mean(sims), statistics.mean(lives)
-                model_ms = (statistics.mean(simulate(analytical, scenario, policy, steps, seed=r) for r in range(args.repeats))
-                            if analytical is not None else sim_ms)
-                err = (sim_ms - live_ms) / live_ms
-                row = {"level": level, "cores": cores, "background": bg, "sim_ms": sim_ms, "live_ms": live_ms,
-                       "live_runs_ms": lives, "err": err, "noise": cv(lives), "sem": sem(lives),
-                       "load1": statistics.mean(loads),
-                       "model_ms": model_ms, "model_err": (model_ms - live_ms) / live_ms,
-                       "in_sample": bool(table is not None and bg > 0 and level in measured_levels and cores in table.cores)}
-                rows.append(row)
-                print(f"level {level} cores {cores} bg {bg:.1f}: sim {sim_ms:.2f} ms live {live_ms:.2f} ms "
-                      f"({', '.join(f'{x:.2f}' for x in lives)}) err {err:+.3f} noise {row['noise']:.3f} "
-                      f"load1 {row['load1']:.2f}", flush=True)
+        scenarios[bg] = work / f"bg{int(bg * 100)}.toml"
+        scenarios[bg].write_text(scenario_text(bg))
+    points = [(bg, cores, level) for bg in BACKGROUNDS for cores in cores_list for level in levels]
+    runs: Dict[tuple, Dict[str, List[float]]] = {pt: {"sims": [], "lives": [], "loads": []} for pt in points}
+
+    def wanted(pt: tuple) -> bool:
+        lives = runs[pt]["lives"]
+        return len(lives) < args.repeats or (len(lives) < args.max_repeats and sem(lives) > args.sem)
+
+    # Passes over the points, one live run of each per pass in alternating order: a point's
+    # repeats are spread over the whole run, not taken seconds apart (next to a busy core the
+    # machine's contention moves 10-15 % from one minute to the next, and three runs in a row
+    # can agree with each other and not with the minute after). Points whose live runs still
+    # disagree after --repeats passes get more passes (only they), up to --max-repeats.
+    n_pass = 0
+    while True:
+        todo = [pt for pt in points if wanted(pt)]
+        if not todo:
+            break
+        if n_pass < args.repeats:
+            probe()
+        print(f"pass {n_pass + 1}: {len(todo)} points", flush=True)
+        for bg, cores, level in (todo if n_pass % 2 == 0 else todo[::-1]):
+            policy = f"fixed:subnet={level},unit=cpu,freq=max,cores={cores}"
+            got = runs[(bg, cores, level)]
+            r = len(got["lives"])
+            got["sims"].append(simulate(platform, scenarios[bg], policy, steps, seed=r))
+            got["loads"].append(os.getloadavg()[0])
+            got["lives"].append(live(env, platform, scenarios[bg], policy, args.duration, work,
+                                     f"l{level}-c{cores}-bg{int(bg * 100)}-r{r}"))
+        n_pass += 1
+    for bg, cores, level in points:
+        policy = f"fixed:subnet={level},unit=cpu,freq=max,cores={cores}"
+        sims, lives, loads = runs[(bg, cores, level)]["sims"], runs[(bg, cores, level)]["lives"], runs[(bg, cores, level)]["loads"]
+        sim_ms, live_ms = statistics.mean(sims), statistics.mean(lives)
+        model_ms = (statistics.mean(simulate(analytical, scenarios[bg], policy, steps, seed=r) for r in range(args.repeats))
+                    if analytical is not None else sim_ms)
+        err = (sim_ms - live_ms) / live_ms
+        row = {"level": level, "cores": cores, "background": bg, "sim_ms": sim_ms, "live_ms": live_ms,
+               "live_runs_ms": lives, "err": err, "noise": cv(lives), "sem": sem(lives),
+               "load1": statistics.mean(loads),
+               "model_ms": model_ms, "model_err": (model_ms - live_ms) / live_ms,
+               "in_sample": bool(table is not None and bg > 0 and level in measured_levels and cores in table.cores)}
+        rows.append(row)
+        print(f"level {level} cores {cores} bg {bg:.1f}: sim {sim_ms:.2f} ms live {live_ms:.2f} ms "
+              f"({', '.join(f'{x:.2f}' for x in lives)}) err {err:+.3f} noise {row['noise']:.3f} "
+              f"load1 {row['load1']:.2f}", flush=True)
     abs_errs = [abs(r["err"]) for r in rows]
     med, worst = statistics.median(abs_errs), max(abs_errs)
     noise = statistics.median(r["noise"] for r in rows)
@@ -263,13 +285,14 @@ def write_table(rows: List[dict], med: float, worst: float, noise: float, args: 
         f"- `fidelity_latency_max_abs_err: {worst:.4f}` (all points)",
         f"- median signed error {signed:+.4f} (positive: simulated slower than live); "
         f"{within} of {len(rows)} points within 5 %",
-        f"- live noise floor (median coefficient of variation across a point's live runs, at least {args.repeats}, "
+        f"- live noise floor (median coefficient of variation across a point's live runs, one per pass over the "
+        f"points so minutes apart, at least {args.repeats}, "
         f"more while the live mean's relative standard error was above {args.sem:g}, at most {args.max_repeats}): "
         f"{noise:.4f}; the noisiest point's CV {max(r['noise'] for r in rows):.4f}",
     ]
     if drift is not None:
         lines.append(f"- machine drift (not in the noise floor above): the reference point `{drift['policy']}` run live "
-                     f"before each background block and at the end, {len(drift['runs_ms'])} times over the run: "
+                     f"before each of the first {args.repeats} passes and at the end, {len(drift['runs_ms'])} times over the run: "
                      f"{', '.join(f'{x:.2f}' for x in drift['runs_ms'])} ms, a range of {100 * drift['range']:.1f} % of "
                      f"their mean (CV {drift['cv']:.3f}); the profile is one moment of that drift")
     for name, part in split(rows).items():
