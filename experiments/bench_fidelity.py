@@ -1,8 +1,8 @@
 """How far the simulator is from this machine: the same fixed operating point simulated and live.
 
-1. ``rlrm profile --model demo --rounds 10`` profiles this machine into a temporary
+1. ``rlrm profile --model demo --rounds 20`` profiles this machine into a temporary
    ``$RLRM_HOME`` (``--sysfs-root /``: the real machine is what is measured; nothing is
-   written); its rounds and contention levels are spread over its ~4 minutes.
+   written); its rounds and contention levels are spread over its ~5 minutes.
 2. For every subnetwork level x core count x background level (none, ~50 % of one core, one
    full core), the fixed point ``fixed:subnet=L,unit=cpu,freq=max,cores=N`` runs in the
    simulator on the new profile and live (``rlrm run``, real inferences, real background
@@ -131,9 +131,9 @@ def main() -> int:
                     help="relative standard error of the live mean a point is measured to (default 0.04)")
     ap.add_argument("--levels", default=None, help="comma-separated subnetwork levels (default: all)")
     ap.add_argument("--cores", default=None, help="comma-separated core counts (default: 1..this machine's)")
-    ap.add_argument("--profile-rounds", type=int, default=10,
+    ap.add_argument("--profile-rounds", type=int, default=20,
                     help="rlrm profile --rounds: sweeps over every measurement, spread over the profile's time "
-                         "(default 10)")
+                         "(default 20)")
     ap.add_argument("--profile", default=None, help="reuse this RLRM_HOME (already profiled) instead of profiling")
     ap.add_argument("--out", type=Path, default=OUT, help=f"the results table (default: {OUT.relative_to(ROOT)})")
     args = ap.parse_args()
