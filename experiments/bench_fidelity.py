@@ -210,7 +210,8 @@ def main() -> int:
         n_pass += 1
     for bg, cores, level in points:
         policy = f"fixed:subnet={level},unit=cpu,freq=max,cores={cores}"
-        sims, lives, loads = runs[(bg, cores, level)]["sims"], runs[(bg, cores, level)]["lives"], runs[(bg, cores, level)]["loads"]
+        got = runs[(bg, cores, level)]
+        sims, lives, loads = got["sims"], got["lives"], got["loads"]
         sim_ms, live_ms = statistics.mean(sims), statistics.mean(lives)
         model_ms = (statistics.mean(simulate(analytical, scenarios[bg], policy, steps, seed=r) for r in range(args.repeats))
                     if analytical is not None else sim_ms)
